@@ -1,0 +1,1 @@
+//! Build, package and push (targets behind one trait). SKELETON.

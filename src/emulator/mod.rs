@@ -1,0 +1,1 @@
+//! Local Entra-compatible issuer. SKELETON.

@@ -1,0 +1,219 @@
+//! Output, interactivity, progress and CI integration shared by every command.
+//!
+//! - Human text goes to stderr; `--json` output goes to stdout (exactly one JSON document).
+//! - Non-interactive when stdin or stdout is not a terminal, or `CI` is set: no prompt, ever.
+//! - In GitHub Actions (`GITHUB_ACTIONS=true`): `::add-mask::`, `::error::`, step summary.
+
+pub mod github;
+pub mod progress;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+pub use progress::Progress;
+
+/// Global output settings, resolved once from the global flags and the environment.
+#[derive(Debug, Clone)]
+pub struct Ui {
+    /// `--json`: machine output on stdout, human output on stderr.
+    pub json: bool,
+    /// `--quiet`: only errors and the final result.
+    pub quiet: bool,
+    /// `-v` count.
+    pub verbose: u8,
+    /// Colors and styles on stderr.
+    pub color: bool,
+    /// Prompts allowed (stdin and stdout are terminals and `CI` is unset).
+    pub interactive: bool,
+    /// stderr is a terminal (spinners and progress bars allowed).
+    pub stderr_is_terminal: bool,
+}
+
+impl Ui {
+    /// Build from the global flags and the process environment.
+    pub fn new(json: bool, quiet: bool, verbose: u8, no_color: bool) -> Self {
+        let stderr_is_terminal = std::io::stderr().is_terminal();
+        let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = !no_color && !no_color_env && stderr_is_terminal;
+        console::set_colors_enabled_stderr(color);
+        console::set_colors_enabled(color && std::io::stdout().is_terminal());
+        Self {
+            json,
+            quiet,
+            verbose,
+            color,
+            interactive: is_interactive(),
+            stderr_is_terminal,
+        }
+    }
+
+    /// A plain, non-interactive Ui (tests, library use).
+    pub fn plain() -> Self {
+        Self {
+            json: false,
+            quiet: false,
+            verbose: 0,
+            color: false,
+            interactive: false,
+            stderr_is_terminal: false,
+        }
+    }
+
+    /// An informational line on stderr (suppressed by `--quiet`).
+    pub fn info(&self, msg: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{msg}");
+        }
+    }
+
+    /// A detail line on stderr, shown with `-v`.
+    pub fn debug(&self, msg: impl std::fmt::Display) {
+        if self.verbose > 0 && !self.quiet {
+            eprintln!("{}", self.dim(&msg.to_string()));
+        }
+    }
+
+    /// A warning on stderr (never suppressed).
+    pub fn warn(&self, msg: impl std::fmt::Display) {
+        eprintln!("{} {msg}", self.style_yellow("warning:"));
+        github::warning(&msg.to_string());
+    }
+
+    /// Report a value that was taken from a default or from a file, so a CI log shows the choice:
+    /// `using tenant_id = … (from .pmcp/deploy.toml)`.
+    pub fn chose(&self, what: &str, value: &str, source: &str) {
+        self.info(format_args!("using {what} = {value} ({source})"));
+    }
+
+    /// Print a JSON document on stdout (one line).
+    pub fn print_json<T: serde::Serialize>(&self, value: &T) -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer(&mut out, value)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    }
+
+    /// Bold text when colors are on.
+    pub fn bold(&self, s: &str) -> String {
+        console::style(s).for_stderr().bold().to_string()
+    }
+
+    /// Dim text when colors are on.
+    pub fn dim(&self, s: &str) -> String {
+        console::style(s).for_stderr().dim().to_string()
+    }
+
+    /// Green text when colors are on.
+    pub fn style_green(&self, s: &str) -> String {
+        console::style(s).for_stderr().green().to_string()
+    }
+
+    /// Red text when colors are on.
+    pub fn style_red(&self, s: &str) -> String {
+        console::style(s).for_stderr().red().bold().to_string()
+    }
+
+    /// Yellow text when colors are on.
+    pub fn style_yellow(&self, s: &str) -> String {
+        console::style(s).for_stderr().yellow().bold().to_string()
+    }
+
+    /// A progress handle for the steps of a long command.
+    pub fn progress(&self) -> Progress {
+        Progress::new(self.stderr_is_terminal && !self.quiet, self.quiet)
+    }
+}
+
+/// True when prompts are allowed: stdin and stdout are terminals and `CI` is unset (or empty/false).
+pub fn is_interactive() -> bool {
+    !is_ci() && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+/// True when `CI` is set to anything but an empty string, `0` or `false`.
+pub fn is_ci() -> bool {
+    match std::env::var("CI") {
+        Ok(v) => !(v.is_empty() || v == "0" || v.eq_ignore_ascii_case("false")),
+        Err(_) => false,
+    }
+}
+
+/// An error that carries the process exit code and, optionally, a hint. Commands return
+/// `anyhow::Error`s; `main` downcasts to this type to pick the exit code (1 when absent).
+#[derive(Debug)]
+pub struct Failure {
+    /// Process exit code (2 usage/config, then per command).
+    pub code: u8,
+    /// What went wrong (first line of the error output).
+    pub message: String,
+    /// What to do next.
+    pub hint: Option<String>,
+    /// Already reported (e.g. in the command's own JSON output): `main` prints nothing more.
+    pub reported: bool,
+}
+
+impl Failure {
+    /// A failure with an exit code and message.
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            hint: None,
+            reported: false,
+        }
+    }
+
+    /// A usage / configuration / input error (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(2, message)
+    }
+
+    /// Add a hint (what to do next).
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Mark as already reported by the command (only the exit code is left to apply).
+    pub fn reported(mut self) -> Self {
+        self.reported = true;
+        self
+    }
+
+    /// The exit code as a process `ExitCode`.
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.code)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Write `contents` to `path` atomically: a temp file in the same directory, fsync, rename.
+/// Parent directories are created. On failure the original file is untouched.
+pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
