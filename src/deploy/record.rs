@@ -49,9 +49,7 @@ fn load_doc(path: &Path) -> Result<DocumentMut, RecordError> {
             path: path.to_path_buf(),
             message: e.message().to_string(),
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HEADER
-            .parse::<DocumentMut>()
-            .expect("the header is valid TOML")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DocumentMut::new()),
         Err(source) => Err(RecordError::Read {
             path: path.to_path_buf(),
             source,
@@ -60,7 +58,12 @@ fn load_doc(path: &Path) -> Result<DocumentMut, RecordError> {
 }
 
 fn save(path: &Path, doc: &DocumentMut) -> Result<(), RecordError> {
-    crate::ui::write_atomic(path, doc.to_string().as_bytes()).map_err(|source| RecordError::Write {
+    let mut text = doc.to_string();
+    if !path.exists() {
+        // A new file starts with what it is; later writes keep it (it is the first table's decor).
+        text.insert_str(0, HEADER);
+    }
+    crate::ui::write_atomic(path, text.as_bytes()).map_err(|source| RecordError::Write {
         path: path.to_path_buf(),
         source,
     })
