@@ -117,15 +117,16 @@ fn sink_server() -> String {
                 let mut buf = vec![0u8; 256 * 1024];
                 let mut left = len;
                 while left > 0 {
-                    let n = r.read(&mut buf[..left.min(buf.len())]).unwrap_or(0);
+                    let want = left.min(buf.len());
+                    let n = r.read(&mut buf[..want]).unwrap_or(0);
                     if n == 0 {
                         return;
                     }
                     left -= n;
                 }
-                let _ = r
-                    .get_mut()
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                let _ = r.get_mut().write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
             });
         }
     });
