@@ -3,6 +3,7 @@
 //! The schema is summarised for people in `shared/contracts/deploy-toml.md`; this code is the truth.
 
 pub mod edit;
+pub mod init;
 mod keys;
 
 pub use edit::DeployToml;
