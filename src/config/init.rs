@@ -371,13 +371,20 @@ impl Checklist {
                     "Accounts in this organizational directory only (single tenant)".to_string()
                 },
             );
+            v.insert(
+                "sign_in_audience",
+                sign_in_audience(e.multi_tenant).to_string(),
+            );
             v.insert("tenant_id", e.tenant_id.clone());
             v.insert("client_id", e.client_id.clone());
             v.insert("app_id_uri", format!("api://{}", e.client_id));
+            // Tokens name the tenant by GUID even when it was configured by domain.
             let issuer_tenant = if e.multi_tenant {
                 "{tenantid}"
-            } else {
+            } else if crate::auth::entra::is_guid(&e.tenant_id) {
                 e.tenant_id.as_str()
+            } else {
+                "<tenant GUID>"
             };
             v.insert(
                 "issuer",
