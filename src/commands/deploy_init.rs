@@ -647,12 +647,12 @@ fn init(args: &InitArgs, ctx: &Ctx, cwd: &Path, root: &Path) -> anyhow::Result<I
     // provider: the file's `enabled = false` means none.
     let oauth_flag = args.oauth.map(|p| p.as_str().to_string());
     let file_provider = loaded.as_ref().and_then(|l| {
-        let auth_loc = l.locate(&["auth"])?;
-        let v = if l.config.auth.enabled {
-            l.config.auth.provider
+        let (v, key) = if l.config.auth.enabled {
+            (l.config.auth.provider, "provider")
         } else {
-            Provider::None
+            (Provider::None, "enabled")
         };
+        let auth_loc = l.locate(&["auth", key]).or_else(|| l.locate(&["auth"]))?;
         Some((v, auth_loc))
     });
     let provider = {
@@ -925,9 +925,9 @@ fn init(args: &InitArgs, ctx: &Ctx, cwd: &Path, root: &Path) -> anyhow::Result<I
             m
         };
         return Err(Failure::usage(msg)
-            .with_hint(format!(
-                "nothing was written; fix the value(s) and run init again (see `cargo pmcp deploy init --help`)"
-            ))
+            .with_hint(
+                "nothing was written; fix the value(s) and run init again (see `cargo pmcp deploy init --help`)",
+            )
             .into());
     }
 

@@ -376,6 +376,17 @@ impl Checklist {
                 sign_in_audience(e.multi_tenant).to_string(),
             );
             v.insert("tenant_id", e.tenant_id.clone());
+            v.insert(
+                "cli_tenant",
+                if matches!(
+                    e.tenant_id.as_str(),
+                    "common" | "organizations" | "consumers"
+                ) {
+                    "the tenant that owns the app registration".to_string()
+                } else {
+                    format!("tenant {}", e.tenant_id)
+                },
+            );
             v.insert("client_id", e.client_id.clone());
             v.insert("app_id_uri", format!("api://{}", e.client_id));
             // Tokens name the tenant by GUID even when it was configured by domain.
