@@ -866,6 +866,42 @@ fn init(args: &InitArgs, ctx: &Ctx, cwd: &Path, root: &Path) -> anyhow::Result<I
         }
     }
 
+    // Flags that do not apply to the chosen provider are ignored, loudly.
+    let mut ignored = Vec::new();
+    if provider != Provider::Entra {
+        for (set, flag) in [
+            (args.tenant_id.is_some(), "--tenant-id"),
+            (args.client_id.is_some(), "--client-id"),
+            (args.authority_host.is_some(), "--authority-host"),
+            (args.cloud.is_some(), "--cloud"),
+            (args.multi_tenant.is_some(), "--multi-tenant"),
+            (!args.allowed_tenants.is_empty(), "--allowed-tenant"),
+        ] {
+            if set {
+                ignored.push(flag);
+            }
+        }
+    }
+    if provider != Provider::Oidc {
+        for (set, flag) in [
+            (args.issuer.is_some(), "--issuer"),
+            (args.audience.is_some(), "--audience"),
+        ] {
+            if set {
+                ignored.push(flag);
+            }
+        }
+    }
+    if !ignored.is_empty() {
+        let w = format!(
+            "{} ignored: the provider is {} (change it with --oauth)",
+            ignored.join(", "),
+            provider.as_str()
+        );
+        ui.warn(&w);
+        warnings.push(w);
+    }
+
     // redirect URI (default derived from target and server name)
     let redirect_default = server_name.as_deref().map(|s| {
         (

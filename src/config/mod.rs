@@ -237,6 +237,20 @@ pub enum LoadError {
     },
 }
 
+impl From<LoadError> for crate::ui::Failure {
+    /// A deploy.toml that cannot be read or parsed is a configuration error (exit 2).
+    fn from(e: LoadError) -> Self {
+        let hint = match &e {
+            LoadError::Parse { path, .. } => format!(
+                "fix {} at that position (cargo-pmcp never rewrites a file it cannot parse)",
+                path.display()
+            ),
+            LoadError::Io { path, .. } => format!("check that {} is readable", path.display()),
+        };
+        crate::ui::Failure::usage(e.to_string()).with_hint(hint)
+    }
+}
+
 /// Read and parse `path`. `Ok(None)` when the file does not exist.
 pub fn load(path: &Path) -> Result<Option<DeployConfig>, LoadError> {
     let text = match std::fs::read_to_string(path) {

@@ -703,7 +703,12 @@ fn oidc_and_none_providers() {
         stderr(&out)
     );
 
-    let out = init_ok(&t, &["--oauth", "none"]);
+    let out = init_ok(&t, &["--oauth", "none", "--tenant-id", TENANT]);
+    assert!(
+        stderr(&out).contains("warning: --tenant-id ignored: the provider is none"),
+        "{}",
+        stderr(&out)
+    );
     let c = config(&t);
     assert_eq!(c["auth"]["enabled"].as_bool(), Some(false));
     assert!(
