@@ -561,6 +561,14 @@ pub async fn run(args: InitArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let root = config::project_root(ctx.manifest_path.as_deref(), &cwd);
     let result = init(&args, ctx, &cwd, &root)?;
     let ui = &ctx.ui;
+    // In GitHub Actions the checklist also goes to the job summary (no-op elsewhere).
+    let summary = format!(
+        "### cargo pmcp deploy init\n\n`{}` {}\n\n```text\n{}```\n",
+        result.config_path, result.config, result.checklist
+    );
+    if let Err(e) = crate::ui::github::append_summary(&summary) {
+        ui.warn(format!("cannot append to GITHUB_STEP_SUMMARY: {e}"));
+    }
     if ui.json {
         eprint!("{}", result.checklist.render(&|s| ui.bold(s)));
         ui.print_json(&result)?;

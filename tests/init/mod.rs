@@ -797,3 +797,82 @@ fn cloud_and_authority_host() {
         Some("http://127.0.0.1:4010")
     );
 }
+
+#[test]
+fn no_terminal_means_no_prompt_even_without_ci() {
+    let t = project("weather");
+    let out = t
+        .cmd()
+        .args(["deploy", "init"])
+        .env_remove("CI")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(
+        stderr(&out).contains("--tenant-id or ENTRA_TENANT_ID"),
+        "{}",
+        stderr(&out)
+    );
+    // Not a terminal: plain text, no ANSI styling, even without NO_COLOR.
+    let out = t
+        .cmd()
+        .args([
+            "deploy",
+            "init",
+            "--tenant-id",
+            TENANT,
+            "--client-id",
+            CLIENT,
+        ])
+        .env_remove("CI")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    assert!(!all_output(&out).contains('\x1b'), "{}", all_output(&out));
+}
+
+#[test]
+fn github_actions_gets_a_summary_and_warning_annotations_without_secrets() {
+    let secret = "gh-actions-secret-value-123";
+    let t = project("weather");
+    t.write(".pmcp/deploy.toml", "[server]\nnmae = \"x\"\n");
+    let summary = t.join("summary.md");
+    let out = t
+        .cmd()
+        .args([
+            "deploy",
+            "init",
+            "--json",
+            "--tenant-id",
+            TENANT,
+            "--client-id",
+            CLIENT,
+        ])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("ENTRA_CLIENT_SECRET", secret)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(text.contains("1. App registration"), "{text}");
+    assert!(!text.contains(secret));
+    // The typo guard shows up as an annotation and in the JSON document's warnings.
+    let so = stdout(&out);
+    assert!(
+        so.contains("::warning::.pmcp/deploy.toml:2:1: unknown key `nmae` in [server]"),
+        "{so}"
+    );
+    let json_line = so.lines().find(|l| l.starts_with('{')).unwrap();
+    let v: serde_json::Value = serde_json::from_str(json_line).unwrap();
+    assert!(
+        v["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `name`?"),
+        "{v}"
+    );
+    assert!(!so.contains(secret));
+}
