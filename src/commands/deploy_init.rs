@@ -259,6 +259,10 @@ impl<'a> Resolver<'a> {
                 .join(","),
             other => other.to_string().trim().to_string(),
         };
+        // A blank value in the file (`tenant_id = ""`) counts as not given.
+        if value.trim().is_empty() && !matches!(it.as_value(), Some(toml_edit::Value::Array(_))) {
+            return None;
+        }
         Some(Got {
             value,
             source: Source::File(loc),
