@@ -21,6 +21,20 @@ fn missing_auth_key_names_it() {
     let se = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{se}");
     assert!(se.contains("`auth.tenant_id` is not set"), "{se}");
+    assert!(
+        se.contains(".pmcp/deploy.toml:3:"),
+        "points at [auth]: {se}"
+    );
+    let project = Project::new(
+        "[auth]\nenabled = true\ntenant_id = \"t\"\nclient_id = \"c\"\n[auth.entra]\nauthority_host = \"http://login.example\"\n",
+    );
+    let out = project.deploy(&[]).output().unwrap();
+    let se = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{se}");
+    assert!(
+        se.contains(".pmcp/deploy.toml:6:18: `auth.entra.authority_host`"),
+        "{se}"
+    );
 }
 
 #[test]
