@@ -5,3 +5,5 @@
 mod support;
 
 mod cli;
+#[cfg(feature = "emulator")]
+mod validator;
