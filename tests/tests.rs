@@ -7,3 +7,5 @@ mod support;
 mod cli;
 mod deploy;
 mod init;
+#[cfg(feature = "emulator")]
+mod validator;
