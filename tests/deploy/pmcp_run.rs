@@ -278,6 +278,45 @@ fn already_uploaded_skips_the_put_and_client_credentials_work() {
     }
     assert!(!so.contains(api::CLIENT_SECRET) && !se.contains(api::CLIENT_SECRET));
     assert!(!so.contains(SECRET_VALUE) && !se.contains(SECRET_VALUE));
+    drop(seen);
+
+    // status asks the API about the recorded deployment.
+    let out = project
+        .dir
+        .cmd()
+        .args(["deploy", "status", "--target", "pmcp-run", "--json"])
+        .env("PMCP_RUN_API_URL", &api.base)
+        .env("PMCP_ACCESS_TOKEN", api::TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(doc["targets"][0]["state"], "SUCCESS");
+    assert_eq!(doc["targets"][0]["deployment_id"], "dep-1");
+    assert_eq!(doc["targets"][0]["url"], "https://tiny-server.pmcp.run/mcp");
+    // Without credentials it shows the record and says how to get the live status.
+    let out = project
+        .dir
+        .cmd()
+        .args(["deploy", "status", "--target", "pmcp-run"])
+        .output()
+        .unwrap();
+    let so = stdout(&out);
+    assert!(so.contains("pmcp-run: deployed (recorded)"), "{so}");
+    assert!(so.contains("PMCP_ACCESS_TOKEN"), "{so}");
+    // The API has no delete: destroy says so instead of pretending.
+    let out = project
+        .dir
+        .cmd()
+        .args(["deploy", "destroy", "--target", "pmcp-run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no delete operation"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
