@@ -127,8 +127,8 @@ pub struct ArtifactInfo {
 pub struct DeployResult {
     pub target: String,
     pub dry_run: bool,
-    /// The MCP URL (with `--dry-run`: what is known of it in advance).
-    pub url: String,
+    /// The MCP URL (with `--dry-run`: when it is known in advance, else null).
+    pub url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -153,7 +153,10 @@ impl fmt::Display for DeployResult {
             writeln!(f, "  artifact:  {}", self.artifact.path.display())?;
             writeln!(f, "  size:      {} bytes", self.artifact.size)?;
             writeln!(f, "  sha256:    {}", self.artifact.sha256)?;
-            writeln!(f, "  url:       {}", self.url)?;
+            match &self.url {
+                Some(u) => writeln!(f, "  url:       {u}")?,
+                None => writeln!(f, "  url:       assigned by {} when deployed", self.target)?,
+            }
             writeln!(f, "  environment:")?;
             for (k, v) in self.environment.iter().flatten() {
                 writeln!(f, "    {k}={v}")?;
@@ -169,7 +172,9 @@ impl fmt::Display for DeployResult {
             return Ok(());
         }
         writeln!(f, "Deployed to {}.", self.target)?;
-        writeln!(f, "  MCP URL:   {}", self.url)?;
+        if let Some(u) = &self.url {
+            writeln!(f, "  MCP URL:   {u}")?;
+        }
         if let Some(h) = &self.health_url {
             writeln!(f, "  health:    {h}")?;
         }
@@ -578,7 +583,7 @@ async fn deploy_to<T: Target>(
     let result = DeployResult {
         target: kind.to_string(),
         dry_run: false,
-        url: deployed.url,
+        url: Some(deployed.url),
         health_url: deployed.health_url,
         oauth: deployed.oauth,
         artifact: artifact_info,
@@ -591,7 +596,8 @@ async fn deploy_to<T: Target>(
     };
     let _ = github::append_summary(&format!(
         "### `{name}` deployed to {kind}\n\n- MCP URL: {}\n- artifact sha256: `{}`\n",
-        result.url, result.artifact.sha256
+        result.url.as_deref().unwrap_or_default(),
+        result.artifact.sha256
     ));
     print_result(ui, &result)
 }

@@ -347,6 +347,10 @@ fn dry_run_contacts_nothing_and_never_shows_the_secret() {
     assert!(so.contains("ENTRA_CLIENT_SECRET=********"), "{so}");
     assert!(so.contains("sha256:"), "{so}");
     assert!(so.contains("target:    pmcp-run"), "{so}");
+    assert!(
+        so.contains("url:       assigned by pmcp-run when deployed"),
+        "{so}"
+    );
     assert!(!so.contains(SECRET_VALUE) && !se.contains(SECRET_VALUE));
     assert!(api.seen().raw.is_empty(), "dry run made requests");
     // --json dry run: values of the non-secret environment, names of the secrets.
@@ -359,6 +363,7 @@ fn dry_run_contacts_nothing_and_never_shows_the_secret() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc: Value = serde_json::from_str(so.trim()).unwrap();
     assert_eq!(doc["dry_run"], true);
+    assert!(doc["url"].is_null(), "pmcp.run assigns the URL: {doc}");
     assert_eq!(doc["environment"]["ENTRA_CLIENT_ID"], CLIENT);
     assert_eq!(doc["secret_names"][0], "ENTRA_CLIENT_SECRET");
     assert!(!so.contains(SECRET_VALUE) && !stderr(&out).contains(SECRET_VALUE));
