@@ -191,7 +191,7 @@ impl JwtValidatorConfig {
                 });
             }
             Some("entra") | None if has_entra || provider.is_some() => {
-                let entra = EntraConfig::from_lookup(&get)?;
+                let entra = EntraConfig::from_lookup(get)?;
                 let multi = match get(env::AUTH_MULTI_TENANT) {
                     Some(v) => parse_bool(env::AUTH_MULTI_TENANT, &v)?,
                     None => false,
@@ -700,9 +700,7 @@ impl JwtValidator {
                 .allowed_tenants
                 .iter()
                 .any(|t| t.eq_ignore_ascii_case(&tid_lower));
-            if templated
-                && ((!config.allowed_tenants.is_empty() && !listed)
-                    || (!config.multi_tenant && !listed))
+            if templated && !listed && (!config.allowed_tenants.is_empty() || !config.multi_tenant)
             {
                 return Err(AuthError::TenantNotAllowed {
                     tenant: tid.to_string(),
