@@ -122,6 +122,7 @@ fn local_up_redeploy_status_destroy() {
     );
     reaper.0.push(pid2);
     assert_ne!(pid1, pid2);
+    assert_eq!(port1, port2, "a redeploy keeps the URL");
     assert!(!running(pid1), "the old server still runs");
     assert!(stderr(&out).contains(&format!("stopped the previous local server (pid {pid1})")));
     assert!(stdout(&out).contains(&format!("http://127.0.0.1:{port2}/mcp")));
