@@ -353,6 +353,16 @@ fn dry_run_contacts_nothing_and_never_shows_the_secret() {
     );
     assert!(!so.contains(SECRET_VALUE) && !se.contains(SECRET_VALUE));
     assert!(api.seen().raw.is_empty(), "dry run made requests");
+    // The plan as users read it (the artifact's path, size and hash vary by machine and compiler).
+    let plan: String = so
+        .lines()
+        .map(|l| match l.split_once(':') {
+            Some((k @ ("  artifact" | "  size" | "  sha256"), _)) => format!("{k}:    [varies]"),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!("dry_run_plan_pmcp_run", plan);
     // --json dry run: values of the non-secret environment, names of the secrets.
     let out = project
         .deploy(&["--dry-run", "--json"])
