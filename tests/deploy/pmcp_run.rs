@@ -381,3 +381,41 @@ fn dry_run_contacts_nothing_and_never_shows_the_secret() {
     let zip = std::fs::read(doc["artifact"]["path"].as_str().unwrap()).unwrap();
     assert!(!contains(&zip, SECRET_VALUE.as_bytes()));
 }
+
+#[test]
+fn in_github_actions_secrets_are_masked_and_a_summary_is_written() {
+    let project = Project::new(&entra_toml("pmcp-run"));
+    let api = FakeApi::start(Faults::default());
+    let summary = project.dir.join("summary.md");
+    let out = project
+        .deploy(FAST)
+        .env("PMCP_RUN_API_URL", &api.base)
+        .env("PMCP_ACCESS_TOKEN", api::TOKEN)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{se}");
+    // The runner masks these values in every later log line; this is the only place they appear.
+    let masks: Vec<&str> = so
+        .lines()
+        .filter(|l| l.starts_with("::add-mask::"))
+        .collect();
+    assert!(
+        masks.contains(&format!("::add-mask::{SECRET_VALUE}").as_str()),
+        "{so}"
+    );
+    assert!(
+        masks.contains(&format!("::add-mask::{}", api::TOKEN).as_str()),
+        "{so}"
+    );
+    let rest: String = so
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect();
+    assert!(!rest.contains(SECRET_VALUE) && !se.contains(SECRET_VALUE));
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("https://tiny-server.pmcp.run/mcp"), "{md}");
+    assert!(!md.contains(SECRET_VALUE));
+}
