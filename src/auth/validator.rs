@@ -699,10 +699,8 @@ impl JwtValidator {
                 .allowed_tenants
                 .iter()
                 .any(|t| t.eq_ignore_ascii_case(&tid_lower));
-            // A `{tenantid}` issuer accepts any tenant only when multi-tenant without a list;
-            // otherwise the tenant must be listed.
-            let open_to_all = config.multi_tenant && config.allowed_tenants.is_empty();
-            if templated && !listed && !open_to_all {
+            if templated && !listed && (!config.allowed_tenants.is_empty() || !config.multi_tenant)
+            {
                 return Err(AuthError::TenantNotAllowed {
                     tenant: tid.to_string(),
                 });
