@@ -554,3 +554,43 @@ pub fn derived_guid(namespace: &str, name: &str) -> String {
     let ns = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, namespace.as_bytes());
     uuid::Uuid::new_v5(&ns, name.as_bytes()).to_string()
 }
+
+impl EmulatorConfig {
+    /// Replace the default tenant's id and/or the API app's client id (`--tenant-id`,
+    /// `--client-id`), keeping identifier URIs and role assignments that named the old id in step.
+    pub fn override_default_ids(&mut self, tenant_id: Option<&str>, client_id: Option<&str>) {
+        let Some(t) = self.tenants.first_mut() else {
+            return;
+        };
+        if let Some(tid) = tenant_id {
+            t.id = tid.to_string();
+        }
+        let Some(new) = client_id else {
+            return;
+        };
+        let Some(api) = t.apps.iter_mut().find(|a| a.is_resource()) else {
+            return;
+        };
+        let old = std::mem::replace(&mut api.client_id, new.to_string());
+        for u in &mut api.identifier_uris {
+            if u.eq_ignore_ascii_case(&format!("api://{old}")) {
+                *u = format!("api://{new}");
+            }
+        }
+        for a in &mut t.apps {
+            let keys: Vec<String> = a
+                .app_role_assignments
+                .keys()
+                .filter(|k| {
+                    k.eq_ignore_ascii_case(&old) || k.eq_ignore_ascii_case(&format!("api://{old}"))
+                })
+                .cloned()
+                .collect();
+            for k in keys {
+                if let Some(v) = a.app_role_assignments.remove(&k) {
+                    a.app_role_assignments.insert(new.to_string(), v);
+                }
+            }
+        }
+    }
+}
