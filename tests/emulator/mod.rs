@@ -10,3 +10,4 @@ mod endpoints;
 mod errors;
 mod rotation;
 mod shapes;
+mod validator;
