@@ -120,8 +120,10 @@ async fn device_code_library_approval_decline_and_expiry() {
 
 #[tokio::test]
 async fn device_code_auto_approve_and_confidential_client_needs_a_secret() {
-    let mut cfg = EmulatorConfig::default();
-    cfg.device_code_auto_approve = Some("alice@contoso.onmicrosoft.com".into());
+    let cfg = EmulatorConfig {
+        device_code_auto_approve: Some("alice@contoso.onmicrosoft.com".into()),
+        ..Default::default()
+    };
     let emu = start_with(cfg).await;
     let scope = format!("api://{}/.default", emu.client_id());
     let dc = device_code(&emu, &scope).await;

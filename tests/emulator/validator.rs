@@ -118,8 +118,10 @@ async fn wrong_tenant_expired_and_v1_are_refused() {
 
 #[tokio::test]
 async fn key_rotation_old_kid_valid_during_grace_then_refresh_picks_the_new_one() {
-    let mut cfg = EmulatorConfig::default();
-    cfg.key_grace_seconds = 3600;
+    let cfg = EmulatorConfig {
+        key_grace_seconds: 3600,
+        ..Default::default()
+    };
     let emu = start_with(cfg).await;
     let clock = ManualClock::starting_now();
     let v = validator(&emu).with_clock(Arc::new(clock.clone()));
