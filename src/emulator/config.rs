@@ -3,7 +3,7 @@
 //! [`EmulatorConfig::default`] is a complete directory a bare `cargo pmcp auth emulator` serves: one
 //! tenant, an API app with the app roles `MCP.User`, `MCP.Admin` and `MCP.Service`, a second client
 //! app with no role, a downstream API for on-behalf-of calls, and three users (one of them with more
-//! than 200 groups). The same shape deserializes from TOML (see `docs/emulator.md`).
+//! than 200 groups, and one without any role). The same shape deserializes from TOML (see `docs/emulator.md`).
 
 use crate::auth::SecretString;
 use serde::{Deserialize, Serialize};
@@ -281,9 +281,9 @@ impl TenantConfig {
         }
     }
 
-    /// The standard tenant: the API app, the client app, the downstream API and three users
-    /// (`alice@{domain}` with MCP.User, `admin@{domain}` with MCP.Admin, `overage@{domain}` with
-    /// 250 groups). Object ids are derived from the tenant id, so two standard tenants differ.
+    /// The standard tenant: the API app, the client app, the downstream API and four users
+    /// (`alice@{domain}` with MCP.User, `admin@{domain}` with MCP.Admin and MCP.User,
+    /// `bob@{domain}` with no role and no group, `overage@{domain}` with MCP.User and 251 groups). Object ids are derived from the tenant id, so two standard tenants differ.
     pub fn standard(id: &str, domain: &str) -> Self {
         let oid = |name: &str| derived_guid(id, name);
         let api = AppConfig {
@@ -337,6 +337,15 @@ impl TenantConfig {
                     DEFAULT_GROUP_ENGINEERING.into(),
                     DEFAULT_GROUP_ADMINS.into(),
                 ],
+                extra_group_count: 0,
+            },
+            UserConfig {
+                name: "Bob Noroles".into(),
+                upn: format!("bob@{domain}"),
+                oid: oid("user:bob"),
+                email: Some(format!("bob@{domain}")),
+                roles: Vec::new(),
+                groups: Vec::new(),
                 extra_group_count: 0,
             },
             UserConfig {
