@@ -297,8 +297,27 @@ pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
     } else {
         eprintln!("{ready}");
     }
+    if ready.client_secret_file.is_some() {
+        // The value is never printed; mask it anyway so a later step that prints it is covered.
+        crate::ui::github::add_mask(secret.secret());
+    }
+    // The request log: method, path, status and AADSTS code on stderr (never bodies or headers).
+    let mut events = emu.subscribe();
+    let log_ui = ui.clone();
+    let logger = tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(e) => log_ui.info(format_args!("  {e}")),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    log_ui.info(format_args!("  ({n} requests not shown)"))
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
     wait_for_stop().await;
     ui.info("stopping the Entra emulator");
+    logger.abort();
     emu.shutdown().await;
     if let Some(p) = secret_file.filter(|_| remove_file) {
         let _ = std::fs::remove_file(p);

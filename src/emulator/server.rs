@@ -63,6 +63,7 @@ pub struct ServerState {
     pub clock: Clock,
     pub authority_host: String,
     pub http: reqwest::Client,
+    pub observer: super::observe::Observer,
 }
 
 impl ServerState {
@@ -102,6 +103,7 @@ impl ServerState {
     fn error(&self, e: &AadError) -> Response {
         let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
         let mut r = (status, axum::Json(e.body(self.now(), &self.authority_host))).into_response();
+        r.extensions_mut().insert(super::observe::AadCode(e.code));
         r.headers_mut().insert(
             header::CACHE_CONTROL,
             "no-store, no-cache".parse().expect("static header"),
@@ -153,7 +155,49 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .route("/_emulator/device/approve", post(control_approve))
         .route("/_emulator/device/decline", post(control_decline))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// Count the request, serve an injected fault if one is set, and publish the request event.
+async fn observe(
+    State(state): State<Arc<ServerState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use super::observe::{AadCode, EndpointKind, Fault, RequestEvent};
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let kind = EndpointKind::of_path(&path);
+    state.observer.count(kind);
+    let (resp, injected) = match state.observer.take_fault(kind) {
+        Some(fault) => {
+            let r = match fault {
+                Fault::Status(code) => (
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    axum::Json(json!({"error": "server_error", "error_description": format!("injected fault: HTTP {code}")})),
+                )
+                    .into_response(),
+                Fault::BadJson => (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    "{\"keys\": [ this is not JSON",
+                )
+                    .into_response(),
+                Fault::Body(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            };
+            (r, true)
+        }
+        None => (next.run(req).await, false),
+    };
+    state.observer.publish(RequestEvent {
+        method,
+        path,
+        kind,
+        status: resp.status().as_u16(),
+        aadsts: resp.extensions().get::<AadCode>().map(|c| c.0),
+        injected,
+    });
+    resp
 }
 
 async fn not_found() -> Response {

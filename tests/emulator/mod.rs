@@ -8,6 +8,7 @@ mod common;
 mod device_obo;
 mod endpoints;
 mod errors;
+mod faults;
 mod rotation;
 mod shapes;
 mod validator;
