@@ -5,4 +5,7 @@
 mod support;
 
 mod cli;
+#[cfg(feature = "cli")]
 mod emulator;
+#[cfg(feature = "emulator")]
+mod validator;
