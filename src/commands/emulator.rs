@@ -160,6 +160,51 @@ fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// One line per app and per user of the default tenant, for the ready text.
+fn describe(cfg: &EmulatorConfig) -> (Vec<String>, Vec<String>) {
+    let tenant = cfg.default_tenant().cloned();
+    let users = tenant
+        .iter()
+        .flat_map(|t| t.users.iter())
+        .map(|u| {
+            let groups = u.all_groups().len();
+            format!(
+                "{} (roles: {}; {groups} group{})",
+                u.upn,
+                if u.roles.is_empty() {
+                    "none".into()
+                } else {
+                    u.roles.join(", ")
+                },
+                if groups == 1 { "" } else { "s" }
+            )
+        })
+        .collect();
+    let apps = tenant
+        .iter()
+        .flat_map(|t| t.apps.iter().map(move |a| (t, a)))
+        .map(|(t, a)| {
+            let mut s = format!("{} {}", a.client_id, a.name);
+            if !a.app_roles.is_empty() {
+                s.push_str(&format!(
+                    " (API, token v{}, roles {})",
+                    a.token_version.ver().trim_end_matches(".0"),
+                    a.app_roles.join(", ")
+                ));
+            }
+            let granted: Vec<String> = t.apps.iter().flat_map(|r| a.roles_on(r)).collect();
+            if !granted.is_empty() {
+                s.push_str(&format!(" [granted {}]", granted.join(", ")));
+            }
+            if a.public_client {
+                s.push_str(" [public client]");
+            }
+            s
+        })
+        .collect();
+    (apps, users)
+}
+
 /// Run the command.
 pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let ui = &ctx.ui;
@@ -242,8 +287,7 @@ pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
         ),
         other => anyhow::Error::from(other),
     })?;
-    let cfg = emu.config();
-    let tenant = cfg.default_tenant().cloned();
+    let (apps, users) = describe(&emu.config());
     let ready = EmulatorReady {
         authority_host: emu.authority_host(),
         tenant_id: emu.tenant_id(),
@@ -252,45 +296,8 @@ pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
         discovery_url: emu.discovery_url(),
         client_secret_env: from_env,
         client_secret_file: secret_file.clone(),
-        users: tenant
-            .iter()
-            .flat_map(|t| t.users.iter())
-            .map(|u| {
-                let groups = u.all_groups().len();
-                format!(
-                    "{} (roles: {}; {groups} group{})",
-                    u.upn,
-                    if u.roles.is_empty() {
-                        "none".into()
-                    } else {
-                        u.roles.join(", ")
-                    },
-                    if groups == 1 { "" } else { "s" }
-                )
-            })
-            .collect(),
-        apps: tenant
-            .iter()
-            .flat_map(|t| t.apps.iter().map(move |a| (t, a)))
-            .map(|(t, a)| {
-                let mut s = format!("{} {}", a.client_id, a.name);
-                if !a.app_roles.is_empty() {
-                    s.push_str(&format!(
-                        " (API, token v{}, roles {})",
-                        a.token_version.ver().trim_end_matches(".0"),
-                        a.app_roles.join(", ")
-                    ));
-                }
-                let granted: Vec<String> = t.apps.iter().flat_map(|r| a.roles_on(r)).collect();
-                if !granted.is_empty() {
-                    s.push_str(&format!(" [granted {}]", granted.join(", ")));
-                }
-                if a.public_client {
-                    s.push_str(" [public client]");
-                }
-                s
-            })
-            .collect(),
+        users,
+        apps,
     };
     if ui.json {
         ui.print_json(&ready).context("cannot write to stdout")?;
@@ -369,5 +376,32 @@ mod tests {
             "api://AzureADTokenExchange"
         );
         assert_eq!(cfg.key_grace_seconds, 3600);
+    }
+
+    /// What users read when the emulator is ready (ports and paths fixed for the snapshot).
+    #[test]
+    fn ready_text() {
+        let (apps, users) = describe(&EmulatorConfig::default());
+        let ready = EmulatorReady {
+            authority_host: "http://127.0.0.1:8399".into(),
+            tenant_id: crate::emulator::DEFAULT_TENANT_ID.into(),
+            client_id: crate::emulator::DEFAULT_API_CLIENT_ID.into(),
+            port: 8399,
+            discovery_url: format!(
+                "http://127.0.0.1:8399/{}/v2.0/.well-known/openid-configuration",
+                crate::emulator::DEFAULT_TENANT_ID
+            ),
+            client_secret_env: None,
+            client_secret_file: Some(PathBuf::from("/tmp/cargo-pmcp-emulator-1.secret")),
+            users,
+            apps,
+        };
+        insta::assert_snapshot!(ready.to_string());
+        // The JSON line keeps the contract's field order (and never a secret).
+        let line = serde_json::to_string(&ready).unwrap();
+        assert!(
+            line.starts_with(r#"{"authority_host":"http://127.0.0.1:8399","tenant_id":"#),
+            "{line}"
+        );
     }
 }
