@@ -85,9 +85,6 @@ impl Emulator {
         port: u16,
     ) -> Result<RunningEmulator, EmulatorError> {
         config.validate().map_err(EmulatorError::Config)?;
-        let ring = tokio::task::spawn_blocking(keys::KeyRing::new)
-            .await
-            .map_err(|e| EmulatorError::Config(format!("key generation task failed: {e}")))??;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .map_err(|source| EmulatorError::Bind { port, source })?;
@@ -95,6 +92,10 @@ impl Emulator {
             .local_addr()
             .map_err(|source| EmulatorError::Bind { port, source })?
             .port();
+        // Bind first so a busy port fails fast, then pay for the key.
+        let ring = tokio::task::spawn_blocking(keys::KeyRing::new)
+            .await
+            .map_err(|e| EmulatorError::Config(format!("key generation task failed: {e}")))??;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
