@@ -307,6 +307,12 @@ impl TenantConfig {
             client_id: DEFAULT_CLIENT_APP_ID.into(),
             object_id: Some(oid("sp:client")),
             public_client: true,
+            redirect_uris: vec![
+                "http://localhost".into(),
+                "http://localhost/callback".into(),
+                "http://127.0.0.1".into(),
+                "http://127.0.0.1/callback".into(),
+            ],
             ..AppConfig::default()
         };
         let downstream = AppConfig {
@@ -456,9 +462,14 @@ pub struct AppConfig {
     /// App roles granted to this app as a client: resource (client id or identifier URI) → roles.
     #[serde(default)]
     pub app_role_assignments: BTreeMap<String, Vec<String>>,
-    /// `allowPublicClient`: may use the device code flow without a credential.
+    /// `allowPublicClient`: may use the device code and authorization code flows without a
+    /// credential.
     #[serde(default)]
     pub public_client: bool,
+    /// Redirect URIs for the authorization code flow. A loopback URI (`http://localhost…`,
+    /// `http://127.0.0.1…`) matches any port (same path), as Entra does for native clients.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
     /// `groupMembershipClaims`: put `groups` (or the overage claims) in tokens for this resource.
     #[serde(default)]
     pub group_membership_claims: bool,

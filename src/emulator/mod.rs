@@ -18,6 +18,7 @@
 //! ```
 
 pub mod assertion;
+pub mod authcode;
 pub mod config;
 pub mod errors;
 pub mod keys;
@@ -104,6 +105,8 @@ impl Emulator {
             config: RwLock::new(config),
             keys: Mutex::new(ring),
             devices: Mutex::new(Default::default()),
+            codes: Mutex::new(Default::default()),
+            refresh_tokens: Mutex::new(Default::default()),
             clock: time::Clock::default(),
             authority_host: format!("http://127.0.0.1:{port}"),
             http,

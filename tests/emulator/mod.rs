@@ -3,6 +3,7 @@
 //! `cargo pmcp auth emulator` command.
 
 mod assertions;
+mod authcode;
 mod command;
 mod common;
 mod device_obo;
