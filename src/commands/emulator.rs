@@ -237,6 +237,11 @@ pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
             }
         }
     }
+    // Check the directory before writing anything (a generated secret file).
+    cfg.validate().map_err(|m| {
+        Failure::usage(format!("invalid emulator configuration: {m}"))
+            .with_hint("Fix the config file or the --tenant-id/--client-id/--auto-approve flags (ids are GUIDs).")
+    })?;
     // The default secret: from the env var, else generated into a private file.
     let (secret, from_env, secret_file, remove_file) = match std::env::var(&args.client_secret_env)
         .ok()
@@ -275,7 +280,13 @@ pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
     };
     cfg.set_default_secret(&secret);
 
-    let emu = Emulator::start(cfg, args.port).await.map_err(|e| match e {
+    let started = Emulator::start(cfg, args.port).await;
+    if started.is_err()
+        && let Some(p) = secret_file.as_ref().filter(|_| remove_file)
+    {
+        let _ = std::fs::remove_file(p);
+    }
+    let emu = started.map_err(|e| match e {
         EmulatorError::Config(m) => anyhow::Error::from(
             Failure::usage(format!("invalid emulator configuration: {m}")).with_hint(
                 "Fix the config file or the --tenant-id/--client-id flags (ids are GUIDs).",

@@ -174,6 +174,13 @@ impl EmulatorConfig {
         if self.tenants.is_empty() {
             return Err("no tenant is configured (add a [[tenant]] table)".into());
         }
+        if let Some(upn) = &self.device_code_auto_approve
+            && !self.tenants.iter().any(|t| t.user(upn).is_some())
+        {
+            return Err(format!(
+                "device_code_auto_approve names `{upn}`, who is no user of any configured tenant"
+            ));
+        }
         let mut seen = std::collections::BTreeSet::new();
         for t in &self.tenants {
             if !crate::auth::entra::is_guid(&t.id) {
