@@ -448,8 +448,6 @@ pub(super) struct Requested {
     pub(super) resource_id: String,
     /// Bare scope names (for `scp`); empty for `/.default` on a resource without scopes.
     pub(super) scopes: Vec<String>,
-    /// True when the request was `{resource}/.default`.
-    pub(super) default: bool,
     pub(super) openid: bool,
     /// `offline_access` was asked for (a refresh token is returned).
     pub(super) offline: bool,
@@ -522,7 +520,6 @@ pub(super) fn parse_scopes(
         resource,
         resource_id,
         scopes,
-        default,
         openid,
         offline,
     })
@@ -537,7 +534,6 @@ fn parse_resource(tenant: &TenantConfig, resource_id: &str) -> Result<Requested,
         scopes: resource.scopes.clone(),
         resource,
         resource_id: resource_id.to_string(),
-        default: true,
         openid: false,
         offline: false,
     })
@@ -587,7 +583,8 @@ pub(super) fn token_response(
             "access_token": token,
         })
     } else {
-        let scope = if req.default {
+        // Entra lists what was granted: `/.default` resolves to the resource's scopes.
+        let scope = if req.scopes.is_empty() {
             format!("{}/.default", req.resource_id)
         } else {
             req.scopes
