@@ -42,7 +42,8 @@ pub struct EmulatorArgs {
     /// Access token version of the API app: 1 or 2 (Entra's requestedAccessTokenVersion).
     #[arg(long, value_name = "1|2", value_parser = parse_version)]
     pub token_version: Option<TokenVersion>,
-    /// Approve every device code at once as this user (upn), for unattended runs.
+    /// Sign this user (upn) in at once, for unattended runs: device codes are approved on creation
+    /// and the authorize endpoint needs no login_hint.
     #[arg(long, value_name = "UPN")]
     pub auto_approve: Option<String>,
 }
@@ -381,7 +382,11 @@ mod tests {
         let cfg = load_config(&path).unwrap_or_else(|f| panic!("{}", f.message));
         cfg.validate().unwrap();
         let t = cfg.default_tenant().unwrap();
-        assert_eq!(t.apps.len(), 2);
+        assert_eq!(t.apps.len(), 3);
+        assert_eq!(
+            t.apps[2].redirect_uris,
+            vec!["http://localhost/callback".to_string()]
+        );
         assert_eq!(
             t.apps[1].federated_credentials[0].audience,
             "api://AzureADTokenExchange"

@@ -76,8 +76,9 @@ pub struct EmulatorConfig {
     /// retired keys published for a while so cached tokens keep validating).
     #[serde(default = "default_grace")]
     pub key_grace_seconds: u64,
-    /// Approve every device code at once for this user (upn). Defaults to none (approve through the
-    /// control endpoint or [`super::RunningEmulator::approve_device_code`]).
+    /// Sign this user (upn) in at once: device codes are approved on creation and the authorize
+    /// endpoint needs no `login_hint`. Defaults to none (approve through the control endpoint or
+    /// [`super::RunningEmulator::approve_device_code`]; pass `login_hint` to authorize).
     #[serde(default)]
     pub device_code_auto_approve: Option<String>,
     /// Lifetime of app-only tokens in seconds. Defaults to 3599 (Entra's).
