@@ -7,5 +7,7 @@ mod support;
 mod cli;
 mod deploy;
 mod init;
+#[cfg(feature = "cli")]
+mod emulator;
 #[cfg(feature = "emulator")]
 mod validator;
