@@ -137,19 +137,6 @@ pub enum CredentialKind {
     DeviceCode,
 }
 
-impl CredentialKind {
-    fn name(self) -> &'static str {
-        match self {
-            CredentialKind::Auto => "auto",
-            CredentialKind::Secret => "secret",
-            CredentialKind::Certificate => "certificate",
-            CredentialKind::Federated => "federated",
-            CredentialKind::Github => "github",
-            CredentialKind::DeviceCode => "device-code",
-        }
-    }
-}
-
 /// `--oauth`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OAuthKind {
@@ -285,7 +272,13 @@ impl AuthTestReport {
         });
     }
 
-    fn fail(&mut self, stage: Stage, code: impl Into<String>, message: impl Into<String>, hint: impl Into<String>) {
+    fn fail(
+        &mut self,
+        stage: Stage,
+        code: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         if self.stage.is_some() {
             return;
         }
@@ -334,7 +327,14 @@ impl AuthTestReport {
                 ("audience", t.audience.clone().unwrap_or_default()),
                 ("tenant", t.tenant_id.clone().unwrap_or_default()),
                 ("app id", t.app_id.clone().unwrap_or_default()),
-                ("kind", if t.app_only { "app-only".into() } else { "user".into() }),
+                (
+                    "kind",
+                    if t.app_only {
+                        "app-only".into()
+                    } else {
+                        "user".into()
+                    },
+                ),
                 ("roles", t.roles.join(", ")),
                 ("expires at", t.expires_at.clone().unwrap_or_default()),
                 ("fingerprint", format!("`{}`", t.fingerprint)),
@@ -367,9 +367,14 @@ impl std::fmt::Display for AuthTestReport {
             writeln!(
                 f,
                 "token{}:",
-                if t.verified { "" } else { " (NOT verified: what it claims)" }
+                if t.verified {
+                    ""
+                } else {
+                    " (NOT verified: what it claims)"
+                }
             )?;
-            let row = |f: &mut std::fmt::Formatter<'_>, k: &str, v: &str| writeln!(f, "  {k:<13} {v}");
+            let row =
+                |f: &mut std::fmt::Formatter<'_>, k: &str, v: &str| writeln!(f, "  {k:<13} {v}");
             row(f, "version", t.version.as_deref().unwrap_or("-"))?;
             row(f, "issuer", t.issuer.as_deref().unwrap_or("-"))?;
             row(f, "audience", t.audience.as_deref().unwrap_or("-"))?;
@@ -523,7 +528,10 @@ impl ConfigProblem {
 /// Find `.pmcp/deploy.toml`: next to `--manifest-path`, else in the current directory or above.
 fn find_deploy_toml(manifest_path: Option<&Path>) -> Option<PathBuf> {
     if let Some(m) = manifest_path {
-        let dir = m.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = m
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         return Some(dir.join(config::DEPLOY_TOML));
     }
     let cwd = std::env::current_dir().ok()?;
@@ -574,7 +582,10 @@ fn resolve(args: &TestArgs, ctx: &Ctx, ui: &Ui) -> Result<Settings, ConfigProble
     if provider == Provider::None {
         return Err(ConfigProblem::new(
             "auth_disabled",
-            format!("{} sets auth.provider = \"none\": there is no token to test", config::DEPLOY_TOML),
+            format!(
+                "{} sets auth.provider = \"none\": there is no token to test",
+                config::DEPLOY_TOML
+            ),
             "Pass --oauth entra or --oauth oidc to test a provider anyway.",
         ));
     }
@@ -583,7 +594,11 @@ fn resolve(args: &TestArgs, ctx: &Ctx, ui: &Ui) -> Result<Settings, ConfigProble
         Some(l) => l,
         None => match env::first_set(&[env::AUTH_LEEWAY_SECONDS]) {
             Some((v, n)) => v.trim().parse().map_err(|_| {
-                ConfigProblem::new("invalid_input", format!("{n} = `{v}` is not a number of seconds"), "Set it to e.g. 300, or pass --leeway.")
+                ConfigProblem::new(
+                    "invalid_input",
+                    format!("{n} = `{v}` is not a number of seconds"),
+                    "Set it to e.g. 300, or pass --leeway.",
+                )
             })?,
             None => 300,
         },
@@ -606,7 +621,9 @@ fn resolve(args: &TestArgs, ctx: &Ctx, ui: &Ui) -> Result<Settings, ConfigProble
             missing.push("the issuer: --issuer, AUTH_ISSUER, or auth.issuer in .pmcp/deploy.toml");
         }
         if audience.is_none() {
-            missing.push("the audience: --audience, AUTH_AUDIENCE, or auth.audience in .pmcp/deploy.toml");
+            missing.push(
+                "the audience: --audience, AUTH_AUDIENCE, or auth.audience in .pmcp/deploy.toml",
+            );
         }
         let (Some(issuer), Some(audience)) = (issuer, audience) else {
             return Err(missing_inputs(&missing));
@@ -659,7 +676,12 @@ fn resolve(args: &TestArgs, ctx: &Ctx, ui: &Ui) -> Result<Settings, ConfigProble
         }
     } else {
         from_env(&[env::ENTRA_AUTHORITY_HOST, env::AZURE_AUTHORITY_HOST])
-            .or_else(|| from_file(auth.entra.authority_host.as_ref(), "auth.entra.authority_host"))
+            .or_else(|| {
+                from_file(
+                    auth.entra.authority_host.as_ref(),
+                    "auth.entra.authority_host",
+                )
+            })
             .unwrap_or(Sourced {
                 value: entra::DEFAULT_AUTHORITY_HOST.to_string(),
                 source: "default: public cloud".into(),
@@ -686,12 +708,15 @@ fn resolve(args: &TestArgs, ctx: &Ctx, ui: &Ui) -> Result<Settings, ConfigProble
         ui.chose("caller client id", &caller.value, &caller.source);
     }
 
-    let multi_tenant = args.multi_tenant
-        || env_bool(env::AUTH_MULTI_TENANT).unwrap_or(auth.entra.multi_tenant);
+    let multi_tenant =
+        args.multi_tenant || env_bool(env::AUTH_MULTI_TENANT).unwrap_or(auth.entra.multi_tenant);
     let allowed: Vec<String> = if !args.allowed_tenants.is_empty() {
         args.allowed_tenants.clone()
     } else if let Some((v, _)) = env::first_set(&[env::AUTH_ALLOWED_TENANTS]) {
-        v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+        v.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
     } else {
         auth.entra.allowed_tenants.clone()
     };
@@ -762,7 +787,10 @@ enum Plan {
     DeviceCode,
 }
 
-fn read_token_arg(arg: &str, stdin_used: &mut bool) -> Result<(SecretString, String), ConfigProblem> {
+fn read_token_arg(
+    arg: &str,
+    stdin_used: &mut bool,
+) -> Result<(SecretString, String), ConfigProblem> {
     let (text, from) = if arg == "-" {
         *stdin_used = true;
         let mut s = String::new();
@@ -772,7 +800,11 @@ fn read_token_arg(arg: &str, stdin_used: &mut bool) -> Result<(SecretString, Str
         (s, "stdin".to_string())
     } else if let Some(path) = arg.strip_prefix('@') {
         let s = std::fs::read_to_string(path).map_err(|e| {
-            ConfigProblem::new("invalid_input", format!("--token @{path}: cannot read the file: {e}"), "Give a file holding the access token.")
+            ConfigProblem::new(
+                "invalid_input",
+                format!("--token @{path}: cannot read the file: {e}"),
+                "Give a file holding the access token.",
+            )
         })?;
         (s, format!("file {path}"))
     } else {
@@ -815,7 +847,11 @@ fn plan(args: &TestArgs, settings: &Settings, ui: &Ui) -> Result<Plan, ConfigPro
     }
     let oidc = matches!(settings.mode, Mode::Oidc(_));
     let secret_envs: &[&str] = if oidc {
-        &["OIDC_CLIENT_SECRET", env::ENTRA_CLIENT_SECRET, env::AZURE_CLIENT_SECRET]
+        &[
+            "OIDC_CLIENT_SECRET",
+            env::ENTRA_CLIENT_SECRET,
+            env::AZURE_CLIENT_SECRET,
+        ]
     } else {
         &[env::ENTRA_CLIENT_SECRET, env::AZURE_CLIENT_SECRET]
     };
@@ -835,9 +871,8 @@ fn plan(args: &TestArgs, settings: &Settings, ui: &Ui) -> Result<Plan, ConfigPro
             })
     };
     let load_cert = |(path, source): (PathBuf, String)| -> Result<Plan, ConfigProblem> {
-        let cert = Certificate::from_pem_file(&path).map_err(|e| {
-            ConfigProblem::new("certificate", format!("{source}: {e}"), e.hint())
-        })?;
+        let cert = Certificate::from_pem_file(&path)
+            .map_err(|e| ConfigProblem::new("certificate", format!("{source}: {e}"), e.hint()))?;
         let detail = format!(
             "{} from {source}, thumbprint {}",
             path.display(),
@@ -994,7 +1029,10 @@ fn str_claim(m: &Map<String, Value>, k: &str) -> Option<String> {
 
 fn list_claim(m: &Map<String, Value>, k: &str) -> Vec<String> {
     match m.get(k) {
-        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
         Some(Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
         _ => Vec::new(),
     }
@@ -1018,7 +1056,11 @@ fn summary_from_map(m: &Map<String, Value>, token: &SecretString, verified: bool
     let exp = m.get("exp").and_then(|v| v.as_u64());
     let scopes = {
         let scp = list_claim(m, "scp");
-        if scp.is_empty() { list_claim(m, "scope") } else { scp }
+        if scp.is_empty() {
+            list_claim(m, "scope")
+        } else {
+            scp
+        }
     };
     let app_id = str_claim(m, "azp")
         .or_else(|| str_claim(m, "appid"))
@@ -1108,7 +1150,9 @@ fn finish(ui: &Ui, report: &AuthTestReport) -> anyhow::Result<()> {
         ));
     }
     if let Err(e) = github::append_summary(&report.markdown()) {
-        ui.warn(format_args!("could not append to $GITHUB_STEP_SUMMARY: {e}"));
+        ui.warn(format_args!(
+            "could not append to $GITHUB_STEP_SUMMARY: {e}"
+        ));
     }
     if report.ok {
         if !ui.quiet {
@@ -1191,7 +1235,7 @@ async fn execute(args: &TestArgs, ctx: &Ctx, report: &mut AuthTestReport) {
                     ),
                 );
                 report.token = Some(summary);
-                Validated::Generic(Box::new(map))
+                Validated::Generic
             }
             Err(e) => return validation_failed(report, &token, &e),
         },
@@ -1212,7 +1256,7 @@ async fn execute(args: &TestArgs, ctx: &Ctx, report: &mut AuthTestReport) {
 
 enum Validated {
     Entra(Box<EntraClaims>, Box<AuthContext>),
-    Generic(Box<Map<String, Value>>),
+    Generic,
 }
 
 fn validation_failed(report: &mut AuthTestReport, token: &SecretString, e: &AuthError) {
@@ -1377,7 +1421,7 @@ fn expectations(args: &TestArgs, v: &Validated, report: &mut AuthTestReport) {
     for r in &args.expect_roles {
         let ok = match v {
             Validated::Entra(c, _) => c.has_role(r),
-            Validated::Generic(_) => roles.iter().any(|x| x == r),
+            Validated::Generic => roles.iter().any(|x| x == r),
         };
         let detail = if ok {
             "present in roles".to_string()
@@ -1406,7 +1450,7 @@ fn expectations(args: &TestArgs, v: &Validated, report: &mut AuthTestReport) {
     for g in &args.expect_groups {
         let ok = match v {
             Validated::Entra(c, _) => c.in_group(g),
-            Validated::Generic(_) => groups.iter().any(|x| x.eq_ignore_ascii_case(g)),
+            Validated::Generic => groups.iter().any(|x| x.eq_ignore_ascii_case(g)),
         };
         let detail = if ok {
             "member".to_string()
@@ -1423,12 +1467,15 @@ fn expectations(args: &TestArgs, v: &Validated, report: &mut AuthTestReport) {
     for p in &args.expect_permissions {
         let ok = match v {
             Validated::Entra(_, ctx) => ctx.has_permission(p),
-            Validated::Generic(_) => report.permissions.iter().any(|x| x == p || x == "admin:*"),
+            Validated::Generic => report.permissions.iter().any(|x| x == p || x == "admin:*"),
         };
         let detail = if ok {
             "granted".to_string()
         } else {
-            format!("not granted (permissions: [{}])", report.permissions.join(", "))
+            format!(
+                "not granted (permissions: [{}])",
+                report.permissions.join(", ")
+            )
         };
         report.check(format!("permission {p}"), ok, detail);
         if !ok {
@@ -1466,9 +1513,7 @@ const MCP_PROTOCOL_VERSION: &str = "2025-06-18";
 /// `resource_metadata="…"` from a `WWW-Authenticate: Bearer …` value.
 pub fn resource_metadata_param(www_authenticate: &str) -> Option<String> {
     let v = www_authenticate.trim();
-    let scheme_ok = v
-        .get(..6)
-        .is_some_and(|s| s.eq_ignore_ascii_case("bearer"));
+    let scheme_ok = v.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("bearer"));
     if !scheme_ok {
         return None;
     }
@@ -1538,11 +1583,17 @@ async fn mcp_post(
 ) -> Result<(McpAnswer, reqwest::header::HeaderMap), String> {
     let mut req = http
         .post(url)
-        .header(reqwest::header::ACCEPT, "application/json, text/event-stream")
+        .header(
+            reqwest::header::ACCEPT,
+            "application/json, text/event-stream",
+        )
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(body.to_string());
     if let Some(t) = token {
-        req = req.header(reqwest::header::AUTHORIZATION, format!("Bearer {}", t.secret()));
+        req = req.header(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {}", t.secret()),
+        );
     }
     if let Some(s) = session {
         req = req.header("Mcp-Session-Id", s);
@@ -1633,7 +1684,12 @@ async fn server_checks(
     const HINT_401: &str = "The server must answer a request without a token with 401 and `WWW-Authenticate: Bearer resource_metadata=\"<url>\"` (MCP authorization spec); protect it with the auth middleware.";
     if url::Url::parse(url).is_err() {
         report.check("server", false, format!("`{url}` is not a URL"));
-        report.fail(Stage::Server, "invalid_input", format!("--server-url `{url}` is not a URL"), "Pass the MCP endpoint, e.g. https://my-server.example.com/mcp.");
+        report.fail(
+            Stage::Server,
+            "invalid_input",
+            format!("--server-url `{url}` is not a URL"),
+            "Pass the MCP endpoint, e.g. https://my-server.example.com/mcp.",
+        );
         return;
     }
     let http = reqwest::Client::builder()
@@ -1654,13 +1710,19 @@ async fn server_checks(
             metadata_url = www.iter().find_map(|w| resource_metadata_param(w));
             let ok = a.status == 401 && metadata_url.is_some();
             let detail = if ok {
-                format!("401 with resource_metadata={}", metadata_url.clone().unwrap_or_default())
+                format!(
+                    "401 with resource_metadata={}",
+                    metadata_url.clone().unwrap_or_default()
+                )
             } else if a.status != 401 {
                 format!("expected 401 without a token, got {}", a.status)
             } else if www.is_empty() {
                 "401 but no WWW-Authenticate header".to_string()
             } else {
-                format!("401 but WWW-Authenticate has no Bearer resource_metadata: `{}`", www.join(" | "))
+                format!(
+                    "401 but WWW-Authenticate has no Bearer resource_metadata: `{}`",
+                    www.join(" | ")
+                )
             };
             report.check("server: 401 without token", ok, detail.clone());
             if !ok {
@@ -1684,26 +1746,50 @@ async fn server_checks(
     });
     if let Some(md_url) = md_url {
         let result: Result<Vec<String>, String> = async {
-            let resp = http.get(&md_url).header(reqwest::header::ACCEPT, "application/json").send().await.map_err(|e| format!("could not fetch {md_url}: {e}"))?;
+            let resp = http
+                .get(&md_url)
+                .header(reqwest::header::ACCEPT, "application/json")
+                .send()
+                .await
+                .map_err(|e| format!("could not fetch {md_url}: {e}"))?;
             let status = resp.status().as_u16();
             if status != 200 {
                 return Err(format!("{md_url} answered {status}"));
             }
-            let v: Value = resp.json().await.map_err(|e| format!("{md_url} is not JSON: {e}"))?;
+            let v: Value = resp
+                .json()
+                .await
+                .map_err(|e| format!("{md_url} is not JSON: {e}"))?;
             let servers = v
                 .get("authorization_servers")
                 .and_then(|a| a.as_array())
                 .ok_or_else(|| format!("{md_url} has no authorization_servers"))?;
-            Ok(servers.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            Ok(servers
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect())
         }
         .await;
         match result {
             Ok(servers) => {
-                let ok = servers.iter().any(|s| issuers.iter().any(|i| norm(i) == norm(s)));
+                let ok = servers
+                    .iter()
+                    .any(|s| issuers.iter().any(|i| norm(i) == norm(s)));
                 let detail = if ok {
-                    format!("authorization_servers names {}", servers.iter().find(|s| issuers.iter().any(|i| norm(i) == norm(s))).cloned().unwrap_or_default())
+                    format!(
+                        "authorization_servers names {}",
+                        servers
+                            .iter()
+                            .find(|s| issuers.iter().any(|i| norm(i) == norm(s)))
+                            .cloned()
+                            .unwrap_or_default()
+                    )
                 } else {
-                    format!("authorization_servers [{}] does not name the issuer {}", servers.join(", "), issuers.first().cloned().unwrap_or_default())
+                    format!(
+                        "authorization_servers [{}] does not name the issuer {}",
+                        servers.join(", "),
+                        issuers.first().cloned().unwrap_or_default()
+                    )
                 };
                 report.check("server: protected resource metadata", ok, detail.clone());
                 if !ok {
@@ -1718,7 +1804,16 @@ async fn server_checks(
     }
 
     // 3. initialize + tools/list with the token
-    let init = mcp_post(&http, url, Some(token), None, None, &initialize_request(), Some(1)).await;
+    let init = mcp_post(
+        &http,
+        url,
+        Some(token),
+        None,
+        None,
+        &initialize_request(),
+        Some(1),
+    )
+    .await;
     let mut session = None;
     let mut protocol = MCP_PROTOCOL_VERSION.to_string();
     let init_ok = match init {
@@ -1730,25 +1825,47 @@ async fn server_checks(
                     if let Some(p) = r.get("protocolVersion").and_then(|p| p.as_str()) {
                         protocol = p.to_string();
                     }
-                    let name = r.pointer("/serverInfo/name").and_then(|n| n.as_str()).unwrap_or("?");
+                    let name = r
+                        .pointer("/serverInfo/name")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or("?");
                     report.check(
                         "server: initialize",
                         true,
-                        format!("server {name}, protocol {protocol}{}", if a.content_type.starts_with("text/event-stream") { " (SSE)" } else { "" }),
+                        format!(
+                            "server {name}, protocol {protocol}{}",
+                            if a.content_type.starts_with("text/event-stream") {
+                                " (SSE)"
+                            } else {
+                                ""
+                            }
+                        ),
                     );
                     true
                 }
                 Some(m) => {
-                    let d = format!("initialize answered an error: {}", m.get("error").map(|e| e.to_string()).unwrap_or_default());
+                    let d = format!(
+                        "initialize answered an error: {}",
+                        m.get("error").map(|e| e.to_string()).unwrap_or_default()
+                    );
                     report.check("server: initialize", false, d.clone());
-                    failures.push((d, "The server rejected initialize with a valid token: check its logs.".into()));
+                    failures.push((
+                        d,
+                        "The server rejected initialize with a valid token: check its logs.".into(),
+                    ));
                     false
                 }
                 None => {
                     let d = if a.status == 401 || a.status == 403 {
-                        format!("the server answered {} to a token the validator accepts", a.status)
+                        format!(
+                            "the server answered {} to a token the validator accepts",
+                            a.status
+                        )
                     } else {
-                        format!("no JSON-RPC answer to initialize (HTTP {}, content-type `{}`)", a.status, a.content_type)
+                        format!(
+                            "no JSON-RPC answer to initialize (HTTP {}, content-type `{}`)",
+                            a.status, a.content_type
+                        )
                     };
                     report.check("server: initialize", false, d.clone());
                     failures.push((d, if a.status == 401 || a.status == 403 {
@@ -1768,17 +1885,62 @@ async fn server_checks(
     };
     if init_ok {
         let note = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let _ = mcp_post(&http, url, Some(token), session.as_deref(), Some(&protocol), &note, None).await;
-        let list = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
-        match mcp_post(&http, url, Some(token), session.as_deref(), Some(&protocol), &list, Some(2)).await {
-            Ok((a, _)) => match a.message.as_ref().and_then(|m| m.pointer("/result/tools")).and_then(|t| t.as_array()) {
+        let _ = mcp_post(
+            &http,
+            url,
+            Some(token),
+            session.as_deref(),
+            Some(&protocol),
+            &note,
+            None,
+        )
+        .await;
+        let list =
+            serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
+        match mcp_post(
+            &http,
+            url,
+            Some(token),
+            session.as_deref(),
+            Some(&protocol),
+            &list,
+            Some(2),
+        )
+        .await
+        {
+            Ok((a, _)) => match a
+                .message
+                .as_ref()
+                .and_then(|m| m.pointer("/result/tools"))
+                .and_then(|t| t.as_array())
+            {
                 Some(tools) => {
-                    let names: Vec<&str> = tools.iter().filter_map(|t| t.get("name").and_then(|n| n.as_str())).collect();
-                    report.check("server: tools/list", true, format!("{} tools: {}", names.len(), if names.is_empty() { "(none)".into() } else { names.join(", ") }));
+                    let names: Vec<&str> = tools
+                        .iter()
+                        .filter_map(|t| t.get("name").and_then(|n| n.as_str()))
+                        .collect();
+                    report.check(
+                        "server: tools/list",
+                        true,
+                        format!(
+                            "{} tools: {}",
+                            names.len(),
+                            if names.is_empty() {
+                                "(none)".into()
+                            } else {
+                                names.join(", ")
+                            }
+                        ),
+                    );
                 }
                 None => {
                     let d = match &a.message {
-                        Some(m) => format!("tools/list answered without result.tools: {}", m.get("error").map(|e| e.to_string()).unwrap_or_else(|| "no result".into())),
+                        Some(m) => format!(
+                            "tools/list answered without result.tools: {}",
+                            m.get("error")
+                                .map(|e| e.to_string())
+                                .unwrap_or_else(|| "no result".into())
+                        ),
                         None => format!("no JSON-RPC answer to tools/list (HTTP {})", a.status),
                     };
                     report.check("server: tools/list", false, d.clone());
@@ -1827,7 +1989,12 @@ mod tests {
         let m = find_jsonrpc_response("text/event-stream", sse, 1).unwrap();
         assert!(m.get("result").is_some());
         assert!(find_jsonrpc_response("text/event-stream", sse, 2).is_none());
-        let m = find_jsonrpc_response("application/json", r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[]}}"#, 2).unwrap();
+        let m = find_jsonrpc_response(
+            "application/json",
+            r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[]}}"#,
+            2,
+        )
+        .unwrap();
         assert!(m.pointer("/result/tools").is_some());
     }
 
@@ -1838,7 +2005,13 @@ mod tests {
         r.fail(Stage::Expect, "x", "m", "h");
         r.fail(Stage::Server, "y", "m", "h");
         assert_eq!(r.exit_code(), 5, "the first failure wins");
-        for (s, c) in [(Stage::Config, 2), (Stage::Acquire, 3), (Stage::Validate, 4), (Stage::Expect, 5), (Stage::Server, 6)] {
+        for (s, c) in [
+            (Stage::Config, 2),
+            (Stage::Acquire, 3),
+            (Stage::Validate, 4),
+            (Stage::Expect, 5),
+            (Stage::Server, 6),
+        ] {
             assert_eq!(s.exit_code(), c);
         }
     }
