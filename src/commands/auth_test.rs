@@ -240,9 +240,6 @@ pub struct AuthTestReport {
     /// Where the credential came from (human output only).
     #[serde(skip)]
     credential_detail: Option<String>,
-    /// Extra lines under the error (trace ids, …).
-    #[serde(skip)]
-    error_details: Vec<String>,
     /// "now" for the expiry line.
     #[serde(skip)]
     now: u64,
@@ -259,7 +256,6 @@ impl AuthTestReport {
             permissions: Vec::new(),
             checks: Vec::new(),
             credential_detail: None,
-            error_details: Vec::new(),
             now,
         }
     }
@@ -432,9 +428,6 @@ impl std::fmt::Display for AuthTestReport {
         match (&self.stage, &self.error) {
             (Some(stage), Some(e)) => {
                 writeln!(f, "error [{}] {}: {}", stage.name(), e.code, e.message)?;
-                for d in &self.error_details {
-                    writeln!(f, "  {d}")?;
-                }
                 let mut lines = e.hint.lines();
                 if let Some(first) = lines.next() {
                     writeln!(f, "hint: {first}")?;
@@ -1197,7 +1190,7 @@ async fn execute(args: &TestArgs, ctx: &Ctx, report: &mut AuthTestReport) {
         } else {
             AssertionAlgorithm::Ps256
         });
-    let token = match acquire(&plan, &settings, &client, ui, report).await {
+    let token = match acquire(&plan, &settings, &client, report).await {
         Some(t) => t,
         None => return,
     };
@@ -1263,7 +1256,7 @@ fn validation_failed(report: &mut AuthTestReport, token: &SecretString, e: &Auth
     if let Ok(u) = dangerous::decode_unverified(token.secret()) {
         report.token = Some(summary_from_map(&u.claims, token, false));
     }
-    report.check("validate", false, e.to_string());
+    report.check("validate", false, format!("rejected: {}", e.code()));
     report.fail(Stage::Validate, e.code(), e.to_string(), e.hint());
 }
 
@@ -1271,7 +1264,6 @@ async fn acquire(
     plan: &Plan,
     settings: &Settings,
     client: &TokenClient,
-    ui: &Ui,
     report: &mut AuthTestReport,
 ) -> Option<SecretString> {
     let result: Result<AccessToken, CredentialError> = match plan {
@@ -1288,7 +1280,6 @@ async fn acquire(
         } => {
             report.credential = Some((*kind).into());
             report.credential_detail = Some(detail.clone());
-            ui.info(format_args!("using credential {kind}: {detail}"));
             match &settings.mode {
                 Mode::Entra(e) => {
                     let endpoint = e.entra.token_endpoint();
@@ -1401,11 +1392,10 @@ async fn acquire(
                     ids.push(format!("at {ts}"));
                 }
                 if !ids.is_empty() {
-                    report.error_details.push(ids.join(", "));
                     message.push_str(&format!(" ({})", ids.join(", ")));
                 }
             }
-            report.check("acquire", false, format!("{}: {}", e.code(), message));
+            report.check("acquire", false, format!("failed: {}", e.code()));
             report.fail(Stage::Acquire, e.code(), message, e.hint());
             None
         }
