@@ -4,5 +4,6 @@
 
 mod support;
 
+mod auth_test;
 mod cli;
 mod emulator;
