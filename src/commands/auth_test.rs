@@ -890,10 +890,8 @@ fn plan(args: &TestArgs, settings: &Settings, ui: &Ui) -> Result<Plan, ConfigPro
     };
     let github = || {
         GitHubOidc::from_env(cloud).map(|mut g| {
-            if oidc {
-                if let Mode::Oidc(o) = &settings.mode {
-                    g.audience = o.audience.clone();
-                }
+            if let Mode::Oidc(o) = &settings.mode {
+                g.audience = o.audience.clone();
             }
             let detail = format!("GitHub Actions ID token, audience {}", g.audience);
             Plan::Client {
@@ -1538,10 +1536,8 @@ pub fn find_jsonrpc_response(content_type: &str, body: &str, id: i64) -> Option<
                 if matches(&v) {
                     return Some(v);
                 }
-                if let Some(arr) = v.as_array() {
-                    if let Some(m) = arr.iter().find(|m| matches(m)) {
-                        return Some(m.clone());
-                    }
+                if let Some(m) = v.as_array().and_then(|a| a.iter().find(|m| matches(m))) {
+                    return Some(m.clone());
                 }
             }
         }
@@ -1613,11 +1609,9 @@ async fn mcp_post(
         match resp.chunk().await {
             Ok(Some(bytes)) => {
                 body.push_str(&String::from_utf8_lossy(&bytes));
-                if let Some(id) = id {
-                    if let Some(m) = find_jsonrpc_response(&content_type, &body, id) {
-                        message = Some(m);
-                        break;
-                    }
+                if let Some(m) = id.and_then(|id| find_jsonrpc_response(&content_type, &body, id)) {
+                    message = Some(m);
+                    break;
                 }
                 if body.len() > 4 * 1024 * 1024 {
                     break;
@@ -1632,10 +1626,10 @@ async fn mcp_post(
             }
         }
     }
-    if message.is_none() {
-        if let Some(id) = id {
-            message = find_jsonrpc_response(&content_type, &body, id);
-        }
+    if message.is_none()
+        && let Some(id) = id
+    {
+        message = find_jsonrpc_response(&content_type, &body, id);
     }
     Ok((
         McpAnswer {

@@ -294,11 +294,17 @@ async fn github_subject_mismatch_names_the_subject_to_register() {
     );
 }
 
+/// An emulator where every device code is approved by alice at once.
+fn alice_signs_in() -> EmulatorConfig {
+    EmulatorConfig {
+        device_code_auto_approve: Some("alice@contoso.onmicrosoft.com".into()),
+        ..EmulatorConfig::default()
+    }
+}
+
 #[tokio::test]
 async fn device_code_yields_a_delegated_token_with_scp() {
-    let mut config = EmulatorConfig::default();
-    config.device_code_auto_approve = Some("alice@contoso.onmicrosoft.com".into());
-    let emu = emulator_with(config).await;
+    let emu = emulator_with(alice_signs_in()).await;
     let dir = TestDir::new();
     let scope = format!("api://{}/{DEFAULT_API_SCOPE}", emu.client_id());
     let mut cmd = auth_test(&emu, &dir);
@@ -332,9 +338,7 @@ async fn device_code_yields_a_delegated_token_with_scp() {
 
 #[tokio::test]
 async fn device_code_with_an_unknown_scope_is_70011() {
-    let mut config = EmulatorConfig::default();
-    config.device_code_auto_approve = Some("alice@contoso.onmicrosoft.com".into());
-    let emu = emulator_with(config).await;
+    let emu = emulator_with(alice_signs_in()).await;
     let dir = TestDir::new();
     let mut cmd = auth_test(&emu, &dir);
     cmd.args([
