@@ -4,6 +4,9 @@
 
 mod support;
 
+#[cfg(feature = "cli")]
 mod auth_test;
 mod cli;
 mod emulator;
+#[cfg(feature = "emulator")]
+mod validator;
