@@ -300,10 +300,8 @@ pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
     wait_for_stop().await;
     ui.info("stopping the Entra emulator");
     emu.shutdown().await;
-    if remove_file {
-        if let Some(p) = secret_file {
-            let _ = std::fs::remove_file(p);
-        }
+    if let Some(p) = secret_file.filter(|_| remove_file) {
+        let _ = std::fs::remove_file(p);
     }
     Ok(())
 }

@@ -89,6 +89,12 @@ impl SigningKey {
     /// A compact JWS (`header.claims.signature`) with Entra's header: `typ`, `alg`, `x5t`, `kid`.
     pub fn sign_jwt(&self, claims: &Value) -> Result<String, KeyError> {
         let header = json!({"typ": "JWT", "alg": "RS256", "x5t": self.x5t, "kid": self.kid});
+        self.sign_with_header(&header, claims)
+    }
+
+    /// A compact RS256 JWS with the given header (its `alg` should say RS256): for client
+    /// assertions with `x5t#S256`, or tokens shaped like another issuer's.
+    pub fn sign_with_header(&self, header: &Value, claims: &Value) -> Result<String, KeyError> {
         let h = URL_SAFE_NO_PAD.encode(header.to_string());
         let c = URL_SAFE_NO_PAD.encode(claims.to_string());
         let input = format!("{h}.{c}");

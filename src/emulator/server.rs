@@ -1027,10 +1027,10 @@ pub fn set_device_state(
     user_code: &str,
     new: DeviceState,
 ) -> Result<(), String> {
-    if let DeviceState::Approved { upn } = &new {
-        if !state.config().tenants.iter().any(|t| t.user(upn).is_some()) {
-            return Err(format!("no user `{upn}` in any configured tenant"));
-        }
+    if let DeviceState::Approved { upn } = &new
+        && !state.config().tenants.iter().any(|t| t.user(upn).is_some())
+    {
+        return Err(format!("no user `{upn}` in any configured tenant"));
     }
     let mut devices = state.devices.lock().unwrap_or_else(|e| e.into_inner());
     let grant = devices

@@ -2,5 +2,12 @@
 //! errors, key rotation, device code, on-behalf-of, certificate and federated assertions, and the
 //! `cargo pmcp auth emulator` command.
 
+mod assertions;
+mod command;
 mod common;
+mod device_obo;
 mod endpoints;
+mod errors;
+mod rotation;
+mod shapes;
+mod validator;
