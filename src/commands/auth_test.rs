@@ -44,10 +44,11 @@ pub struct TestArgs {
     #[arg(long, value_name = "ID")]
     pub client_id: Option<String>,
     /// Authority host, e.g. a local emulator [env: ENTRA_AUTHORITY_HOST, AZURE_AUTHORITY_HOST;
-    /// deploy.toml: auth.entra.authority_host]. Defaults to the public cloud.
-    #[arg(long, value_name = "URL", conflicts_with = "cloud")]
+    /// deploy.toml: auth.entra.authority_host]. Defaults to the --cloud's, else the public cloud.
+    #[arg(long, value_name = "URL")]
     pub authority_host: Option<String>,
-    /// Microsoft cloud: public, usgov or china (sets the authority host and the federated audience).
+    /// Microsoft cloud: public, usgov or china. Sets the authority host (unless --authority-host is
+    /// given) and the audience of federated assertions. Defaults to the authority host's cloud.
     #[arg(long, value_name = "NAME", value_parser = parse_cloud)]
     pub cloud: Option<Cloud>,
 
@@ -1145,10 +1146,8 @@ fn finish(ui: &Ui, report: &AuthTestReport) -> anyhow::Result<()> {
             "could not append to $GITHUB_STEP_SUMMARY: {e}"
         ));
     }
-    if report.ok {
-        if !ui.quiet {
-            eprint!("{report}");
-        }
+    if report.ok && ui.quiet {
+        eprintln!("ok: the token is valid and meets every expectation");
     } else {
         eprint!("{report}");
     }

@@ -270,6 +270,34 @@ async fn github_actions_oidc_requests_the_cloud_audience_and_exchanges_it() {
 }
 
 #[tokio::test]
+async fn github_in_a_national_cloud_asks_for_that_clouds_audience() {
+    let emu = emulator().await;
+    let gh = FakeIssuer::start(GH_SUBJECT).await;
+    emu.add_federated_credential(
+        &emu.tenant_id(),
+        &emu.client_id(),
+        FederatedCredential {
+            audience: "api://AzureADTokenExchangeUSGov".into(),
+            ..FederatedCredential::new(&gh.base, GH_SUBJECT)
+        },
+    )
+    .unwrap();
+    let dir = TestDir::new();
+    let mut cmd = auth_test(&emu, &dir);
+    cmd.env("ACTIONS_ID_TOKEN_REQUEST_URL", gh.request_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", GH_REQUEST_TOKEN)
+        .args(["--cloud", "usgov", "--json"]);
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        gh.requested_audiences(),
+        ["api://AzureADTokenExchangeUSGov"]
+    );
+    // --authority-host still wins for the host: the emulator answered
+    assert_eq!(json(&out)["token"]["issuer"], emu.issuer());
+}
+
+#[tokio::test]
 async fn github_subject_mismatch_names_the_subject_to_register() {
     let emu = emulator().await;
     let gh = FakeIssuer::start("repo:contoso/mcp-server:environment:production").await;

@@ -92,6 +92,14 @@ pub fn assert_failed(out: &Output, exit: i32, stage: &str, error_code: &str) -> 
     assert_eq!(j["ok"], false, "{j}");
     assert_eq!(j["stage"], stage, "{j}");
     assert_eq!(j["error"]["code"], error_code, "{j}");
+    let mut keys: Vec<&str> = j["error"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["code", "hint", "message"], "{j}");
     assert!(
         j["error"]["hint"].as_str().is_some_and(|h| !h.is_empty()),
         "{j}"
