@@ -525,7 +525,8 @@ impl Certificate {
             .iter()
             .find(|b| b.label == "CERTIFICATE")
             .ok_or_else(|| err("no certificate (BEGIN CERTIFICATE) in the PEM".into()))?;
-        if blocks.iter().any(|b| b.label == "ENCRYPTED PRIVATE KEY") {
+        let encrypted_pkcs1 = pem.contains("Proc-Type: 4,ENCRYPTED");
+        if encrypted_pkcs1 || blocks.iter().any(|b| b.label == "ENCRYPTED PRIVATE KEY") {
             return Err(err(
                 "the private key is encrypted; decrypt it first (`openssl pkey -in key.pem -out plain.pem`)".into(),
             ));
@@ -1541,6 +1542,9 @@ mod tests {
         let e = Certificate::from_pem(enc, "c.pem").unwrap_err();
         assert!(e.to_string().contains("encrypted"), "{e}");
         assert_eq!(e.code(), "certificate");
+        let enc1 = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+        let e = Certificate::from_pem(enc1, "c.pem").unwrap_err();
+        assert!(e.to_string().contains("encrypted"), "{e}");
     }
 
     #[tokio::test]
