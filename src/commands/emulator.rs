@@ -322,3 +322,33 @@ async fn wait_for_stop() {
     }
     let _ = tokio::signal::ctrl_c().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The config file example in docs/emulator.md parses and (with a real certificate) validates.
+    #[test]
+    fn docs_example_config_loads() {
+        let doc = include_str!("../../docs/emulator.md");
+        let start = doc.find("```toml\n").expect("toml block") + "```toml\n".len();
+        let end = start + doc[start..].find("```\n").expect("end of block");
+        let key = crate::emulator::SigningKey::generate().unwrap();
+        let text = doc[start..end].replace(
+            "-----BEGIN CERTIFICATE-----\nMIIC…\n-----END CERTIFICATE-----\n",
+            &key.cert_pem(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("emulator.toml");
+        std::fs::write(&path, text).unwrap();
+        let cfg = load_config(&path).unwrap_or_else(|f| panic!("{}", f.message));
+        cfg.validate().unwrap();
+        let t = cfg.default_tenant().unwrap();
+        assert_eq!(t.apps.len(), 2);
+        assert_eq!(
+            t.apps[1].federated_credentials[0].audience,
+            "api://AzureADTokenExchange"
+        );
+        assert_eq!(cfg.key_grace_seconds, 3600);
+    }
+}

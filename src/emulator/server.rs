@@ -509,12 +509,14 @@ fn user_lifetime(cfg: &EmulatorConfig) -> u64 {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn token_response(
     state: &ServerState,
     token: String,
     lifetime: u64,
     req: &Requested,
     v1: bool,
+    app_only: bool,
     extra: Option<(&str, String)>,
 ) -> Response {
     let now = state.now();
@@ -538,13 +540,18 @@ fn token_response(
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        json!({
+        let mut body = json!({
             "token_type": "Bearer",
             "scope": scope,
             "expires_in": lifetime,
             "ext_expires_in": lifetime,
             "access_token": token,
-        })
+        });
+        if app_only && let Some(m) = body.as_object_mut() {
+            // Entra's client credentials responses carry no `scope`.
+            m.remove("scope");
+        }
+        body
     };
     if let Some((k, v)) = extra {
         body[k] = Value::String(v);
@@ -623,7 +630,7 @@ async fn token(
             let token = state
                 .sign(&Value::Object(tokens::claims(&spec)))
                 .map_err(sign_err)?;
-            Ok(token_response(state, token, lifetime, &req, v1, None))
+            Ok(token_response(state, token, lifetime, &req, v1, true, None))
         }
         GT_DEVICE_CODE => device_code_grant(state, tref, headers, &form, v1).await,
         GT_JWT_BEARER => on_behalf_of(state, tref, segment, headers, &form, v1).await,
@@ -776,7 +783,9 @@ async fn on_behalf_of(
     let token = state
         .sign(&Value::Object(tokens::claims(&spec)))
         .map_err(sign_err)?;
-    Ok(token_response(state, token, lifetime, &req, v1, None))
+    Ok(token_response(
+        state, token, lifetime, &req, v1, false, None,
+    ))
 }
 
 // ---------- device code ----------
@@ -984,7 +993,9 @@ async fn device_code_grant(
     } else {
         None
     };
-    Ok(token_response(state, token, lifetime, &req, v1, id_token))
+    Ok(token_response(
+        state, token, lifetime, &req, v1, false, id_token,
+    ))
 }
 
 /// A v2 ID token for the client.

@@ -191,3 +191,63 @@ app_roles = ["MCP.User"]
     let text = all_output(&out);
     assert!(text.contains("MY_API_SECRET"), "{text}");
 }
+
+#[test]
+fn config_file_and_token_version_flag() {
+    let dir = TestDir::new();
+    let cfg = dir.write(
+        "emulator.toml",
+        r#"[[tenant]]
+id = "11111111-2222-4333-8444-555555555555"
+domain = "example.onmicrosoft.com"
+
+[[tenant.app]]
+name = "My MCP API"
+client_id = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
+identifier_uris = ["api://my-mcp"]
+app_roles = ["MCP.Admin"]
+app_role_assignments = { "api://my-mcp" = ["MCP.Admin"] }
+"#,
+    );
+    let (_child, ready) = spawn(
+        &[
+            "auth",
+            "emulator",
+            "--json",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--token-version",
+            "1",
+        ],
+        &[("ENTRA_CLIENT_SECRET", "s3cret-from-env")],
+    );
+    assert_eq!(ready["tenant_id"], "11111111-2222-4333-8444-555555555555");
+    assert_eq!(ready["client_id"], "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let url = format!(
+            "{}/example.onmicrosoft.com/oauth2/token",
+            ready["authority_host"].as_str().unwrap()
+        );
+        let r: serde_json::Value = reqwest::Client::new()
+            .post(&url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"),
+                ("client_secret", "s3cret-from-env"),
+                ("resource", "api://my-mcp"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let claims: serde_json::Value =
+            jsonwebtoken::dangerous::insecure_decode_claims(r["access_token"].as_str().unwrap())
+                .unwrap();
+        assert_eq!(claims["ver"], "1.0");
+        assert_eq!(claims["aud"], "api://my-mcp");
+        assert_eq!(claims["roles"], serde_json::json!(["MCP.Admin"]));
+    });
+}
