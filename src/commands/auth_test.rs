@@ -406,7 +406,7 @@ impl std::fmt::Display for AuthTestReport {
                 ),
                 Some(exp) => format!(
                     "expired {} min ago ({})",
-                    (self.now - exp).div_ceil(60),
+                    (self.now - exp) / 60,
                     t.expires_at.as_deref().unwrap_or("")
                 ),
                 None => "(no exp)".into(),

@@ -21,7 +21,9 @@ async fn client_secret_from_env_gets_an_app_token_that_validates() {
     let mut cmd = auth_test(&emu, &dir);
     cmd.env("ENTRA_CLIENT_SECRET", SECRET)
         .args(["--expect-role", "MCP.Service", "--json"]);
+    let before = unix_now();
     let out = run(cmd).await;
+    let after = unix_now();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let j = json(&out);
     assert_eq!(j["ok"], true);
@@ -39,7 +41,14 @@ async fn client_secret_from_env_gets_an_app_token_that_validates() {
         "{err}"
     );
     assert!(err.contains("kind          app-only"), "{err}");
-    assert!(err.contains("expires       in 59 min"), "{err}");
+    // "expires in N min", N counted from the moment the command ran
+    let exp = parse_rfc3339(j["token"]["expires_at"].as_str().unwrap());
+    let shown = shown_minutes(&err, "expires       in ");
+    assert!(
+        ((exp - after) / 60..=(exp - before) / 60).contains(&shown),
+        "{shown} min: {err}"
+    );
+    assert!(shown >= 50, "a fresh app token lives about an hour: {err}");
     assert!(err.contains("ok: the token is valid"), "{err}");
     assert_nothing_secret(&out, &[]);
 }
