@@ -1192,7 +1192,8 @@ async fn execute(args: &TestArgs, ctx: &Ctx, report: &mut AuthTestReport) {
         None => return,
     };
 
-    // validate
+    // validate ("expires in" counts from now: a device code sign-in may have taken minutes)
+    report.now = unix_now();
     let validator = JwtValidator::new(settings.validator.clone());
     let context = match &settings.mode {
         Mode::Entra(_) => match validator.validate(token.secret()).await {
