@@ -1279,11 +1279,16 @@ fn error_chain(e: &reqwest::Error) -> String {
     } else {
         "request failed".to_string()
     };
+    // The innermost cause says it best ("Connection refused", "dns error: …").
+    let mut innermost = None;
     let mut src = std::error::Error::source(e);
     while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
+        innermost = Some(cause.to_string());
         src = cause.source();
+    }
+    if let Some(cause) = innermost {
+        s.push_str(": ");
+        s.push_str(&cause);
     }
     s
 }

@@ -1187,7 +1187,7 @@ async fn execute(args: &TestArgs, ctx: &Ctx, report: &mut AuthTestReport) {
         } else {
             AssertionAlgorithm::Ps256
         });
-    let token = match acquire(&plan, &settings, &client, report).await {
+    let token = match acquire(&plan, &settings, &client, ui, report).await {
         Some(t) => t,
         None => return,
     };
@@ -1262,6 +1262,7 @@ async fn acquire(
     plan: &Plan,
     settings: &Settings,
     client: &TokenClient,
+    ui: &Ui,
     report: &mut AuthTestReport,
 ) -> Option<SecretString> {
     let result: Result<AccessToken, CredentialError> = match plan {
@@ -1281,6 +1282,11 @@ async fn acquire(
             match &settings.mode {
                 Mode::Entra(e) => {
                     let endpoint = e.entra.token_endpoint();
+                    ui.debug(format_args!(
+                        "client credentials at {endpoint} for client {}, scope {}",
+                        e.caller,
+                        settings.scope.as_deref().unwrap_or("-")
+                    ));
                     client
                         .client_credentials(
                             ClientCredentialsRequest {
@@ -1306,6 +1312,10 @@ async fn acquire(
                     };
                     match client.discover(&o.issuer).await {
                         Ok(ep) => {
+                            ui.debug(format_args!(
+                                "client credentials at {} for client {}",
+                                ep.token_endpoint, client_id.value
+                            ));
                             client
                                 .client_credentials(
                                     ClientCredentialsRequest {
