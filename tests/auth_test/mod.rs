@@ -5,6 +5,7 @@
 mod actions;
 mod credentials;
 mod fakes;
+mod obo;
 mod server;
 mod tokens;
 
