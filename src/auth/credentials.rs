@@ -545,11 +545,18 @@ impl Certificate {
 
     /// Read [`Certificate::from_pem`] from a file.
     pub fn from_pem_file(path: &Path) -> Result<Self, CredentialError> {
-        let text = std::fs::read_to_string(path).map_err(|e| CredentialError::Certificate {
-            origin: path.display().to_string(),
+        let origin = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| CredentialError::Certificate {
+            origin: origin.clone(),
             detail: format!("cannot read it: {e}"),
         })?;
-        Self::from_pem(&text, path.display().to_string())
+        let text = String::from_utf8(bytes).map_err(|_| CredentialError::Certificate {
+            origin: origin.clone(),
+            detail: format!(
+                "it is binary, not PEM (a PKCS#12 .pfx/.p12?); convert it with `openssl pkcs12 -in {origin} -nodes -out client.pem`"
+            ),
+        })?;
+        Self::from_pem(&text, origin)
     }
 
     /// Where the PEM came from.
@@ -1530,6 +1537,17 @@ mod tests {
         );
         let pkcs1 = Certificate::from_pem(CERT_PKCS1_PEM, "client-pkcs1.pem").unwrap();
         assert_eq!(pkcs1.x5t(), cert.x5t());
+    }
+
+    #[test]
+    fn a_pfx_file_gets_a_conversion_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("client.pfx");
+        std::fs::write(&p, [0x30u8, 0x82, 0x0a, 0xff, 0xfe, 0x00]).unwrap();
+        let e = Certificate::from_pem_file(&p).unwrap_err();
+        assert!(e.to_string().contains("openssl pkcs12"), "{e}");
+        let e = Certificate::from_pem_file(&dir.path().join("missing.pem")).unwrap_err();
+        assert!(e.to_string().contains("cannot read it"), "{e}");
     }
 
     #[test]
