@@ -781,12 +781,8 @@ enum Plan {
     DeviceCode,
 }
 
-fn read_token_arg(
-    arg: &str,
-    stdin_used: &mut bool,
-) -> Result<(SecretString, String), ConfigProblem> {
+fn read_token_arg(arg: &str) -> Result<(SecretString, String), ConfigProblem> {
     let (text, from) = if arg == "-" {
-        *stdin_used = true;
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s).map_err(|e| {
             ConfigProblem::new("invalid_input", format!("--token -: cannot read stdin: {e}"), "Pipe the token in, e.g. `az account get-access-token … --query accessToken -o tsv | cargo pmcp auth test --token -`.")
@@ -834,8 +830,7 @@ fn secret_from_stdin() -> Result<SecretString, ConfigProblem> {
 
 fn plan(args: &TestArgs, settings: &Settings, ui: &Ui) -> Result<Plan, ConfigProblem> {
     if let Some(t) = &args.token {
-        let mut stdin_used = false;
-        let (token, from) = read_token_arg(t, &mut stdin_used)?;
+        let (token, from) = read_token_arg(t)?;
         github::add_mask(token.secret());
         return Ok(Plan::Given { token, from });
     }
