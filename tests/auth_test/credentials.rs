@@ -622,3 +622,66 @@ async fn oidc_client_credentials_with_discovery_and_resource() {
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn auto_picks_in_order_secret_certificate_federated_github() {
+    let emu = emulator().await;
+    let issuer = FakeIssuer::start(GH_SUBJECT).await;
+    emu.add_federated_credential(
+        &emu.tenant_id(),
+        &emu.client_id(),
+        FederatedCredential::new(&issuer.base, K8S_SUBJECT),
+    )
+    .unwrap();
+    let dir = TestDir::new();
+    let file = dir.write(
+        "token",
+        &issuer.token(K8S_SUBJECT, "api://AzureADTokenExchange"),
+    );
+    // every kind available at once (the certificate is not even registered: it must not be tried)
+    let all = |cmd: &mut assert_cmd::Command| {
+        cmd.env("ENTRA_CLIENT_SECRET", SECRET)
+            .env("AZURE_CLIENT_CERTIFICATE_PATH", fixture("client.pem"))
+            .env("AZURE_FEDERATED_TOKEN_FILE", &file)
+            .env("ACTIONS_ID_TOKEN_REQUEST_URL", issuer.request_url())
+            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", GH_REQUEST_TOKEN)
+            .arg("--json");
+    };
+    let mut cmd = auth_test(&emu, &dir);
+    all(&mut cmd);
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["credential"], "secret");
+
+    let mut cmd = auth_test(&emu, &dir);
+    all(&mut cmd);
+    cmd.env_remove("ENTRA_CLIENT_SECRET");
+    let out = run(cmd).await;
+    assert_eq!(json(&out)["credential"], "certificate");
+    assert_eq!(
+        code(&out),
+        3,
+        "the unregistered certificate was used: {}",
+        stderr(&out)
+    );
+
+    let mut cmd = auth_test(&emu, &dir);
+    all(&mut cmd);
+    cmd.env_remove("ENTRA_CLIENT_SECRET")
+        .env_remove("AZURE_CLIENT_CERTIFICATE_PATH");
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["credential"], "federated");
+    assert!(
+        issuer.requested_audiences().is_empty(),
+        "GitHub was not asked"
+    );
+
+    // an explicit --credential wins over the order
+    let mut cmd = auth_test(&emu, &dir);
+    all(&mut cmd);
+    cmd.args(["--credential", "federated"]);
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["credential"], "federated");
+}
