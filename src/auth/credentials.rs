@@ -576,12 +576,19 @@ impl Certificate {
 
     /// `x5t`: base64url of the certificate's SHA-1.
     pub fn x5t(&self) -> String {
-        URL_SAFE_NO_PAD.encode(sha1_smol::Sha1::from(&self.der).digest().bytes())
+        URL_SAFE_NO_PAD.encode(self.sha1())
     }
 
     /// The SHA-1 thumbprint in upper-case hex, as the Azure Portal lists it.
     pub fn sha1_thumbprint_hex(&self) -> String {
-        hex::encode_upper(sha1_smol::Sha1::from(&self.der).digest().bytes())
+        hex::encode_upper(self.sha1())
+    }
+
+    /// SHA-1 of the DER: only for the thumbprint Entra and the Portal still use, never for security.
+    fn sha1(&self) -> Vec<u8> {
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &self.der)
+            .as_ref()
+            .to_vec()
     }
 
     /// Sign a client assertion for `client_id` at `token_endpoint` (the `aud`), valid 10 minutes.

@@ -572,3 +572,33 @@ async fn generic_oidc_validation_returns_all_claims() {
         "wrong_issuer"
     );
 }
+
+// Property: no single-character change anywhere in a valid token yields a valid token.
+#[tokio::test]
+async fn no_single_character_change_is_accepted() {
+    use rand::Rng;
+    let issuer = Issuer::start().await;
+    let (v, _) = validator(issuer.config());
+    let good = token(&issuer.claims());
+    v.validate(&good).await.unwrap();
+    let alphabet: Vec<char> =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ "
+            .chars()
+            .collect();
+    let mut rng = rand::rng();
+    let chars: Vec<char> = good.chars().collect();
+    for _ in 0..400 {
+        let mut t = chars.clone();
+        let i = rng.random_range(0..t.len());
+        let c = alphabet[rng.random_range(0..alphabet.len())];
+        if t[i] == c {
+            continue;
+        }
+        t[i] = c;
+        let t: String = t.into_iter().collect();
+        if let Ok(claims) = v.validate(&t).await {
+            panic!("a changed token was accepted at {i}: {t}\n{claims:?}");
+        }
+    }
+    assert_eq!(issuer.jwks_fetches(), 1);
+}
