@@ -7,6 +7,7 @@ mod support;
 #[cfg(feature = "cli")]
 mod auth_test;
 mod cli;
+#[cfg(feature = "cli")]
 mod emulator;
 #[cfg(feature = "emulator")]
 mod validator;

@@ -76,8 +76,9 @@ pub struct EmulatorConfig {
     /// retired keys published for a while so cached tokens keep validating).
     #[serde(default = "default_grace")]
     pub key_grace_seconds: u64,
-    /// Approve every device code at once for this user (upn). Defaults to none (approve through the
-    /// control endpoint or [`super::RunningEmulator::approve_device_code`]).
+    /// Sign this user (upn) in at once: device codes are approved on creation and the authorize
+    /// endpoint needs no `login_hint`. Defaults to none (approve through the control endpoint or
+    /// [`super::RunningEmulator::approve_device_code`]; pass `login_hint` to authorize).
     #[serde(default)]
     pub device_code_auto_approve: Option<String>,
     /// Lifetime of app-only tokens in seconds. Defaults to 3599 (Entra's).
@@ -173,6 +174,13 @@ impl EmulatorConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.tenants.is_empty() {
             return Err("no tenant is configured (add a [[tenant]] table)".into());
+        }
+        if let Some(upn) = &self.device_code_auto_approve
+            && !self.tenants.iter().any(|t| t.user(upn).is_some())
+        {
+            return Err(format!(
+                "device_code_auto_approve names `{upn}`, who is no user of any configured tenant"
+            ));
         }
         let mut seen = std::collections::BTreeSet::new();
         for t in &self.tenants {
@@ -307,6 +315,12 @@ impl TenantConfig {
             client_id: DEFAULT_CLIENT_APP_ID.into(),
             object_id: Some(oid("sp:client")),
             public_client: true,
+            redirect_uris: vec![
+                "http://localhost".into(),
+                "http://localhost/callback".into(),
+                "http://127.0.0.1".into(),
+                "http://127.0.0.1/callback".into(),
+            ],
             ..AppConfig::default()
         };
         let downstream = AppConfig {
@@ -456,9 +470,14 @@ pub struct AppConfig {
     /// App roles granted to this app as a client: resource (client id or identifier URI) → roles.
     #[serde(default)]
     pub app_role_assignments: BTreeMap<String, Vec<String>>,
-    /// `allowPublicClient`: may use the device code flow without a credential.
+    /// `allowPublicClient`: may use the device code and authorization code flows without a
+    /// credential.
     #[serde(default)]
     pub public_client: bool,
+    /// Redirect URIs for the authorization code flow. A loopback URI (`http://localhost…`,
+    /// `http://127.0.0.1…`) matches any port (same path), as Entra does for native clients.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
     /// `groupMembershipClaims`: put `groups` (or the overage claims) in tokens for this resource.
     #[serde(default)]
     pub group_membership_claims: bool,

@@ -251,3 +251,64 @@ app_role_assignments = { "api://my-mcp" = ["MCP.Admin"] }
         assert_eq!(claims["roles"], serde_json::json!(["MCP.Admin"]));
     });
 }
+
+#[test]
+fn auto_approve_flag_completes_device_code_at_once() {
+    let (_child, ready) = spawn(
+        &[
+            "auth",
+            "emulator",
+            "--json",
+            "--auto-approve",
+            "alice@contoso.onmicrosoft.com",
+        ],
+        &[("ENTRA_CLIENT_SECRET", "x")],
+    );
+    let base = format!(
+        "{}/{}",
+        ready["authority_host"].as_str().unwrap(),
+        ready["tenant_id"].as_str().unwrap()
+    );
+    let scope = format!("api://{}/.default", ready["client_id"].as_str().unwrap());
+    let client = cargo_pmcp::emulator::DEFAULT_CLIENT_APP_ID;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let dc: serde_json::Value = http
+            .post(format!("{base}/oauth2/v2.0/devicecode"))
+            .form(&[("client_id", client), ("scope", scope.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let r = http
+            .post(format!("{base}/oauth2/v2.0/token"))
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("client_id", client),
+                ("device_code", dc["device_code"].as_str().unwrap()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    });
+}
+
+#[test]
+fn auto_approve_of_an_unknown_user_is_refused_at_start() {
+    let out = crate::support::cargo_pmcp()
+        .args([
+            "auth",
+            "emulator",
+            "--auto-approve",
+            "ghost@contoso.onmicrosoft.com",
+        ])
+        .env("ENTRA_CLIENT_SECRET", "x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(all_output(&out).contains("ghost@contoso.onmicrosoft.com"));
+}
