@@ -4,6 +4,8 @@
 
 mod support;
 
+#[cfg(feature = "cli")]
+mod auth_test;
 mod cli;
 mod deploy;
 mod init;
