@@ -8,8 +8,8 @@ mod support;
 mod auth_test;
 mod cli;
 mod deploy;
-mod init;
 #[cfg(feature = "cli")]
 mod emulator;
+mod init;
 #[cfg(feature = "emulator")]
 mod validator;

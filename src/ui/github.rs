@@ -15,11 +15,15 @@ fn escape_data(s: &str) -> String {
         .replace('\n', "%0A")
 }
 
-/// `::add-mask::VALUE` on stdout, so the runner masks the value in every later log line. Printed
-/// before the value could appear anywhere. Workflow commands are read from stdout by the runner.
+/// `::add-mask::VALUE`, so the runner masks the value in every later log line. Printed before the
+/// value could appear anywhere.
+///
+/// Workflow commands go to stderr: the Actions runner reads commands from both of a step's streams
+/// (each through its own command-aware output manager), and stderr keeps stdout for the one JSON
+/// document of `--json`.
 pub fn add_mask(value: &str) {
     if in_actions() && !value.is_empty() {
-        let mut out = std::io::stdout().lock();
+        let mut out = std::io::stderr().lock();
         let _ = writeln!(out, "::add-mask::{}", escape_data(value));
         let _ = out.flush();
     }
@@ -28,7 +32,7 @@ pub fn add_mask(value: &str) {
 /// `::error::MESSAGE` annotation.
 pub fn error(message: &str) {
     if in_actions() {
-        let mut out = std::io::stdout().lock();
+        let mut out = std::io::stderr().lock();
         let _ = writeln!(out, "::error::{}", escape_data(message));
         let _ = out.flush();
     }
@@ -37,7 +41,7 @@ pub fn error(message: &str) {
 /// `::warning::MESSAGE` annotation.
 pub fn warning(message: &str) {
     if in_actions() {
-        let mut out = std::io::stdout().lock();
+        let mut out = std::io::stderr().lock();
         let _ = writeln!(out, "::warning::{}", escape_data(message));
         let _ = out.flush();
     }

@@ -8,7 +8,7 @@ use cargo_pmcp::emulator::FederatedCredential;
 const GH_SUBJECT: &str = "repo:contoso/mcp-server:ref:refs/heads/main";
 
 fn masks(out: &Output) -> Vec<String> {
-    stdout(out)
+    stderr(out)
         .lines()
         .filter_map(|l| l.strip_prefix("::add-mask::").map(str::to_string))
         .collect()
@@ -52,7 +52,12 @@ async fn actions_run_masks_the_id_token_and_writes_a_summary() {
         json(&out)["token"]["fingerprint"],
         cargo_pmcp::auth::SecretString::new(access[0].clone()).fingerprint()
     );
-    assert!(!stdout(&out).contains("::error::"));
+    assert!(!stderr(&out).contains("::error::"));
+    assert_eq!(
+        stdout(&out).lines().count(),
+        1,
+        "stdout is the JSON document alone"
+    );
     let md = dir.read("summary.md");
     assert!(
         md.starts_with("# earlier step\n"),
@@ -78,21 +83,23 @@ async fn actions_failure_is_an_error_annotation_and_a_failed_summary() {
         .arg("--json");
     let out = run(cmd).await;
     assert_failed(&out, 3, "acquire", "AADSTS7000215");
-    let so = stdout(&out);
+    let se = stderr(&out);
     assert!(
         masks(&out).contains(&"wrong-secret-value-123".to_string()),
-        "{so}"
+        "{se}"
     );
-    let error_line = so
+    let error_line = se
         .lines()
         .find(|l| l.starts_with("::error::"))
-        .unwrap_or_else(|| panic!("no ::error:: in {so}"));
+        .unwrap_or_else(|| panic!("no ::error:: in {se}"));
     assert!(
         error_line.contains("auth test failed at acquire: AADSTS7000215"),
         "{error_line}"
     );
-    // the JSON document stays the last line
-    assert!(so.lines().last().unwrap().starts_with('{'));
+    // workflow commands stay off stdout: it holds the JSON document alone
+    let so = stdout(&out);
+    assert_eq!(so.lines().count(), 1, "{so}");
+    assert!(so.starts_with('{'), "{so}");
     let md = std::fs::read_to_string(&summary).unwrap();
     assert!(md.contains("failed at acquire"), "{md}");
     assert!(md.contains("| acquire | ❌ failed |"), "{md}");

@@ -398,23 +398,23 @@ fn in_github_actions_secrets_are_masked_and_a_summary_is_written() {
     let (so, se) = (stdout(&out), stderr(&out));
     assert_eq!(out.status.code(), Some(0), "{se}");
     // The runner masks these values in every later log line; this is the only place they appear.
-    let masks: Vec<&str> = so
+    let masks: Vec<&str> = se
         .lines()
         .filter(|l| l.starts_with("::add-mask::"))
         .collect();
     assert!(
         masks.contains(&format!("::add-mask::{SECRET_VALUE}").as_str()),
-        "{so}"
+        "{se}"
     );
     assert!(
         masks.contains(&format!("::add-mask::{}", api::TOKEN).as_str()),
-        "{so}"
+        "{se}"
     );
-    let rest: String = so
+    let rest: String = se
         .lines()
         .filter(|l| !l.starts_with("::add-mask::"))
         .collect();
-    assert!(!rest.contains(SECRET_VALUE) && !se.contains(SECRET_VALUE));
+    assert!(!rest.contains(SECRET_VALUE) && !so.contains(SECRET_VALUE));
     let md = std::fs::read_to_string(&summary).unwrap();
     assert!(md.contains("https://tiny-server.pmcp.run/mcp"), "{md}");
     assert!(!md.contains(SECRET_VALUE));

@@ -859,12 +859,14 @@ fn github_actions_gets_a_summary_and_warning_annotations_without_secrets() {
     let text = std::fs::read_to_string(&summary).unwrap();
     assert!(text.contains("1. App registration"), "{text}");
     assert!(!text.contains(secret));
-    // The typo guard shows up as an annotation and in the JSON document's warnings.
-    let so = stdout(&out);
+    // The typo guard shows up as an annotation (stderr, so stdout stays one JSON document) and in
+    // the JSON document's warnings.
+    let (so, se) = (stdout(&out), stderr(&out));
     assert!(
-        so.contains("::warning::.pmcp/deploy.toml:2:1: unknown key `nmae` in [server]"),
-        "{so}"
+        se.contains("::warning::.pmcp/deploy.toml:2:1: unknown key `nmae` in [server]"),
+        "{se}"
     );
+    assert_eq!(so.lines().count(), 1, "{so}");
     let json_line = so.lines().find(|l| l.starts_with('{')).unwrap();
     let v: serde_json::Value = serde_json::from_str(json_line).unwrap();
     assert!(
