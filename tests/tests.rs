@@ -5,3 +5,5 @@
 mod support;
 
 mod cli;
+#[cfg(all(feature = "server", feature = "emulator"))]
+mod server;
