@@ -32,7 +32,6 @@
 //!   removed before the request reaches the handler: identity comes from the token only.
 //! - Error bodies are JSON (`error`, `error_description`, `code`, `hint`) and never contain the token.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -109,7 +108,7 @@ impl TokenAuthenticator for EntraAuthenticator {
     }
 }
 
-/// Any OIDC provider: [`JwtValidator::validate_generic`] then [`AuthContext::from_generic_claims`].
+/// Any OIDC provider: [`JwtValidator::validate_generic`] then [`context_from_oidc_claims`].
 struct OidcAuthenticator {
     validator: JwtValidator,
 }
@@ -118,8 +117,45 @@ impl TokenAuthenticator for OidcAuthenticator {
     fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<AuthContext, AuthError>> {
         Box::pin(async move {
             let claims = self.validator.validate_generic(token).await?;
-            Ok(AuthContext::from_generic_claims(&claims))
+            Ok(context_from_oidc_claims(&claims))
         })
+    }
+}
+
+/// The caller described by a generic OIDC access token: `sub` as the id, `email` (or
+/// `preferred_username`), `name`, `tid` when present, `azp`/`client_id` as the app; permissions from
+/// `scope`/`scp` (space separated), `roles` and `permissions` (arrays, as Auth0 and Okta issue them),
+/// with the Entra role names mapped as for Entra tokens.
+pub fn context_from_oidc_claims(claims: &serde_json::Map<String, Value>) -> AuthContext {
+    let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_string);
+    let list = |k: &str| -> Vec<String> {
+        match claims.get(k) {
+            Some(Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let roles = list("roles");
+    let mut scopes: std::collections::BTreeSet<String> = roles
+        .iter()
+        .flat_map(|r| super::permissions::role_permissions(r).iter().map(|p| p.to_string()))
+        .collect();
+    scopes.extend(list("scope"));
+    scopes.extend(list("scp"));
+    scopes.extend(list("permissions"));
+    AuthContext {
+        user_id: text("sub").unwrap_or_default(),
+        email: text("email").or_else(|| text("preferred_username")),
+        name: text("name"),
+        tenant_id: text("tid").unwrap_or_default(),
+        app_id: text("azp").or_else(|| text("client_id")),
+        roles,
+        scopes,
+        groups_overage: false,
     }
 }
 
@@ -149,9 +185,6 @@ pub enum MiddlewareError {
     /// A variable is missing or invalid.
     #[error("{0}")]
     Config(#[from] ConfigError),
-    /// The validator's configuration could not be read.
-    #[error("the token validator could not be configured: {0}")]
-    Validator(String),
 }
 
 impl MiddlewareError {
@@ -162,7 +195,7 @@ impl MiddlewareError {
                 "Run `cargo pmcp deploy init --oauth entra` and deploy again, or set the variables by hand (see docs/server.md).".into()
             }
             MiddlewareError::Disabled { .. } => "Set [auth] enabled = true in .pmcp/deploy.toml and deploy again, or serve without the layer on purpose.".into(),
-            MiddlewareError::Config(_) | MiddlewareError::Validator(_) => {
+            MiddlewareError::Config(_) => {
                 "Check the deployment's environment (docs/server.md lists every variable).".into()
             }
         }
@@ -265,20 +298,25 @@ impl EntraAuthLayer {
     }
 
     /// Build from the variables `cargo pmcp deploy` sets (see [`crate::auth::env`]):
-    /// - `AUTH_PROVIDER`: `entra` (or unset with `ENTRA_TENANT_ID`/`ENTRA_CLIENT_ID` present),
+    /// - `AUTH_PROVIDER`: `entra` (or unset with `ENTRA_TENANT_ID` and `ENTRA_CLIENT_ID` present),
     ///   `oidc`, or `none` (→ [`MiddlewareError::Disabled`]); anything else fails, so a typo never
     ///   starts an open server;
-    /// - the validator's variables (`JwtValidatorConfig::from_env`);
+    /// - the validator's variables ([`JwtValidatorConfig::from_env`]), checked before any request;
     /// - `AUTH_GROUP_PERMISSIONS` (JSON object: group GUID → permissions);
     /// - `AUTH_RESOURCE_URL` (optional): the public URL of the MCP endpoint, e.g.
     ///   `https://my-server.pmcp.run/mcp`; it fixes the metadata's `resource` and the path. Without
     ///   it the origin is taken from each request's `Host`.
     pub fn from_env() -> Result<Self, MiddlewareError> {
-        let provider = env::first_set(&[env::AUTH_PROVIDER]).map(|(v, _)| v);
-        let provider = match provider {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`EntraAuthLayer::from_env`] over any variable source (tests, a config map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MiddlewareError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let provider = match get(env::AUTH_PROVIDER) {
             Some(p) => p.trim().to_ascii_lowercase(),
-            None if env::first_set(&[env::ENTRA_TENANT_ID, env::AZURE_TENANT_ID]).is_some()
-                && env::first_set(&[env::ENTRA_CLIENT_ID, env::AZURE_CLIENT_ID]).is_some() =>
+            None if (get(env::ENTRA_TENANT_ID).is_some() || get(env::AZURE_TENANT_ID).is_some())
+                && (get(env::ENTRA_CLIENT_ID).is_some() || get(env::AZURE_CLIENT_ID).is_some()) =>
             {
                 "entra".to_string()
             }
@@ -292,22 +330,24 @@ impl EntraAuthLayer {
         };
         let layer = match provider.as_str() {
             "entra" => {
-                let entra = EntraConfig::from_env()?;
-                let config = JwtValidatorConfig::from_env()
-                    .map_err(|e| MiddlewareError::Validator(e.to_string()))?;
-                let mapper = group_mapper_from_env()?;
+                let entra = EntraConfig::from_lookup(&get)?;
+                let config = JwtValidatorConfig::from_lookup(&get)?;
+                config.check()?;
+                let mapper = match get(env::AUTH_GROUP_PERMISSIONS) {
+                    Some(json) => GroupPermissionMapper::from_json(&json)?,
+                    None => GroupPermissionMapper::empty(),
+                };
                 Self::new(config, &entra, mapper)
             }
             "oidc" => {
-                let (issuer, _) =
-                    env::first_set(&[env::AUTH_ISSUER]).ok_or(ConfigError::Missing {
-                        name: env::AUTH_ISSUER,
-                        fallback: env::AUTH_ISSUER,
-                    })?;
-                let config = JwtValidatorConfig::from_env()
-                    .map_err(|e| MiddlewareError::Validator(e.to_string()))?;
-                let scopes = env::first_set(&[env::AUTH_DCR_DEFAULT_SCOPES])
-                    .map(|(v, _)| v.split_whitespace().map(str::to_string).collect())
+                let issuer = get(env::AUTH_ISSUER).ok_or(ConfigError::Missing {
+                    name: env::AUTH_ISSUER,
+                    fallback: env::AUTH_ISSUER,
+                })?;
+                let config = JwtValidatorConfig::from_lookup(&get)?;
+                config.check()?;
+                let scopes = get(env::AUTH_DCR_DEFAULT_SCOPES)
+                    .map(|v| v.split_whitespace().map(str::to_string).collect())
                     .unwrap_or_default();
                 Self::oidc(config, issuer.trim()).scopes_supported(scopes)
             }
@@ -323,9 +363,12 @@ impl EntraAuthLayer {
                 });
             }
         };
-        match env::first_set(&[env::AUTH_RESOURCE_URL]) {
-            Some((url, name)) => layer.resource_url(&url).map_err(|detail| {
-                MiddlewareError::Config(ConfigError::Invalid { name, detail })
+        match get(env::AUTH_RESOURCE_URL) {
+            Some(url) => layer.resource_url(&url).map_err(|detail| {
+                MiddlewareError::Config(ConfigError::Invalid {
+                    name: env::AUTH_RESOURCE_URL,
+                    detail,
+                })
             }),
             None => Ok(layer),
         }
@@ -402,22 +445,6 @@ impl EntraAuthLayer {
 /// `{authority}/{tenant}/v2.0`: the issuer a client discovers the authorization server from.
 fn entra_authorization_server(entra: &EntraConfig) -> String {
     entra.issuer()
-}
-
-fn group_mapper_from_env() -> Result<GroupPermissionMapper, MiddlewareError> {
-    match env::first_set(&[env::AUTH_GROUP_PERMISSIONS]) {
-        None => Ok(GroupPermissionMapper::empty()),
-        Some((json, name)) => {
-            let map: BTreeMap<String, Vec<String>> =
-                serde_json::from_str(&json).map_err(|e| ConfigError::Invalid {
-                    name,
-                    detail: format!(
-                        "expected a JSON object of group id → list of permissions, e.g. {{\"<group guid>\": [\"execute:tools\"]}}: {e}"
-                    ),
-                })?;
-            Ok(GroupPermissionMapper::new(map))
-        }
-    }
 }
 
 fn normalize_path(path: &str) -> String {
@@ -1013,6 +1040,100 @@ mod tests {
         assert_eq!(ok.shared.public_base.as_deref(), Some("https://example.com:8443"));
         assert_eq!(ok.shared.resource_path, "/mcp");
         assert!(l().resource_url("http://127.0.0.1:3000").is_ok());
+    }
+
+    fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    const TENANT: &str = "9c9d4a3e-5e26-4d1c-9f0b-2f3c8e1d7a01";
+    const CLIENT: &str = "6f1e2d3c-4b5a-4987-8c6d-5e4f3a2b1c03";
+
+    #[test]
+    fn an_unknown_provider_fails_closed() {
+        let err = EntraAuthLayer::from_lookup(lookup(&[
+            ("AUTH_PROVIDER", "entr"),
+            ("ENTRA_TENANT_ID", TENANT),
+            ("ENTRA_CLIENT_ID", CLIENT),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            err,
+            MiddlewareError::UnknownProvider {
+                var: "AUTH_PROVIDER",
+                value: "entr".into()
+            }
+        );
+        assert!(err.to_string().contains("`entr`"), "{err}");
+    }
+
+    #[test]
+    fn none_and_nothing_are_not_silently_open() {
+        assert_eq!(
+            EntraAuthLayer::from_lookup(lookup(&[("AUTH_PROVIDER", "none")])).unwrap_err(),
+            MiddlewareError::Disabled {
+                var: "AUTH_PROVIDER"
+            }
+        );
+        assert!(matches!(
+            EntraAuthLayer::from_lookup(lookup(&[])).unwrap_err(),
+            MiddlewareError::NotConfigured { .. }
+        ));
+        // Entra without a client id: the missing variable is named.
+        let err = EntraAuthLayer::from_lookup(lookup(&[
+            ("AUTH_PROVIDER", "entra"),
+            ("ENTRA_TENANT_ID", TENANT),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("ENTRA_CLIENT_ID"), "{err}");
+    }
+
+    #[test]
+    fn entra_from_the_deploy_contract() {
+        let vars = [
+            ("AUTH_PROVIDER", "entra"),
+            ("ENTRA_TENANT_ID", TENANT),
+            ("ENTRA_CLIENT_ID", CLIENT),
+            ("ENTRA_AUTHORITY_HOST", "https://login.microsoftonline.us"),
+            ("AUTH_GROUP_PERMISSIONS", r#"{"0b1c2d3e-4f50-4617-8293-a4b5c6d7e801":["execute:tools"]}"#),
+            ("AUTH_RESOURCE_URL", "https://mcp.example.com/api/mcp"),
+        ];
+        let layer = EntraAuthLayer::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(
+            layer.authorization_servers(),
+            [format!("https://login.microsoftonline.us/{TENANT}/v2.0")]
+        );
+        assert_eq!(layer.shared.scopes_supported, [format!("api://{CLIENT}/.default")]);
+        assert_eq!(layer.shared.public_base.as_deref(), Some("https://mcp.example.com"));
+        // The configured URL wins over the path the application suggests.
+        let layer = layer.resource_path("/mcp");
+        assert_eq!(layer.shared.resource_path, "/api/mcp");
+
+        let mut bad = vars.to_vec();
+        bad[4] = ("AUTH_GROUP_PERMISSIONS", "[1,2]");
+        let err = EntraAuthLayer::from_lookup(lookup(&bad)).unwrap_err();
+        assert!(err.to_string().contains("AUTH_GROUP_PERMISSIONS"), "{err}");
+        let mut bad = vars.to_vec();
+        bad[5] = ("AUTH_RESOURCE_URL", "http://mcp.example.com/mcp");
+        let err = EntraAuthLayer::from_lookup(lookup(&bad)).unwrap_err();
+        assert!(err.to_string().contains("AUTH_RESOURCE_URL"), "{err}");
+    }
+
+    #[test]
+    fn oidc_claims_become_a_context() {
+        let claims = serde_json::json!({
+            "sub": "auth0|123", "email": "a@example.com", "azp": "client-1",
+            "scope": "openid read:tools", "permissions": ["execute:tools"], "roles": ["MCP.Admin"]
+        });
+        let ctx = context_from_oidc_claims(claims.as_object().unwrap());
+        assert_eq!(ctx.user_id, "auth0|123");
+        assert_eq!(ctx.app_id.as_deref(), Some("client-1"));
+        assert!(ctx.scopes.contains("read:tools") && ctx.scopes.contains("execute:tools"));
+        assert!(ctx.has_permission("admin:*"));
     }
 
     struct Deny;

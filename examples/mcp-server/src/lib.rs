@@ -10,6 +10,8 @@
 //! - `GET /health`: `200 {"status":"ok"}` without a token.
 //! - The RFC 9728 metadata (`/.well-known/oauth-protected-resource[/mcp]`) comes from the layer.
 
+use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -21,7 +23,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use cargo_pmcp::auth::AuthContext;
-use cargo_pmcp::auth::middleware::{Authenticated, EntraAuthLayer};
+use cargo_pmcp::auth::middleware::{Authenticated, EntraAuthLayer, MiddlewareError};
 use serde_json::{Value, json};
 
 /// The MCP endpoint's path.
@@ -349,6 +351,102 @@ fn rpc_http_error(status: StatusCode, id: Value, code: i64, message: &str) -> Re
         axum::Json(json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})),
     )
         .into_response()
+}
+
+/// Read the environment, listen on `HOST`:`PORT` (default 127.0.0.1:8080) and serve until SIGINT or
+/// SIGTERM. Exit codes: 0 after a clean shutdown, 2 when the configuration is unusable (it never
+/// starts unprotected because of a typo), 1 when the address cannot be bound.
+pub async fn serve_from_env() -> ExitCode {
+    let name = std::env::var("MCP_SERVER_NAME")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| env!("CARGO_PKG_NAME").to_string());
+
+    let auth = match EntraAuthLayer::from_env() {
+        Ok(layer) => Some(layer.resource_name(&name)),
+        Err(MiddlewareError::Disabled { var }) => {
+            eprintln!(
+                "warning: {var}=none: authentication is disabled; every caller is anonymous and admin tools are refused"
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!("error: {e}\nhint: {}", e.hint());
+            return ExitCode::from(2);
+        }
+    };
+    let auth_summary = match &auth {
+        Some(layer) => json!({
+            "enabled": true,
+            "authorization_servers": layer.authorization_servers(),
+        }),
+        None => json!({"enabled": false}),
+    };
+
+    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
+    let port = match std::env::var("PORT") {
+        Err(_) => 8080,
+        Ok(p) => match p.trim().parse::<u16>() {
+            Ok(p) => p,
+            Err(_) => {
+                eprintln!("error: PORT is `{p}`, not a port number (0-65535)");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let addr = match format!("{host}:{port}").parse::<SocketAddr>() {
+        Ok(a) => a,
+        Err(_) => match (host.as_str(), port) {
+            ("localhost", p) => SocketAddr::from(([127, 0, 0, 1], p)),
+            _ => {
+                eprintln!("error: HOST is `{host}`, not an IP address (e.g. 127.0.0.1 or 0.0.0.0)");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let state = Arc::new(ServerState::new(&name, env!("CARGO_PKG_VERSION"), auth_summary));
+    let protected = if auth.is_some() { "protected" } else { "UNPROTECTED" };
+    eprintln!("{name} listening on http://{local}{MCP_PATH} ({protected})");
+
+    let result = axum::serve(listener, app(state, auth))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
 }
 
 #[cfg(test)]
