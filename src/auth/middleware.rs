@@ -330,8 +330,8 @@ impl EntraAuthLayer {
         };
         let layer = match provider.as_str() {
             "entra" => {
-                let entra = EntraConfig::from_lookup(&get)?;
-                let config = JwtValidatorConfig::from_lookup(&get)?;
+                let entra = EntraConfig::from_lookup(get)?;
+                let config = JwtValidatorConfig::from_lookup(get)?;
                 config.check()?;
                 let mapper = match get(env::AUTH_GROUP_PERMISSIONS) {
                     Some(json) => GroupPermissionMapper::from_json(&json)?,
@@ -344,7 +344,7 @@ impl EntraAuthLayer {
                     name: env::AUTH_ISSUER,
                     fallback: env::AUTH_ISSUER,
                 })?;
-                let config = JwtValidatorConfig::from_lookup(&get)?;
+                let config = JwtValidatorConfig::from_lookup(get)?;
                 config.check()?;
                 let scopes = get(env::AUTH_DCR_DEFAULT_SCOPES)
                     .map(|v| v.split_whitespace().map(str::to_string).collect())

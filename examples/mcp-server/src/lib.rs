@@ -353,6 +353,21 @@ fn rpc_http_error(status: StatusCode, id: Value, code: i64, message: &str) -> Re
         .into_response()
 }
 
+/// [`serve_from_env`] on a new multi-threaded tokio runtime: the whole `main` of a server built on
+/// this crate (`fn main() -> ExitCode { pmcp_example_server::run() }`).
+pub fn run() -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(serve_from_env()),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// Read the environment, listen on `HOST`:`PORT` (default 127.0.0.1:8080) and serve until SIGINT or
 /// SIGTERM. Exit codes: 0 after a clean shutdown, 2 when the configuration is unusable (it never
 /// starts unprotected because of a typo), 1 when the address cannot be bound.

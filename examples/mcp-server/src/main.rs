@@ -2,9 +2,6 @@
 //! authentication `cargo pmcp deploy` configured (the `ENTRA_*` / `AUTH_*` variables). See the
 //! library docs and docs/server.md.
 
-use std::process::ExitCode;
-
-#[tokio::main]
-async fn main() -> ExitCode {
-    pmcp_example_server::serve_from_env().await
+fn main() -> std::process::ExitCode {
+    pmcp_example_server::run()
 }
