@@ -119,24 +119,35 @@ impl EntraConfig {
     /// `ENTRA_AUTHORITY_HOST`/`AZURE_AUTHORITY_HOST` (optional; default public cloud).
     /// These are the names `cargo pmcp deploy` sets on the server.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let (tenant_id, _) = env::first_set(&[env::ENTRA_TENANT_ID, env::AZURE_TENANT_ID]).ok_or(
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`EntraConfig::from_env`] over any variable source (tests, config maps).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let first_set = |names: &[&'static str]| {
+            names.iter().find_map(|name| {
+                lookup(name)
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| (v, *name))
+            })
+        };
+        let (tenant_id, _) = first_set(&[env::ENTRA_TENANT_ID, env::AZURE_TENANT_ID]).ok_or(
             ConfigError::Missing {
                 name: env::ENTRA_TENANT_ID,
                 fallback: env::AZURE_TENANT_ID,
             },
         )?;
-        let (client_id, _) = env::first_set(&[env::ENTRA_CLIENT_ID, env::AZURE_CLIENT_ID]).ok_or(
+        let (client_id, _) = first_set(&[env::ENTRA_CLIENT_ID, env::AZURE_CLIENT_ID]).ok_or(
             ConfigError::Missing {
                 name: env::ENTRA_CLIENT_ID,
                 fallback: env::AZURE_CLIENT_ID,
             },
         )?;
-        let client_secret = env::first_set(&[env::ENTRA_CLIENT_SECRET, env::AZURE_CLIENT_SECRET])
+        let client_secret = first_set(&[env::ENTRA_CLIENT_SECRET, env::AZURE_CLIENT_SECRET])
             .map(|(v, _)| SecretString::new(v));
-        let authority_host =
-            env::first_set(&[env::ENTRA_AUTHORITY_HOST, env::AZURE_AUTHORITY_HOST])
-                .map(|(v, _)| normalize_authority_host(&v))
-                .unwrap_or_else(|| DEFAULT_AUTHORITY_HOST.to_string());
+        let authority_host = first_set(&[env::ENTRA_AUTHORITY_HOST, env::AZURE_AUTHORITY_HOST])
+            .map(|(v, _)| normalize_authority_host(&v))
+            .unwrap_or_else(|| DEFAULT_AUTHORITY_HOST.to_string());
         if !(authority_host.starts_with("https://") || is_loopback_url(&authority_host)) {
             return Err(ConfigError::Invalid {
                 name: env::ENTRA_AUTHORITY_HOST,

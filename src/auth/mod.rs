@@ -2,11 +2,25 @@
 //! and what `cargo pmcp auth test` uses, so CI proves exactly what production enforces.
 //! It has no CLI dependency (builds with `--no-default-features`).
 
+pub mod claims;
+pub mod clock;
+pub mod dangerous;
+pub mod discovery;
 pub mod entra;
 pub mod env;
 pub mod error;
+pub mod jwks;
+pub mod permissions;
 pub mod secret;
+pub mod validator;
 
+pub use claims::{ClaimAudience, EntraClaims};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use discovery::DiscoveryDocument;
 pub use entra::{Cloud, ConfigError, EntraConfig};
 pub use error::AuthError;
+pub use jsonwebtoken::Algorithm;
+pub use jwks::{Jwk, JwkSet, KeyCacheStatus};
+pub use permissions::{AuthContext, GroupPermissionMapper};
 pub use secret::SecretString;
+pub use validator::{JwtValidator, JwtValidatorConfig};
