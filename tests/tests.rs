@@ -5,5 +5,6 @@
 mod support;
 
 mod cli;
+mod emulator;
 #[cfg(all(feature = "server", feature = "emulator"))]
 mod server;

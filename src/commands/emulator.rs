@@ -1,13 +1,326 @@
-//! `emulator` — SKELETON: to be built.
+//! `cargo pmcp auth emulator`: run the local Entra-compatible issuer until interrupted.
 
 use super::Ctx;
+use crate::auth::SecretString;
+use crate::emulator::{
+    DEFAULT_CLIENT_SECRET_ENV, Emulator, EmulatorConfig, EmulatorError, TokenVersion,
+};
 use crate::ui::Failure;
+use anyhow::Context;
+use base64::Engine;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
 
-/// Arguments.
+/// Run a local Entra-compatible issuer on 127.0.0.1.
+///
+/// It serves Entra's discovery, keys, token and device code endpoints for the tenants, apps and
+/// users in the configuration (defaults: one tenant, an API app with the roles MCP.User, MCP.Admin
+/// and MCP.Service, a client app, three users). Point the server and `cargo pmcp auth test` at it
+/// with the printed variables.
 #[derive(Debug, clap::Args)]
-pub struct EmulatorArgs {}
+pub struct EmulatorArgs {
+    /// Port on 127.0.0.1 (0 picks a free one and prints it).
+    #[arg(long, default_value_t = 0, env = "PMCP_EMULATOR_PORT")]
+    pub port: u16,
+    /// TOML file with tenants, apps and users (see docs/emulator.md). Flags override it.
+    #[arg(long, value_name = "PATH", env = "PMCP_EMULATOR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory (tenant) id of the default tenant (a GUID).
+    #[arg(long, value_name = "GUID")]
+    pub tenant_id: Option<String>,
+    /// Application (client) id of the API app (a GUID).
+    #[arg(long, value_name = "GUID")]
+    pub client_id: Option<String>,
+    /// Environment variable holding the client secret of the default apps. When it is unset, a
+    /// random secret is generated and written to a file readable only by you (see --secret-file).
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_CLIENT_SECRET_ENV)]
+    pub client_secret_env: String,
+    /// Where to write a generated client secret (mode 0600). Defaults to a file in the temp dir,
+    /// removed when the emulator stops.
+    #[arg(long, value_name = "PATH")]
+    pub secret_file: Option<PathBuf>,
+    /// Access token version of the API app: 1 or 2 (Entra's requestedAccessTokenVersion).
+    #[arg(long, value_name = "1|2", value_parser = parse_version)]
+    pub token_version: Option<TokenVersion>,
+    /// Approve every device code at once as this user (upn), for unattended runs.
+    #[arg(long, value_name = "UPN")]
+    pub auto_approve: Option<String>,
+}
+
+fn parse_version(s: &str) -> Result<TokenVersion, String> {
+    TokenVersion::parse(s).ok_or_else(|| format!("`{s}` is not a token version (use 1 or 2)"))
+}
+
+/// What the emulator prints when it is ready (`--json`: one line on stdout).
+#[derive(Debug, Serialize)]
+pub struct EmulatorReady {
+    /// `http://127.0.0.1:PORT`
+    pub authority_host: String,
+    /// Default tenant id.
+    pub tenant_id: String,
+    /// API app client id.
+    pub client_id: String,
+    /// Bound port.
+    pub port: u16,
+    /// v2 discovery document of the default tenant.
+    pub discovery_url: String,
+    /// The env var the client secret was read from, when it was set.
+    pub client_secret_env: Option<String>,
+    /// The file holding the generated client secret, when one was generated.
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(skip)]
+    users: Vec<String>,
+    #[serde(skip)]
+    apps: Vec<String>,
+}
+
+impl std::fmt::Display for EmulatorReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "Entra emulator listening on {}", self.authority_host)?;
+        writeln!(f)?;
+        writeln!(f, "Use it:")?;
+        writeln!(f, "  export AZURE_AUTHORITY_HOST={}", self.authority_host)?;
+        writeln!(f, "  export ENTRA_AUTHORITY_HOST={}", self.authority_host)?;
+        writeln!(f, "  export ENTRA_TENANT_ID={}", self.tenant_id)?;
+        writeln!(f, "  export ENTRA_CLIENT_ID={}", self.client_id)?;
+        match (&self.client_secret_env, &self.client_secret_file) {
+            (Some(env), _) => writeln!(f, "  (client secret: the value of ${env})")?,
+            (None, Some(file)) => writeln!(
+                f,
+                "  export ENTRA_CLIENT_SECRET=\"$(cat '{}')\"   # generated secret, file mode 0600",
+                file.display()
+            )?,
+            (None, None) => {}
+        }
+        writeln!(f)?;
+        writeln!(f, "Discovery: {}", self.discovery_url)?;
+        writeln!(f, "Apps:")?;
+        for a in &self.apps {
+            writeln!(f, "  {a}")?;
+        }
+        writeln!(
+            f,
+            "Users (device code: approve with POST {}/_emulator/device/approve):",
+            self.authority_host
+        )?;
+        for u in &self.users {
+            writeln!(f, "  {u}")?;
+        }
+        write!(f, "Press Ctrl-C to stop.")
+    }
+}
+
+/// Read and parse the TOML configuration, with file:line:col on errors.
+pub fn load_config(path: &Path) -> Result<EmulatorConfig, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::usage(format!("cannot read {}: {e}", path.display()))
+            .with_hint("Pass an existing file with --config, or leave it out to use the defaults.")
+    })?;
+    let mut cfg: EmulatorConfig = toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| {
+                let before = &text[..s.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let col = before
+                    .rsplit('\n')
+                    .next()
+                    .map(|l| l.chars().count())
+                    .unwrap_or(0)
+                    + 1;
+                format!("{}:{line}:{col}", path.display())
+            })
+            .unwrap_or_else(|| path.display().to_string());
+        Failure::usage(format!("{at}: {}", e.message())).with_hint(
+            "See docs/emulator.md for the [[tenant]], [[tenant.app]] and [[tenant.user]] tables.",
+        )
+    })?;
+    if cfg.tenants.is_empty() {
+        cfg.tenants = EmulatorConfig::default().tenants;
+    }
+    Ok(cfg)
+}
+
+/// Create `path` with mode 0600 (never readable by others, not even briefly) holding `value`.
+fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let _ = std::fs::remove_file(path);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(value.as_bytes())?;
+    f.sync_all()
+}
 
 /// Run the command.
-pub async fn run(_args: EmulatorArgs, _ctx: &Ctx) -> anyhow::Result<()> {
-    Err(Failure::new(1, "SKELETON").into())
+pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    let ui = &ctx.ui;
+    let mut cfg = match &args.config {
+        Some(p) => load_config(p)?,
+        None => EmulatorConfig::default(),
+    };
+    cfg.override_default_ids(args.tenant_id.as_deref(), args.client_id.as_deref());
+    if let Some(v) = args.token_version {
+        cfg.set_token_version(v);
+    }
+    if let Some(upn) = &args.auto_approve {
+        cfg.device_code_auto_approve = Some(upn.clone());
+    }
+    // Per-app secrets named in the file.
+    for t in &mut cfg.tenants {
+        for a in &mut t.apps {
+            if let Some(env) = &a.client_secret_env {
+                match std::env::var(env) {
+                    Ok(v) if !v.is_empty() => a.client_secrets.push(SecretString::new(v)),
+                    _ => {
+                        return Err(Failure::usage(format!(
+                            "app `{}` ({}) reads its client secret from ${env}, which is not set",
+                            a.name, a.client_id
+                        ))
+                        .with_hint(format!("Set {env}, or remove client_secret_env from the app in the config file to use --client-secret-env."))
+                        .into());
+                    }
+                }
+            }
+        }
+    }
+    // The default secret: from the env var, else generated into a private file.
+    let (secret, from_env, secret_file, remove_file) = match std::env::var(&args.client_secret_env)
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(v) => (
+            SecretString::new(v),
+            Some(args.client_secret_env.clone()),
+            None,
+            false,
+        ),
+        None => {
+            let bytes: [u8; 30] = rand::random();
+            let value = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+            let (path, remove) = match &args.secret_file {
+                Some(p) => (p.clone(), false),
+                None => (
+                    std::env::temp_dir()
+                        .join(format!("cargo-pmcp-emulator-{}.secret", std::process::id())),
+                    true,
+                ),
+            };
+            write_private(&path, &value).with_context(|| {
+                format!(
+                    "cannot write the generated client secret to {}",
+                    path.display()
+                )
+            })?;
+            ui.info(format!(
+                "${} is not set: generated a client secret and wrote it to {} (mode 0600)",
+                args.client_secret_env,
+                path.display()
+            ));
+            (SecretString::new(value), None, Some(path), remove)
+        }
+    };
+    cfg.set_default_secret(&secret);
+
+    let emu = Emulator::start(cfg, args.port).await.map_err(|e| match e {
+        EmulatorError::Config(m) => anyhow::Error::from(
+            Failure::usage(format!("invalid emulator configuration: {m}")).with_hint(
+                "Fix the config file or the --tenant-id/--client-id flags (ids are GUIDs).",
+            ),
+        ),
+        EmulatorError::Bind { port, source } => anyhow::Error::from(
+            Failure::usage(format!("cannot listen on 127.0.0.1:{port}: {source}"))
+                .with_hint("Pick another --port, or --port 0 for a free one."),
+        ),
+        other => anyhow::Error::from(other),
+    })?;
+    let cfg = emu.config();
+    let tenant = cfg.default_tenant().cloned();
+    let ready = EmulatorReady {
+        authority_host: emu.authority_host(),
+        tenant_id: emu.tenant_id(),
+        client_id: emu.client_id(),
+        port: emu.port(),
+        discovery_url: emu.discovery_url(),
+        client_secret_env: from_env,
+        client_secret_file: secret_file.clone(),
+        users: tenant
+            .iter()
+            .flat_map(|t| t.users.iter())
+            .map(|u| {
+                let groups = u.all_groups().len();
+                format!(
+                    "{} (roles: {}; {groups} group{})",
+                    u.upn,
+                    if u.roles.is_empty() {
+                        "none".into()
+                    } else {
+                        u.roles.join(", ")
+                    },
+                    if groups == 1 { "" } else { "s" }
+                )
+            })
+            .collect(),
+        apps: tenant
+            .iter()
+            .flat_map(|t| t.apps.iter().map(move |a| (t, a)))
+            .map(|(t, a)| {
+                let mut s = format!("{} {}", a.client_id, a.name);
+                if !a.app_roles.is_empty() {
+                    s.push_str(&format!(
+                        " (API, token v{}, roles {})",
+                        a.token_version.ver().trim_end_matches(".0"),
+                        a.app_roles.join(", ")
+                    ));
+                }
+                let granted: Vec<String> = t.apps.iter().flat_map(|r| a.roles_on(r)).collect();
+                if !granted.is_empty() {
+                    s.push_str(&format!(" [granted {}]", granted.join(", ")));
+                }
+                if a.public_client {
+                    s.push_str(" [public client]");
+                }
+                s
+            })
+            .collect(),
+    };
+    if ui.json {
+        ui.print_json(&ready).context("cannot write to stdout")?;
+    } else {
+        eprintln!("{ready}");
+    }
+    wait_for_stop().await;
+    ui.info("stopping the Entra emulator");
+    emu.shutdown().await;
+    if remove_file {
+        if let Some(p) = secret_file {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -1,1 +1,477 @@
-//! Local Entra-compatible issuer. SKELETON.
+//! A local Entra-compatible issuer: `cargo pmcp auth emulator`, and the stand-in the project's own
+//! tests use for Entra ID.
+//!
+//! It serves Entra's paths on `http://127.0.0.1:PORT` (the authority host):
+//! `/{tenant}/v2.0/.well-known/openid-configuration`, `/{tenant}/.well-known/openid-configuration`,
+//! `/{tenant}/discovery/v2.0/keys`, `/{tenant}/discovery/keys`, `/{tenant}/oauth2/v2.0/token`,
+//! `/{tenant}/oauth2/token`, `/{tenant}/oauth2/v2.0/devicecode`, `/{tenant}/oauth2/devicecode`,
+//! and control endpoints under `/_emulator/` (rotate keys, approve a device code).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), cargo_pmcp::emulator::EmulatorError> {
+//! use cargo_pmcp::emulator::{Emulator, EmulatorConfig, TokenOptions};
+//! let emu = Emulator::start(EmulatorConfig::default(), 0).await?;
+//! let token = emu.issue_user_token("alice@contoso.onmicrosoft.com", &TokenOptions::default())?;
+//! println!("{} {}", emu.authority_host(), token.fingerprint());
+//! emu.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod assertion;
+pub mod config;
+pub mod errors;
+pub mod keys;
+pub mod server;
+pub mod time;
+pub mod tokens;
+
+pub use config::{
+    AppConfig, DEFAULT_API_CLIENT_ID, DEFAULT_API_SCOPE, DEFAULT_CLIENT_APP_ID,
+    DEFAULT_CLIENT_SECRET_ENV, DEFAULT_DOWNSTREAM_CLIENT_ID, DEFAULT_GROUP_ADMINS,
+    DEFAULT_GROUP_ENGINEERING, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID, EmulatorConfig,
+    FederatedCredential, SECOND_TENANT_DOMAIN, SECOND_TENANT_ID, TenantConfig, TokenVersion,
+    UserConfig,
+};
+pub use errors::AadError;
+pub use keys::SigningKey;
+
+use crate::auth::SecretString;
+use server::{DeviceState, ServerState};
+use std::sync::{Arc, Mutex, RwLock};
+use tokens::{ClientAuth, Subject, TokenSpec};
+
+/// Why the emulator could not start or a control call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmulatorError {
+    /// The configuration is inconsistent.
+    #[error("invalid emulator configuration: {0}")]
+    Config(String),
+    /// The port could not be bound.
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind {
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Key generation or signing failed.
+    #[error(transparent)]
+    Key(#[from] keys::KeyError),
+    /// No such tenant.
+    #[error("no tenant `{0}` is configured")]
+    UnknownTenant(String),
+    /// No such user in the tenant.
+    #[error("no user `{upn}` in tenant `{tenant}`")]
+    UnknownUser { upn: String, tenant: String },
+    /// No such app in the tenant.
+    #[error("no app with client id (or identifier URI) `{id}` in tenant `{tenant}`")]
+    UnknownApp { id: String, tenant: String },
+    /// No device authorization with this user code.
+    #[error("{0}")]
+    DeviceCode(String),
+}
+
+/// Starts emulators.
+#[derive(Debug, Clone, Copy)]
+pub struct Emulator;
+
+impl Emulator {
+    /// Validate `config`, generate the signing key (RSA 2048, once per emulator), bind
+    /// `127.0.0.1:port` (0 picks a free port) and serve until [`RunningEmulator::shutdown`] or drop.
+    pub async fn start(
+        config: EmulatorConfig,
+        port: u16,
+    ) -> Result<RunningEmulator, EmulatorError> {
+        config.validate().map_err(EmulatorError::Config)?;
+        let ring = tokio::task::spawn_blocking(keys::KeyRing::new)
+            .await
+            .map_err(|e| EmulatorError::Config(format!("key generation task failed: {e}")))??;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|source| EmulatorError::Bind { port, source })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind { port, source })?
+            .port();
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| EmulatorError::Config(format!("HTTP client: {e}")))?;
+        let state = Arc::new(ServerState {
+            config: RwLock::new(config),
+            keys: Mutex::new(ring),
+            devices: Mutex::new(Default::default()),
+            clock: time::Clock::default(),
+            authority_host: format!("http://127.0.0.1:{port}"),
+            http,
+        });
+        let app = server::router(state.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(RunningEmulator {
+            state,
+            port,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// What a token built directly by [`RunningEmulator::issue_user_token`] /
+/// [`RunningEmulator::issue_app_token`] looks like. Every field defaults to what the token endpoint
+/// would do for the default tenant and API.
+#[derive(Debug, Clone, Default)]
+pub struct TokenOptions {
+    /// Issuing tenant (GUID or domain). Defaults to the first tenant.
+    pub tenant: Option<String>,
+    /// Resource (client id, `api://…` or identifier URI). Defaults to the first API app.
+    pub resource: Option<String>,
+    /// For user tokens: the client the user signed in to (`azp`). Defaults to the client app
+    /// ([`DEFAULT_CLIENT_APP_ID`] when present, else the resource itself).
+    pub client_id: Option<String>,
+    /// For user tokens: the `scp` values. Defaults to every scope the resource exposes.
+    pub scopes: Option<Vec<String>>,
+    /// Token version. Defaults to the resource's `token_version`.
+    pub version: Option<TokenVersion>,
+    /// `iat`/`nbf` (unix seconds). Defaults to now per the emulator's clock. Set it in the past to
+    /// get an expired token.
+    pub issued_at: Option<u64>,
+    /// Seconds from `iat` to `exp`. Defaults to the configured lifetime.
+    pub lifetime_seconds: Option<u64>,
+}
+
+/// A running emulator. Dropping it stops the server; [`RunningEmulator::shutdown`] waits for it.
+#[derive(Debug)]
+pub struct RunningEmulator {
+    state: Arc<ServerState>,
+    port: u16,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningEmulator {
+    /// `http://127.0.0.1:PORT` — use it as `AZURE_AUTHORITY_HOST` / `ENTRA_AUTHORITY_HOST`.
+    pub fn authority_host(&self) -> String {
+        self.state.authority_host.clone()
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The default (first) tenant's id.
+    pub fn tenant_id(&self) -> String {
+        self.state
+            .config()
+            .default_tenant()
+            .map(|t| t.id.clone())
+            .unwrap_or_default()
+    }
+
+    /// The API app's client id (the first app of the default tenant that defines roles or scopes).
+    pub fn client_id(&self) -> String {
+        let cfg = self.state.config();
+        cfg.default_tenant()
+            .and_then(|t| t.apps.iter().find(|a| a.is_resource()).or(t.apps.first()))
+            .map(|a| a.client_id.clone())
+            .unwrap_or_default()
+    }
+
+    /// A copy of the current configuration.
+    pub fn config(&self) -> EmulatorConfig {
+        self.state.config().clone()
+    }
+
+    /// `{authority}/{tenant}/v2.0` for the default tenant.
+    pub fn issuer(&self) -> String {
+        tokens::issuer_v2(&self.state.authority_host, &self.tenant_id())
+    }
+
+    /// `{authority}/{tenant}/v2.0/.well-known/openid-configuration` for the default tenant.
+    pub fn discovery_url(&self) -> String {
+        format!("{}/.well-known/openid-configuration", self.issuer())
+    }
+
+    /// `{authority}/{tenant}/oauth2/v2.0/token` for the default tenant.
+    pub fn token_endpoint(&self) -> String {
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.state.authority_host,
+            self.tenant_id()
+        )
+    }
+
+    /// `{authority}/{tenant}/discovery/v2.0/keys` for the default tenant.
+    pub fn jwks_uri(&self) -> String {
+        format!(
+            "{}/{}/discovery/v2.0/keys",
+            self.state.authority_host,
+            self.tenant_id()
+        )
+    }
+
+    /// Unix seconds per the emulator's clock.
+    pub fn now(&self) -> u64 {
+        self.state.clock.now()
+    }
+
+    /// Move the emulator's clock forward (ends key grace periods and device codes without
+    /// sleeping). Tokens issued afterwards carry the later times.
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        self.state.clock.advance(by);
+    }
+
+    /// The kid new tokens are signed with.
+    pub fn current_kid(&self) -> String {
+        self.state.keyring().current.kid.clone()
+    }
+
+    /// Every kid in the published key set (current first).
+    pub fn published_kids(&self) -> Vec<String> {
+        self.state
+            .keyring()
+            .published()
+            .iter()
+            .map(|k| k.kid.clone())
+            .collect()
+    }
+
+    /// Generate a new signing key and sign with it from now on; the old key stays published for
+    /// `key_grace_seconds`. Returns the new kid. (Same as `POST /_emulator/rotate-keys`.)
+    pub async fn rotate_keys(&self) -> Result<String, EmulatorError> {
+        let next = tokio::task::spawn_blocking(SigningKey::generate)
+            .await
+            .map_err(|e| EmulatorError::Config(format!("key generation task failed: {e}")))??;
+        Ok(self.state.rotate(next).0)
+    }
+
+    /// Approve the pending device authorization with `user_code` as `upn`.
+    pub fn approve_device_code(&self, user_code: &str, upn: &str) -> Result<(), EmulatorError> {
+        server::set_device_state(
+            &self.state,
+            user_code,
+            DeviceState::Approved {
+                upn: upn.to_string(),
+            },
+        )
+        .map_err(EmulatorError::DeviceCode)
+    }
+
+    /// Decline the pending device authorization with `user_code`.
+    pub fn decline_device_code(&self, user_code: &str) -> Result<(), EmulatorError> {
+        server::set_device_state(&self.state, user_code, DeviceState::Declined)
+            .map_err(EmulatorError::DeviceCode)
+    }
+
+    /// Register a federated identity credential on an app (at runtime).
+    pub fn add_federated_credential(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        credential: FederatedCredential,
+    ) -> Result<(), EmulatorError> {
+        self.with_app(tenant, client_id, |a| {
+            a.federated_credentials.push(credential)
+        })
+    }
+
+    /// Register a certificate (PEM) whose key may sign client assertions for an app.
+    pub fn add_certificate(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        pem: &str,
+    ) -> Result<(), EmulatorError> {
+        if assertion::thumbprints(pem).is_none() {
+            return Err(EmulatorError::Config(
+                "the certificate is not a PEM `-----BEGIN CERTIFICATE-----` block".into(),
+            ));
+        }
+        self.with_app(tenant, client_id, |a| a.certificates.push(pem.to_string()))
+    }
+
+    /// Add a client secret to an app.
+    pub fn add_client_secret(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        secret: SecretString,
+    ) -> Result<(), EmulatorError> {
+        self.with_app(tenant, client_id, |a| a.client_secrets.push(secret))
+    }
+
+    fn with_app(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        f: impl FnOnce(&mut AppConfig),
+    ) -> Result<(), EmulatorError> {
+        let mut cfg = self.state.config.write().unwrap_or_else(|e| e.into_inner());
+        let t = cfg
+            .tenant_mut(tenant)
+            .ok_or_else(|| EmulatorError::UnknownTenant(tenant.into()))?;
+        let tid = t.id.clone();
+        let app = t.app_mut(client_id).ok_or(EmulatorError::UnknownApp {
+            id: client_id.into(),
+            tenant: tid,
+        })?;
+        f(app);
+        Ok(())
+    }
+
+    fn pick<'a>(
+        &self,
+        cfg: &'a EmulatorConfig,
+        opts: &TokenOptions,
+    ) -> Result<(&'a TenantConfig, &'a AppConfig, String), EmulatorError> {
+        let tenant = match &opts.tenant {
+            Some(t) => cfg
+                .tenant(t)
+                .ok_or_else(|| EmulatorError::UnknownTenant(t.clone()))?,
+            None => cfg
+                .default_tenant()
+                .ok_or_else(|| EmulatorError::UnknownTenant("(default)".into()))?,
+        };
+        let (resource, requested) = match &opts.resource {
+            Some(r) => (
+                tenant
+                    .resource(r)
+                    .ok_or_else(|| EmulatorError::UnknownApp {
+                        id: r.clone(),
+                        tenant: tenant.id.clone(),
+                    })?,
+                r.clone(),
+            ),
+            None => {
+                let r = tenant
+                    .apps
+                    .iter()
+                    .find(|a| a.is_resource())
+                    .ok_or_else(|| EmulatorError::UnknownApp {
+                        id: "(an API app)".into(),
+                        tenant: tenant.id.clone(),
+                    })?;
+                (r, String::new())
+            }
+        };
+        Ok((tenant, resource, requested))
+    }
+
+    /// A delegated token for user `upn`, signed with the current key, exactly as the device code
+    /// flow would issue it (for middleware tests that need a user's token without the flow).
+    pub fn issue_user_token(
+        &self,
+        upn: &str,
+        opts: &TokenOptions,
+    ) -> Result<SecretString, EmulatorError> {
+        let cfg = self.state.config();
+        let (tenant, resource, requested) = self.pick(&cfg, opts)?;
+        let user = tenant.user(upn).ok_or_else(|| EmulatorError::UnknownUser {
+            upn: upn.into(),
+            tenant: tenant.id.clone(),
+        })?;
+        let client_id = opts.client_id.clone().unwrap_or_else(|| {
+            if tenant.app(DEFAULT_CLIENT_APP_ID).is_some() {
+                DEFAULT_CLIENT_APP_ID.to_string()
+            } else {
+                resource.client_id.clone()
+            }
+        });
+        let client = tenant
+            .app(&client_id)
+            .ok_or_else(|| EmulatorError::UnknownApp {
+                id: client_id.clone(),
+                tenant: tenant.id.clone(),
+            })?;
+        let scopes = opts
+            .scopes
+            .clone()
+            .unwrap_or_else(|| resource.scopes.clone());
+        let lifetime = opts
+            .lifetime_seconds
+            .unwrap_or(cfg.user_token_lifetime_seconds[0]);
+        let spec = TokenSpec {
+            authority_host: &self.state.authority_host,
+            tenant,
+            resource,
+            requested_resource: &requested,
+            client,
+            client_auth: ClientAuth::Public,
+            subject: Subject::User {
+                user,
+                scopes: &scopes,
+            },
+            issued_at: opts.issued_at.unwrap_or_else(|| self.now()),
+            lifetime,
+            version: opts.version,
+        };
+        let claims = serde_json::Value::Object(tokens::claims(&spec));
+        drop(cfg);
+        Ok(SecretString::new(self.state.sign(&claims)?))
+    }
+
+    /// An app-only token for client `client_id` (its app role assignments on the resource become
+    /// `roles`), signed with the current key, as client credentials with a secret would issue it.
+    pub fn issue_app_token(
+        &self,
+        client_id: &str,
+        opts: &TokenOptions,
+    ) -> Result<SecretString, EmulatorError> {
+        let cfg = self.state.config();
+        let (tenant, resource, requested) = self.pick(&cfg, opts)?;
+        let client = tenant
+            .app(client_id)
+            .ok_or_else(|| EmulatorError::UnknownApp {
+                id: client_id.into(),
+                tenant: tenant.id.clone(),
+            })?;
+        let spec = TokenSpec {
+            authority_host: &self.state.authority_host,
+            tenant,
+            resource,
+            requested_resource: &requested,
+            client,
+            client_auth: ClientAuth::Secret,
+            subject: Subject::App,
+            issued_at: opts.issued_at.unwrap_or_else(|| self.now()),
+            lifetime: opts
+                .lifetime_seconds
+                .unwrap_or(cfg.app_token_lifetime_seconds),
+            version: opts.version,
+        };
+        let claims = serde_json::Value::Object(tokens::claims(&spec));
+        drop(cfg);
+        Ok(SecretString::new(self.state.sign(&claims)?))
+    }
+
+    /// Sign arbitrary claims with the current key (Entra's header: `typ`, `alg` RS256, `x5t`,
+    /// `kid`) — for tests that need a token Entra would never issue (wrong audience, odd claims).
+    pub fn sign_claims(&self, claims: &serde_json::Value) -> Result<SecretString, EmulatorError> {
+        Ok(SecretString::new(self.state.sign(claims)?))
+    }
+
+    /// Stop serving and wait for the server task to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,0 +1,596 @@
+//! What the emulator knows: tenants, their applications (clients and APIs) and users.
+//!
+//! [`EmulatorConfig::default`] is a complete directory a bare `cargo pmcp auth emulator` serves: one
+//! tenant, an API app with the app roles `MCP.User`, `MCP.Admin` and `MCP.Service`, a second client
+//! app with no role, a downstream API for on-behalf-of calls, and three users (one of them with more
+//! than 200 groups). The same shape deserializes from TOML (see `docs/emulator.md`).
+
+use crate::auth::SecretString;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Directory (tenant) id of the default tenant.
+pub const DEFAULT_TENANT_ID: &str = "9c9d4a3e-5e26-4d1c-9f0b-2f3c8e1d7a01";
+/// Verified domain of the default tenant.
+pub const DEFAULT_TENANT_DOMAIN: &str = "contoso.onmicrosoft.com";
+/// Directory (tenant) id of [`TenantConfig::second`], a tenant for "wrong tenant" cases.
+pub const SECOND_TENANT_ID: &str = "4b7f2c1a-8d3e-4f6a-b2c9-1e0d5a7c3b02";
+/// Verified domain of [`TenantConfig::second`].
+pub const SECOND_TENANT_DOMAIN: &str = "fabrikam.onmicrosoft.com";
+/// Application (client) id of the default API app (the MCP server's registration).
+pub const DEFAULT_API_CLIENT_ID: &str = "6f1e2d3c-4b5a-4987-8c6d-5e4f3a2b1c03";
+/// Application (client) id of the default second client app (no app role assigned; public client).
+pub const DEFAULT_CLIENT_APP_ID: &str = "2a3b4c5d-6e7f-4081-9a2b-3c4d5e6f7a04";
+/// Application (client) id of the default downstream API (target of on-behalf-of calls).
+pub const DEFAULT_DOWNSTREAM_CLIENT_ID: &str = "8d7c6b5a-4f3e-4d2c-8b1a-0f9e8d7c6b05";
+/// Group id of the default "MCP Engineering" group (alice and admin).
+pub const DEFAULT_GROUP_ENGINEERING: &str = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e801";
+/// Group id of the default "MCP Admins" group (admin).
+pub const DEFAULT_GROUP_ADMINS: &str = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e802";
+/// The delegated scope the default API exposes.
+pub const DEFAULT_API_SCOPE: &str = "access_as_user";
+/// Entra puts at most this many groups in a JWT; more gives the overage claims instead.
+pub const GROUPS_OVERAGE_LIMIT: usize = 200;
+/// The env var the default client secret is read from.
+pub const DEFAULT_CLIENT_SECRET_ENV: &str = "ENTRA_CLIENT_SECRET";
+
+/// Access token version an API (resource) app asks for (`requestedAccessTokenVersion`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum TokenVersion {
+    /// v1.0: `iss` = `https://sts.windows.net/{tid}/`, `appid`, `upn`, `unique_name`.
+    #[serde(rename = "1")]
+    V1,
+    /// v2.0: `iss` = `{authority}/{tid}/v2.0`, `azp`, `preferred_username`.
+    #[default]
+    #[serde(rename = "2")]
+    V2,
+}
+
+impl TokenVersion {
+    /// `"1.0"` or `"2.0"` (the `ver` claim).
+    pub fn ver(self) -> &'static str {
+        match self {
+            TokenVersion::V1 => "1.0",
+            TokenVersion::V2 => "2.0",
+        }
+    }
+
+    /// Parse `1`, `2`, `1.0`, `2.0`, `v1`, `v2`.
+    pub fn parse(s: &str) -> Option<TokenVersion> {
+        match s.trim().trim_start_matches(['v', 'V']) {
+            "1" | "1.0" => Some(TokenVersion::V1),
+            "2" | "2.0" => Some(TokenVersion::V2),
+            _ => None,
+        }
+    }
+}
+
+/// The whole directory the emulator serves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmulatorConfig {
+    /// Tenants; the first one is the default (`tenant_id()` of the running emulator).
+    #[serde(rename = "tenant", default)]
+    pub tenants: Vec<TenantConfig>,
+    /// How long a rotated-out signing key stays in the key set. Defaults to 86 400 s (Entra keeps
+    /// retired keys published for a while so cached tokens keep validating).
+    #[serde(default = "default_grace")]
+    pub key_grace_seconds: u64,
+    /// Approve every device code at once for this user (upn). Defaults to none (approve through the
+    /// control endpoint or [`super::RunningEmulator::approve_device_code`]).
+    #[serde(default)]
+    pub device_code_auto_approve: Option<String>,
+    /// Lifetime of app-only tokens in seconds. Defaults to 3599 (Entra's).
+    #[serde(default = "default_app_lifetime")]
+    pub app_token_lifetime_seconds: u64,
+    /// Lifetime range of user tokens in seconds (Entra picks 60–90 minutes at random).
+    /// Defaults to `[3600, 5400]`.
+    #[serde(default = "default_user_lifetime")]
+    pub user_token_lifetime_seconds: [u64; 2],
+}
+
+fn default_grace() -> u64 {
+    86_400
+}
+fn default_app_lifetime() -> u64 {
+    3599
+}
+fn default_user_lifetime() -> [u64; 2] {
+    [3600, 5400]
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            tenants: vec![TenantConfig::standard(
+                DEFAULT_TENANT_ID,
+                DEFAULT_TENANT_DOMAIN,
+            )],
+            key_grace_seconds: default_grace(),
+            device_code_auto_approve: None,
+            app_token_lifetime_seconds: default_app_lifetime(),
+            user_token_lifetime_seconds: default_user_lifetime(),
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// The default directory plus [`TenantConfig::second`] (same app ids, other tenant): tokens from
+    /// it are the "wrong tenant" case.
+    pub fn with_second_tenant() -> Self {
+        let mut c = Self::default();
+        c.tenants.push(TenantConfig::standard(
+            SECOND_TENANT_ID,
+            SECOND_TENANT_DOMAIN,
+        ));
+        c
+    }
+
+    /// Give every app that has no secret yet this client secret (the CLI's `--client-secret-env`).
+    pub fn set_default_secret(&mut self, secret: &SecretString) {
+        for t in &mut self.tenants {
+            for a in &mut t.apps {
+                if a.client_secrets.is_empty() && a.client_secret_env.is_none() {
+                    a.client_secrets.push(secret.clone());
+                }
+            }
+        }
+    }
+
+    /// Set the access token version of every API app of the default tenant (`--token-version`).
+    pub fn set_token_version(&mut self, version: TokenVersion) {
+        if let Some(t) = self.tenants.first_mut() {
+            for a in &mut t.apps {
+                if !a.app_roles.is_empty() || !a.scopes.is_empty() {
+                    a.token_version = version;
+                }
+            }
+        }
+    }
+
+    /// The default (first) tenant.
+    pub fn default_tenant(&self) -> Option<&TenantConfig> {
+        self.tenants.first()
+    }
+
+    /// Find a tenant by GUID (case-insensitive) or verified domain.
+    pub fn tenant(&self, id_or_domain: &str) -> Option<&TenantConfig> {
+        self.tenants.iter().find(|t| {
+            t.id.eq_ignore_ascii_case(id_or_domain)
+                || t.domains().any(|d| d.eq_ignore_ascii_case(id_or_domain))
+        })
+    }
+
+    /// Mutable access to a tenant by GUID or domain.
+    pub fn tenant_mut(&mut self, id_or_domain: &str) -> Option<&mut TenantConfig> {
+        self.tenants.iter_mut().find(|t| {
+            t.id.eq_ignore_ascii_case(id_or_domain)
+                || t.domains().any(|d| d.eq_ignore_ascii_case(id_or_domain))
+        })
+    }
+
+    /// Check what the server relies on: GUIDs where Entra has GUIDs, unique ids, roles that exist.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.tenants.is_empty() {
+            return Err("no tenant is configured (add a [[tenant]] table)".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for t in &self.tenants {
+            if !crate::auth::entra::is_guid(&t.id) {
+                return Err(format!(
+                    "tenant id `{}` is not a GUID (Entra tenant ids are GUIDs; put the domain in `domain`)",
+                    t.id
+                ));
+            }
+            if !seen.insert(t.id.to_ascii_lowercase()) {
+                return Err(format!("tenant `{}` is listed twice", t.id));
+            }
+            let mut apps = std::collections::BTreeSet::new();
+            for a in &t.apps {
+                if !crate::auth::entra::is_guid(&a.client_id) {
+                    return Err(format!(
+                        "app `{}` in tenant `{}`: client_id `{}` is not a GUID",
+                        a.name, t.id, a.client_id
+                    ));
+                }
+                if !apps.insert(a.client_id.to_ascii_lowercase()) {
+                    return Err(format!(
+                        "app client_id `{}` is listed twice in tenant `{}`",
+                        a.client_id, t.id
+                    ));
+                }
+            }
+            for a in &t.apps {
+                for (resource, roles) in &a.app_role_assignments {
+                    let Some(r) = t.resource(resource) else {
+                        return Err(format!(
+                            "app `{}`: app_role_assignments names `{resource}`, which is no app in tenant `{}`",
+                            a.name, t.id
+                        ));
+                    };
+                    for role in roles {
+                        if !r.app_roles.iter().any(|x| x == role) {
+                            return Err(format!(
+                                "app `{}`: role `{role}` is not defined by `{}` (its app_roles: {})",
+                                a.name,
+                                r.name,
+                                r.app_roles.join(", ")
+                            ));
+                        }
+                    }
+                }
+                for fc in &a.federated_credentials {
+                    if fc.issuer.is_empty() || fc.subject.is_empty() {
+                        return Err(format!(
+                            "app `{}`: a federated credential needs both `issuer` and `subject`",
+                            a.name
+                        ));
+                    }
+                }
+            }
+            let mut upns = std::collections::BTreeSet::new();
+            for u in &t.users {
+                if !crate::auth::entra::is_guid(&u.oid) {
+                    return Err(format!("user `{}`: oid `{}` is not a GUID", u.upn, u.oid));
+                }
+                if !upns.insert(u.upn.to_ascii_lowercase()) {
+                    return Err(format!(
+                        "user `{}` is listed twice in tenant `{}`",
+                        u.upn, t.id
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Directory (tenant) id, a GUID.
+    pub id: String,
+    /// Verified domain (`contoso.onmicrosoft.com`); the endpoints accept it in place of the GUID.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Applications registered (or with a service principal) in this tenant.
+    #[serde(rename = "app", default)]
+    pub apps: Vec<AppConfig>,
+    /// Users.
+    #[serde(rename = "user", default)]
+    pub users: Vec<UserConfig>,
+}
+
+impl TenantConfig {
+    /// An empty tenant.
+    pub fn new(id: impl Into<String>, domain: Option<&str>) -> Self {
+        Self {
+            id: id.into(),
+            domain: domain.map(str::to_string),
+            apps: Vec::new(),
+            users: Vec::new(),
+        }
+    }
+
+    /// The standard tenant: the API app, the client app, the downstream API and three users
+    /// (`alice@{domain}` with MCP.User, `admin@{domain}` with MCP.Admin, `overage@{domain}` with
+    /// 250 groups). Object ids are derived from the tenant id, so two standard tenants differ.
+    pub fn standard(id: &str, domain: &str) -> Self {
+        let oid = |name: &str| derived_guid(id, name);
+        let api = AppConfig {
+            name: "MCP Server".into(),
+            client_id: DEFAULT_API_CLIENT_ID.into(),
+            object_id: Some(oid("sp:api")),
+            identifier_uris: vec![format!("api://{DEFAULT_API_CLIENT_ID}")],
+            app_roles: vec!["MCP.User".into(), "MCP.Admin".into(), "MCP.Service".into()],
+            scopes: vec![DEFAULT_API_SCOPE.into()],
+            token_version: TokenVersion::V2,
+            app_role_assignments: BTreeMap::from([(
+                DEFAULT_API_CLIENT_ID.to_string(),
+                vec!["MCP.Service".to_string()],
+            )]),
+            public_client: false,
+            group_membership_claims: true,
+            ..AppConfig::default()
+        };
+        let client = AppConfig {
+            name: "MCP Client".into(),
+            client_id: DEFAULT_CLIENT_APP_ID.into(),
+            object_id: Some(oid("sp:client")),
+            public_client: true,
+            ..AppConfig::default()
+        };
+        let downstream = AppConfig {
+            name: "Downstream API".into(),
+            client_id: DEFAULT_DOWNSTREAM_CLIENT_ID.into(),
+            object_id: Some(oid("sp:downstream")),
+            identifier_uris: vec![format!("api://{DEFAULT_DOWNSTREAM_CLIENT_ID}")],
+            scopes: vec!["Data.Read".into()],
+            ..AppConfig::default()
+        };
+        let users = vec![
+            UserConfig {
+                name: "Alice Example".into(),
+                upn: format!("alice@{domain}"),
+                oid: oid("user:alice"),
+                email: Some(format!("alice@{domain}")),
+                roles: vec!["MCP.User".into()],
+                groups: vec![DEFAULT_GROUP_ENGINEERING.into()],
+                extra_group_count: 0,
+            },
+            UserConfig {
+                name: "Ada Admin".into(),
+                upn: format!("admin@{domain}"),
+                oid: oid("user:admin"),
+                email: Some(format!("admin@{domain}")),
+                roles: vec!["MCP.Admin".into(), "MCP.User".into()],
+                groups: vec![
+                    DEFAULT_GROUP_ENGINEERING.into(),
+                    DEFAULT_GROUP_ADMINS.into(),
+                ],
+                extra_group_count: 0,
+            },
+            UserConfig {
+                name: "Owen Overage".into(),
+                upn: format!("overage@{domain}"),
+                oid: oid("user:overage"),
+                email: Some(format!("overage@{domain}")),
+                roles: vec!["MCP.User".into()],
+                groups: vec![DEFAULT_GROUP_ENGINEERING.into()],
+                extra_group_count: 250,
+            },
+        ];
+        Self {
+            id: id.into(),
+            domain: Some(domain.into()),
+            apps: vec![api, client, downstream],
+            users,
+        }
+    }
+
+    /// [`TenantConfig::standard`] for [`SECOND_TENANT_ID`].
+    pub fn second() -> Self {
+        Self::standard(SECOND_TENANT_ID, SECOND_TENANT_DOMAIN)
+    }
+
+    /// The GUID and the domain: every name the endpoints accept for this tenant.
+    pub fn domains(&self) -> impl Iterator<Item = &str> {
+        self.domain.iter().map(String::as_str)
+    }
+
+    /// An app by client id (case-insensitive).
+    pub fn app(&self, client_id: &str) -> Option<&AppConfig> {
+        self.apps
+            .iter()
+            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+    }
+
+    /// Mutable app by client id.
+    pub fn app_mut(&mut self, client_id: &str) -> Option<&mut AppConfig> {
+        self.apps
+            .iter_mut()
+            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+    }
+
+    /// The app a resource identifier names: its client id, `api://{client id}` or one of its
+    /// identifier URIs (trailing slash ignored).
+    pub fn resource(&self, resource: &str) -> Option<&AppConfig> {
+        let r = resource.trim_end_matches('/');
+        self.apps.iter().find(|a| {
+            a.client_id.eq_ignore_ascii_case(r)
+                || a.identifier_uris
+                    .iter()
+                    .any(|u| u.trim_end_matches('/').eq_ignore_ascii_case(r))
+                || r.eq_ignore_ascii_case(&format!("api://{}", a.client_id))
+        })
+    }
+
+    /// A user by upn (case-insensitive).
+    pub fn user(&self, upn: &str) -> Option<&UserConfig> {
+        self.users.iter().find(|u| u.upn.eq_ignore_ascii_case(upn))
+    }
+
+    /// A user by object id.
+    pub fn user_by_oid(&self, oid: &str) -> Option<&UserConfig> {
+        self.users.iter().find(|u| u.oid.eq_ignore_ascii_case(oid))
+    }
+}
+
+/// An application registration with its service principal in the tenant. The same entry is both a
+/// client (credentials, role assignments) and, when it defines `app_roles` or `scopes`, a resource.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// Application (client) id, a GUID.
+    pub client_id: String,
+    /// Object id of the service principal (the `oid`/`sub` of app-only tokens). Defaults to a GUID
+    /// derived from tenant and client id.
+    #[serde(default)]
+    pub object_id: Option<String>,
+    /// Client secrets. Never read from a file: set them with `client_secret_env` (or, for the
+    /// library, push a [`SecretString`]).
+    #[serde(skip)]
+    pub client_secrets: Vec<SecretString>,
+    /// Name of an environment variable holding this app's client secret (read by the CLI).
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// Certificates (PEM, `-----BEGIN CERTIFICATE-----`) whose keys may sign client assertions.
+    #[serde(default)]
+    pub certificates: Vec<String>,
+    /// Federated identity credentials (workload identity federation).
+    #[serde(default)]
+    pub federated_credentials: Vec<FederatedCredential>,
+    /// Application ID URIs (`api://…`). `api://{client_id}` is always accepted.
+    #[serde(default)]
+    pub identifier_uris: Vec<String>,
+    /// App roles this app defines as a resource (`MCP.User`, …).
+    #[serde(default)]
+    pub app_roles: Vec<String>,
+    /// Delegated scopes this app exposes as a resource (`access_as_user`).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Access token version this app asks for as a resource. Defaults to 2.
+    #[serde(default)]
+    pub token_version: TokenVersion,
+    /// App roles granted to this app as a client: resource (client id or identifier URI) → roles.
+    #[serde(default)]
+    pub app_role_assignments: BTreeMap<String, Vec<String>>,
+    /// `allowPublicClient`: may use the device code flow without a credential.
+    #[serde(default)]
+    pub public_client: bool,
+    /// `groupMembershipClaims`: put `groups` (or the overage claims) in tokens for this resource.
+    #[serde(default)]
+    pub group_membership_claims: bool,
+}
+
+impl AppConfig {
+    /// A client app with a client id and nothing else.
+    pub fn new(name: &str, client_id: &str) -> Self {
+        Self {
+            name: name.into(),
+            client_id: client_id.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The service principal's object id.
+    pub fn object_id_in(&self, tenant_id: &str) -> String {
+        self.object_id
+            .clone()
+            .unwrap_or_else(|| derived_guid(tenant_id, &format!("sp:{}", self.client_id)))
+    }
+
+    /// True when the app is a resource (defines roles or scopes).
+    pub fn is_resource(&self) -> bool {
+        !self.app_roles.is_empty() || !self.scopes.is_empty() || !self.identifier_uris.is_empty()
+    }
+
+    /// Roles this client holds on `resource`.
+    pub fn roles_on(&self, resource: &AppConfig) -> Vec<String> {
+        self.app_role_assignments
+            .iter()
+            .filter(|(k, _)| {
+                k.eq_ignore_ascii_case(&resource.client_id)
+                    || resource
+                        .identifier_uris
+                        .iter()
+                        .any(|u| u.trim_end_matches('/').eq_ignore_ascii_case(k))
+                    || k.eq_ignore_ascii_case(&format!("api://{}", resource.client_id))
+            })
+            .flat_map(|(_, v)| v.iter().cloned())
+            .collect()
+    }
+}
+
+/// A federated identity credential: Entra trusts tokens from `issuer` about `subject` for `audience`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FederatedCredential {
+    /// Issuer URL, compared exactly (e.g. `https://token.actions.githubusercontent.com`).
+    pub issuer: String,
+    /// Subject, compared case-sensitively (e.g. `repo:org/repo:ref:refs/heads/main`).
+    pub subject: String,
+    /// Audience the external token must carry. Defaults to `api://AzureADTokenExchange`.
+    #[serde(default = "default_fic_audience")]
+    pub audience: String,
+}
+
+fn default_fic_audience() -> String {
+    "api://AzureADTokenExchange".into()
+}
+
+impl FederatedCredential {
+    /// A credential with the default audience.
+    pub fn new(issuer: &str, subject: &str) -> Self {
+        Self {
+            issuer: issuer.into(),
+            subject: subject.into(),
+            audience: default_fic_audience(),
+        }
+    }
+}
+
+/// A user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// Display name (`name`).
+    pub name: String,
+    /// User principal name (`preferred_username` in v2, `upn` in v1).
+    pub upn: String,
+    /// Object id, a GUID.
+    pub oid: String,
+    /// Email address (`email`, when the app asks for it).
+    #[serde(default)]
+    pub email: Option<String>,
+    /// App roles assigned to the user (on every resource that defines them).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Group object ids.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Generate this many more groups (derived GUIDs), e.g. 250 to produce the groups overage.
+    #[serde(default)]
+    pub extra_group_count: usize,
+}
+
+impl UserConfig {
+    /// Every group id, the listed ones then the generated ones.
+    pub fn all_groups(&self) -> Vec<String> {
+        let mut g = self.groups.clone();
+        g.extend(
+            (0..self.extra_group_count).map(|i| derived_guid(&self.oid, &format!("group:{i}"))),
+        );
+        g
+    }
+}
+
+/// A stable GUID derived from a namespace string and a name (UUID v5).
+pub fn derived_guid(namespace: &str, name: &str) -> String {
+    let ns = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, namespace.as_bytes());
+    uuid::Uuid::new_v5(&ns, name.as_bytes()).to_string()
+}
+
+impl EmulatorConfig {
+    /// Replace the default tenant's id and/or the API app's client id (`--tenant-id`,
+    /// `--client-id`), keeping identifier URIs and role assignments that named the old id in step.
+    pub fn override_default_ids(&mut self, tenant_id: Option<&str>, client_id: Option<&str>) {
+        let Some(t) = self.tenants.first_mut() else {
+            return;
+        };
+        if let Some(tid) = tenant_id {
+            t.id = tid.to_string();
+        }
+        let Some(new) = client_id else {
+            return;
+        };
+        let Some(api) = t.apps.iter_mut().find(|a| a.is_resource()) else {
+            return;
+        };
+        let old = std::mem::replace(&mut api.client_id, new.to_string());
+        for u in &mut api.identifier_uris {
+            if u.eq_ignore_ascii_case(&format!("api://{old}")) {
+                *u = format!("api://{new}");
+            }
+        }
+        for a in &mut t.apps {
+            let keys: Vec<String> = a
+                .app_role_assignments
+                .keys()
+                .filter(|k| {
+                    k.eq_ignore_ascii_case(&old) || k.eq_ignore_ascii_case(&format!("api://{old}"))
+                })
+                .cloned()
+                .collect();
+            for k in keys {
+                if let Some(v) = a.app_role_assignments.remove(&k) {
+                    a.app_role_assignments.insert(new.to_string(), v);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Signing keys: RSA 2048 generated at start (aws-lc-rs through rcgen), each with a self-signed
+//! certificate so the published key carries `x5c` and `x5t` like Entra's. Rotation keeps the old key
+//! published for a grace period.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+
+/// Why a key could not be made or used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Key generation, certificate or signing failed in the crypto library.
+    #[error("signing key: {0}")]
+    Crypto(String),
+}
+
+/// One RSA signing key with its certificate.
+pub struct SigningKey {
+    key: aws_lc_rs::rsa::KeyPair,
+    /// Key id (Entra uses the certificate's SHA-1 thumbprint, base64url: the same value as `x5t`).
+    pub kid: String,
+    /// base64url SHA-1 of the certificate.
+    pub x5t: String,
+    /// DER of the self-signed certificate.
+    pub cert_der: Vec<u8>,
+    /// base64url modulus.
+    pub n: String,
+    /// base64url exponent.
+    pub e: String,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// Generate an RSA 2048 key and a self-signed certificate for it.
+    pub fn generate() -> Result<Self, KeyError> {
+        let err = |e: &dyn std::fmt::Display| KeyError::Crypto(e.to_string());
+        let rc_key =
+            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+                .map_err(|e| err(&e))?;
+        let mut params =
+            rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| err(&e))?;
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "accounts.emulator.cargo-pmcp");
+        let cert = params.self_signed(&rc_key).map_err(|e| err(&e))?;
+        let cert_der = cert.der().to_vec();
+        let key =
+            aws_lc_rs::rsa::KeyPair::from_pkcs8(&rc_key.serialize_der()).map_err(|e| err(&e))?;
+        use aws_lc_rs::signature::KeyPair as _;
+        let public = key.public_key();
+        let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
+        let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
+        let x5t = URL_SAFE_NO_PAD.encode(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert_der)
+                .as_ref(),
+        );
+        Ok(Self {
+            key,
+            kid: x5t.clone(),
+            x5t,
+            cert_der,
+            n,
+            e,
+        })
+    }
+
+    /// RS256 signature of `message` (PKCS#1 v1.5, SHA-256).
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let mut sig = vec![0u8; self.key.public_modulus_len()];
+        self.key
+            .sign(
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &aws_lc_rs::rand::SystemRandom::new(),
+                message,
+                &mut sig,
+            )
+            .map_err(|e| KeyError::Crypto(e.to_string()))?;
+        Ok(sig)
+    }
+
+    /// A compact JWS (`header.claims.signature`) with Entra's header: `typ`, `alg`, `x5t`, `kid`.
+    pub fn sign_jwt(&self, claims: &Value) -> Result<String, KeyError> {
+        let header = json!({"typ": "JWT", "alg": "RS256", "x5t": self.x5t, "kid": self.kid});
+        self.sign_with_header(&header, claims)
+    }
+
+    /// A compact RS256 JWS with the given header (its `alg` should say RS256): for client
+    /// assertions with `x5t#S256`, or tokens shaped like another issuer's.
+    pub fn sign_with_header(&self, header: &Value, claims: &Value) -> Result<String, KeyError> {
+        let h = URL_SAFE_NO_PAD.encode(header.to_string());
+        let c = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let input = format!("{h}.{c}");
+        let sig = self.sign(input.as_bytes())?;
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+    }
+
+    /// The certificate as PEM.
+    pub fn cert_pem(&self) -> String {
+        let b64 = STANDARD.encode(&self.cert_der);
+        let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+        for chunk in b64.as_bytes().chunks(64) {
+            out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+        out
+    }
+
+    /// The key as Entra publishes it: `kty, use, kid, x5t, n, e, x5c` and, in v2 sets, `issuer`.
+    /// Never `alg`.
+    pub fn jwk(&self, issuer: Option<&str>) -> Value {
+        let mut k = json!({
+            "kty": "RSA",
+            "use": "sig",
+            "kid": self.kid,
+            "x5t": self.x5t,
+            "n": self.n,
+            "e": self.e,
+            "x5c": [STANDARD.encode(&self.cert_der)],
+        });
+        if let Some(iss) = issuer {
+            k["issuer"] = Value::String(iss.to_string());
+        }
+        k
+    }
+}
+
+/// The current key and the retired ones still published.
+#[derive(Debug)]
+pub struct KeyRing {
+    /// Signs new tokens.
+    pub current: std::sync::Arc<SigningKey>,
+    /// Rotated-out keys with the time (unix seconds) they stop being published.
+    pub retired: Vec<(std::sync::Arc<SigningKey>, u64)>,
+}
+
+impl KeyRing {
+    /// A ring with a fresh key.
+    pub fn new() -> Result<Self, KeyError> {
+        Ok(Self {
+            current: std::sync::Arc::new(SigningKey::generate()?),
+            retired: Vec::new(),
+        })
+    }
+
+    /// Put `next` in place; the old key stays published until `now + grace`.
+    pub fn rotate(&mut self, next: SigningKey, now: u64, grace: u64) {
+        let old = std::mem::replace(&mut self.current, std::sync::Arc::new(next));
+        self.retired.push((old, now.saturating_add(grace)));
+    }
+
+    /// Drop retired keys whose grace period is over.
+    pub fn prune(&mut self, now: u64) {
+        self.retired.retain(|(_, until)| *until > now);
+    }
+
+    /// Every published key, current first.
+    pub fn published(&self) -> Vec<std::sync::Arc<SigningKey>> {
+        std::iter::once(self.current.clone())
+            .chain(self.retired.iter().map(|(k, _)| k.clone()))
+            .collect()
+    }
+}
