@@ -72,7 +72,11 @@ async fn run() {
     let mut outcomes = Vec::new();
     for (label, base, bearer) in [
         ("without the layer", plain.clone(), None),
-        ("EntraAuthLayer, valid token", layered.clone(), Some(token.clone())),
+        (
+            "EntraAuthLayer, valid token",
+            layered.clone(),
+            Some(token.clone()),
+        ),
         ("EntraAuthLayer, no token (401)", layered.clone(), None),
         ("without the layer (again)", plain.clone(), None),
     ] {

@@ -142,7 +142,11 @@ pub fn context_from_oidc_claims(claims: &serde_json::Map<String, Value>) -> Auth
     let roles = list("roles");
     let mut scopes: std::collections::BTreeSet<String> = roles
         .iter()
-        .flat_map(|r| super::permissions::role_permissions(r).iter().map(|p| p.to_string()))
+        .flat_map(|r| {
+            super::permissions::role_permissions(r)
+                .iter()
+                .map(|p| p.to_string())
+        })
         .collect();
     scopes.extend(list("scope"));
     scopes.extend(list("scp"));
@@ -315,7 +319,8 @@ impl EntraAuthLayer {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let provider = match get(env::AUTH_PROVIDER) {
             Some(p) => p.trim().to_ascii_lowercase(),
-            None if (get(env::ENTRA_TENANT_ID).is_some() || get(env::AZURE_TENANT_ID).is_some())
+            None if (get(env::ENTRA_TENANT_ID).is_some()
+                || get(env::AZURE_TENANT_ID).is_some())
                 && (get(env::ENTRA_CLIENT_ID).is_some() || get(env::AZURE_CLIENT_ID).is_some()) =>
             {
                 "entra".to_string()
@@ -768,7 +773,9 @@ impl Shared {
         let authority = host
             .as_deref()
             .and_then(|h| h.parse::<http::uri::Authority>().ok())
-            .filter(|a| a.as_str().bytes().all(|b| b.is_ascii_graphic()) && !a.as_str().contains('@'));
+            .filter(|a| {
+                a.as_str().bytes().all(|b| b.is_ascii_graphic()) && !a.as_str().contains('@')
+            });
         let Some(authority) = authority else {
             return Err(json_response(
                 StatusCode::BAD_REQUEST,
@@ -909,9 +916,7 @@ fn challenge(metadata_url: &str, error: Option<(&str, &str)>) -> String {
             d.truncate(MAX_DESCRIPTION - 3);
             d.push_str("...");
         }
-        s.push_str(&format!(
-            ", error=\"{code}\", error_description=\"{d}\""
-        ));
+        s.push_str(&format!(", error=\"{code}\", error_description=\"{d}\""));
     }
     s
 }
@@ -973,7 +978,10 @@ mod tests {
     #[test]
     fn challenge_without_error_has_only_the_metadata() {
         assert_eq!(
-            challenge("http://127.0.0.1:1/.well-known/oauth-protected-resource", None),
+            challenge(
+                "http://127.0.0.1:1/.well-known/oauth-protected-resource",
+                None
+            ),
             "Bearer resource_metadata=\"http://127.0.0.1:1/.well-known/oauth-protected-resource\""
         );
     }
@@ -995,16 +1003,31 @@ mod tests {
     fn bearer_parsing() {
         let mut h = HeaderMap::new();
         assert!(matches!(bearer_token(&h), Err(MissingToken::Absent { .. })));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic dXNlcjpwdw=="));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic dXNlcjpwdw=="),
+        );
         assert!(matches!(bearer_token(&h), Err(MissingToken::Absent { .. })));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  abc.def.ghi "));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  abc.def.ghi "),
+        );
         assert_eq!(bearer_token(&h).ok().as_deref(), Some("abc.def.ghi"));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer"));
         assert!(matches!(bearer_token(&h), Err(MissingToken::Unusable)));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer a\"b"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer a\"b"),
+        );
         assert!(matches!(bearer_token(&h), Err(MissingToken::Unusable)));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer a.b.c"));
-        h.append(header::AUTHORIZATION, HeaderValue::from_static("Bearer d.e.f"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer a.b.c"),
+        );
+        h.append(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer d.e.f"),
+        );
         assert!(matches!(bearer_token(&h), Err(MissingToken::Ambiguous)));
     }
 
@@ -1022,12 +1045,20 @@ mod tests {
         let layer = EntraAuthLayer::with_authenticator(Deny, vec![], vec![]).resource_path("mcp/");
         let s = &layer.shared;
         assert_eq!(s.resource_path, "/mcp");
-        assert_eq!(s.metadata_request("/.well-known/oauth-protected-resource").as_deref(), Some(""));
         assert_eq!(
-            s.metadata_request("/.well-known/oauth-protected-resource/mcp").as_deref(),
+            s.metadata_request("/.well-known/oauth-protected-resource")
+                .as_deref(),
+            Some("")
+        );
+        assert_eq!(
+            s.metadata_request("/.well-known/oauth-protected-resource/mcp")
+                .as_deref(),
             Some("/mcp")
         );
-        assert_eq!(s.metadata_request("/.well-known/oauth-protected-resourcex"), None);
+        assert_eq!(
+            s.metadata_request("/.well-known/oauth-protected-resourcex"),
+            None
+        );
         assert_eq!(s.metadata_request("/mcp"), None);
     }
 
@@ -1037,7 +1068,10 @@ mod tests {
         assert!(l().resource_url("http://example.com/mcp").is_err());
         assert!(l().resource_url("https://example.com/mcp?x=1").is_err());
         let ok = l().resource_url("https://example.com:8443/mcp/").unwrap();
-        assert_eq!(ok.shared.public_base.as_deref(), Some("https://example.com:8443"));
+        assert_eq!(
+            ok.shared.public_base.as_deref(),
+            Some("https://example.com:8443")
+        );
         assert_eq!(ok.shared.resource_path, "/mcp");
         assert!(l().resource_url("http://127.0.0.1:3000").is_ok());
     }
@@ -1099,7 +1133,10 @@ mod tests {
             ("ENTRA_TENANT_ID", TENANT),
             ("ENTRA_CLIENT_ID", CLIENT),
             ("ENTRA_AUTHORITY_HOST", "https://login.microsoftonline.us"),
-            ("AUTH_GROUP_PERMISSIONS", r#"{"0b1c2d3e-4f50-4617-8293-a4b5c6d7e801":["execute:tools"]}"#),
+            (
+                "AUTH_GROUP_PERMISSIONS",
+                r#"{"0b1c2d3e-4f50-4617-8293-a4b5c6d7e801":["execute:tools"]}"#,
+            ),
             ("AUTH_RESOURCE_URL", "https://mcp.example.com/api/mcp"),
         ];
         let layer = EntraAuthLayer::from_lookup(lookup(&vars)).unwrap();
@@ -1107,8 +1144,14 @@ mod tests {
             layer.authorization_servers(),
             [format!("https://login.microsoftonline.us/{TENANT}/v2.0")]
         );
-        assert_eq!(layer.shared.scopes_supported, [format!("api://{CLIENT}/.default")]);
-        assert_eq!(layer.shared.public_base.as_deref(), Some("https://mcp.example.com"));
+        assert_eq!(
+            layer.shared.scopes_supported,
+            [format!("api://{CLIENT}/.default")]
+        );
+        assert_eq!(
+            layer.shared.public_base.as_deref(),
+            Some("https://mcp.example.com")
+        );
         // The configured URL wins over the path the application suggests.
         let layer = layer.resource_path("/mcp");
         assert_eq!(layer.shared.resource_path, "/api/mcp");

@@ -123,7 +123,10 @@ async fn metadata_names_the_tenant_issuer_at_both_well_known_paths() {
 
     let suffixed: Value = f
         .http
-        .get(format!("{}/.well-known/oauth-protected-resource/mcp", f.base))
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource/mcp",
+            f.base
+        ))
         .send()
         .await
         .unwrap()
@@ -167,7 +170,10 @@ async fn metadata_names_the_tenant_issuer_at_both_well_known_paths() {
 
     let other = f
         .http
-        .get(format!("{}/.well-known/oauth-protected-resource/admin", f.base))
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource/admin",
+            f.base
+        ))
         .send()
         .await
         .unwrap();
@@ -190,7 +196,10 @@ async fn no_token_gets_a_plain_challenge_pointing_at_the_metadata() {
     );
     for auth in [None, Some("Basic dXNlcjpwYXNz")] {
         let resp = f
-            .rpc(auth, json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+            .rpc(
+                auth,
+                json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+            )
             .await;
         assert_eq!(resp.status(), 401, "{auth:?}");
         assert_eq!(www_authenticate(&resp), expected, "{auth:?}");
@@ -208,7 +217,8 @@ async fn a_bad_token_is_invalid_token_and_never_echoed() {
     let good = f.app_token().await;
     // Same header and claims, signature of another token: a forgery.
     let mut parts: Vec<&str> = good.split('.').collect();
-    let forged_sig = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3ODk";
+    let forged_sig =
+        "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3ODk";
     parts[2] = forged_sig;
     let forged = parts.join(".");
     for (token, code) in [
@@ -303,7 +313,12 @@ async fn a_caller_without_the_admin_permission_gets_403_insufficient_scope() {
 async fn users_get_what_their_roles_grant() {
     let f = Fixture::start(EmulatorConfig::default()).await;
     let alice = format!("Bearer {}", f.user_token("alice").await);
-    let v: Value = f.rpc(Some(&alice), call("whoami")).await.json().await.unwrap();
+    let v: Value = f
+        .rpc(Some(&alice), call("whoami"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let who = &v["result"]["structuredContent"];
     assert_eq!(who["email"], format!("alice@{DEFAULT_TENANT_DOMAIN}"));
     assert_eq!(who["roles"], json!(["MCP.User"]));
@@ -338,7 +353,12 @@ async fn a_token_from_another_tenant_is_rejected() {
 #[tokio::test]
 async fn health_is_public_and_two_authorization_headers_are_refused() {
     let f = Fixture::start(EmulatorConfig::default()).await;
-    let health = f.http.get(format!("{}/health", f.base)).send().await.unwrap();
+    let health = f
+        .http
+        .get(format!("{}/health", f.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
     let token = f.app_token().await;
     let resp = f
@@ -362,7 +382,9 @@ async fn echo_identity_headers(
     let forwarded: Vec<String> = headers
         .keys()
         .map(|k| k.as_str().to_string())
-        .filter(|k| k.starts_with("x-ms-") || k.starts_with("x-forwarded-user") || k == "remote-user")
+        .filter(|k| {
+            k.starts_with("x-ms-") || k.starts_with("x-forwarded-user") || k == "remote-user"
+        })
         .collect();
     axum::Json(json!({"user_id": ctx.user_id, "identity_headers": forwarded}))
 }
@@ -382,7 +404,10 @@ async fn identity_headers_from_the_client_are_never_trusted() {
     let resp = http
         .get(format!("{base}/whoami"))
         .header("x-ms-client-principal-name", "admin@contoso.com")
-        .header("x-ms-client-principal-id", "00000000-0000-0000-0000-000000000001")
+        .header(
+            "x-ms-client-principal-id",
+            "00000000-0000-0000-0000-000000000001",
+        )
         .header("x-forwarded-user", "admin")
         .send()
         .await
@@ -427,8 +452,11 @@ async fn an_unreachable_issuer_is_503_never_a_pass() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let entra = EntraConfig::new("9c9d4a3e-5e26-4d1c-9f0b-2f3c8e1d7a01", "6f1e2d3c-4b5a-4987-8c6d-5e4f3a2b1c03")
-        .with_authority_host(&format!("http://127.0.0.1:{closed}"));
+    let entra = EntraConfig::new(
+        "9c9d4a3e-5e26-4d1c-9f0b-2f3c8e1d7a01",
+        "6f1e2d3c-4b5a-4987-8c6d-5e4f3a2b1c03",
+    )
+    .with_authority_host(&format!("http://127.0.0.1:{closed}"));
     let state = Arc::new(ServerState::new("t", "0", json!({})));
     let base = serve(app(state, Some(EntraAuthLayer::entra(&entra)))).await;
     // A well-formed RS256 token with a kid (never checked: the keys cannot be fetched).

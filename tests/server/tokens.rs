@@ -68,7 +68,9 @@ pub async fn device_code_user_token(
         .map_err(|e| format!("POST {approve}: {e}"))?
         .status();
     if !status.is_success() {
-        return Err(format!("approving the device code for {upn}: HTTP {status}"));
+        return Err(format!(
+            "approving the device code for {upn}: HTTP {status}"
+        ));
     }
     let url = format!("{authority_host}/{tenant}/oauth2/v2.0/token");
     let resp = http

@@ -71,7 +71,9 @@ pub fn app(state: Arc<ServerState>, auth: Option<EntraAuthLayer>) -> Router {
     let router = Router::new()
         .route(
             MCP_PATH,
-            post(mcp_post).get(method_not_allowed).delete(method_not_allowed),
+            post(mcp_post)
+                .get(method_not_allowed)
+                .delete(method_not_allowed),
         )
         .route(HEALTH_PATH, get(health))
         .layer(axum::middleware::from_fn(check_origin))
@@ -106,7 +108,12 @@ async fn method_not_allowed() -> Response {
 async fn check_origin(req: Request, next: Next) -> Response {
     if let Some(origin) = req.headers().get(header::ORIGIN) {
         let allowed = origin.to_str().ok().is_some_and(|o| {
-            origin_allowed(o, req.headers().get(header::HOST).and_then(|h| h.to_str().ok()))
+            origin_allowed(
+                o,
+                req.headers()
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok()),
+            )
         });
         if !allowed {
             return (
@@ -348,7 +355,9 @@ fn rpc_error(id: Value, code: i64, message: &str) -> Response {
 fn rpc_http_error(status: StatusCode, id: Value, code: i64, message: &str) -> Response {
     (
         status,
-        axum::Json(json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})),
+        axum::Json(
+            json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}),
+        ),
     )
         .into_response()
 }
@@ -426,9 +435,20 @@ pub async fn serve_from_env() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let state = Arc::new(ServerState::new(&name, env!("CARGO_PKG_VERSION"), auth_summary));
-    let protected = if auth.is_some() { "protected" } else { "UNPROTECTED" };
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let state = Arc::new(ServerState::new(
+        &name,
+        env!("CARGO_PKG_VERSION"),
+        auth_summary,
+    ));
+    let protected = if auth.is_some() {
+        "protected"
+    } else {
+        "UNPROTECTED"
+    };
     eprintln!("{name} listening on http://{local}{MCP_PATH} ({protected})");
 
     let result = axum::serve(listener, app(state, auth))
@@ -509,7 +529,10 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":"a","method":"initialize","params":{"protocolVersion":"1999-01-01"}}"#,
         )
         .await;
-        assert_eq!(v["result"]["protocolVersion"], SUPPORTED_PROTOCOL_VERSIONS[0]);
+        assert_eq!(
+            v["result"]["protocolVersion"],
+            SUPPORTED_PROTOCOL_VERSIONS[0]
+        );
         assert_eq!(v["id"], "a");
     }
 
@@ -529,10 +552,18 @@ mod tests {
         let (s, v) = post(anonymous_app(), "{not json").await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
         assert_eq!(v["error"]["code"], -32700);
-        let (s, v) = post(anonymous_app(), r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#).await;
+        let (s, v) = post(
+            anonymous_app(),
+            r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+        )
+        .await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
         assert_eq!(v["error"]["code"], -32600);
-        let (s, v) = post(anonymous_app(), r#"{"jsonrpc":"2.0","id":7,"method":"nope"}"#).await;
+        let (s, v) = post(
+            anonymous_app(),
+            r#"{"jsonrpc":"2.0","id":7,"method":"nope"}"#,
+        )
+        .await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(v["error"]["code"], -32601);
         assert_eq!(v["id"], 7);
@@ -562,7 +593,11 @@ mod tests {
 
     #[tokio::test]
     async fn tools_list_names_both_tools() {
-        let (_, v) = post(anonymous_app(), r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).await;
+        let (_, v) = post(
+            anonymous_app(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+        )
+        .await;
         let names: Vec<&str> = v["result"]["tools"]
             .as_array()
             .unwrap()
@@ -574,10 +609,19 @@ mod tests {
 
     #[test]
     fn origins() {
-        assert!(origin_allowed("http://localhost:6274", Some("127.0.0.1:8080")));
+        assert!(origin_allowed(
+            "http://localhost:6274",
+            Some("127.0.0.1:8080")
+        ));
         assert!(origin_allowed("http://[::1]:1", None));
-        assert!(origin_allowed("https://mcp.example.com", Some("mcp.example.com")));
-        assert!(!origin_allowed("https://evil.example", Some("127.0.0.1:8080")));
+        assert!(origin_allowed(
+            "https://mcp.example.com",
+            Some("mcp.example.com")
+        ));
+        assert!(!origin_allowed(
+            "https://evil.example",
+            Some("127.0.0.1:8080")
+        ));
         assert!(!origin_allowed("null", Some("127.0.0.1:8080")));
     }
 }
