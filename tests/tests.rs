@@ -8,3 +8,4 @@ mod cli;
 mod emulator;
 #[cfg(all(feature = "server", feature = "emulator"))]
 mod server;
+mod init;

@@ -1,13 +1,1159 @@
-//! `deploy_init` — SKELETON: to be built.
+//! `cargo pmcp deploy init`: resolve the inputs (flag > env > deploy.toml > prompt > default), write
+//! `.pmcp/deploy.toml` (and `.pmcp/entra-app.json` for Entra), print the setup checklist.
 
 use super::Ctx;
-use crate::ui::Failure;
+use crate::auth::entra::{
+    Cloud, DEFAULT_AUTHORITY_HOST, is_guid, is_loopback_url, normalize_authority_host,
+};
+use crate::auth::env as envs;
+use crate::config::init::{
+    Checklist, ENTRA_APP_JSON, EntraAppManifest, EntraInit, InitSettings, OidcInit,
+    default_redirect_uri,
+};
+use crate::config::{self, DEPLOY_TOML, DeployToml, Loaded, Location, Provider, TargetKind};
+use crate::ui::{Failure, Ui};
+use anyhow::Context;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-/// Arguments.
-#[derive(Debug, clap::Args)]
-pub struct InitArgs {}
+/// Environment variable for `--target`.
+pub const ENV_TARGET: &str = "PMCP_TARGET";
+/// Environment variable for `--oauth`.
+pub const ENV_OAUTH: &str = "PMCP_OAUTH";
+/// Environment variable for `--server-name`.
+pub const ENV_SERVER_NAME: &str = "PMCP_SERVER_NAME";
+/// Environment variable for `--redirect-uri`.
+pub const ENV_REDIRECT_URI: &str = "PMCP_REDIRECT_URI";
+/// Environment variable for `--multi-tenant`.
+pub const ENV_MULTI_TENANT: &str = "ENTRA_MULTI_TENANT";
+/// Environment variable for `--allowed-tenant` (comma separated).
+pub const ENV_ALLOWED_TENANTS: &str = "ENTRA_ALLOWED_TENANTS";
+/// Environment variable for `--issuer`.
+pub const ENV_ISSUER: &str = "OIDC_ISSUER";
+/// Environment variable for `--audience`.
+pub const ENV_AUDIENCE: &str = "OIDC_AUDIENCE";
+
+/// Write .pmcp/deploy.toml and print the setup checklist (Azure Portal steps for Entra).
+///
+/// Each value comes from its flag, else its environment variable, else the value already in
+/// .pmcp/deploy.toml, else a prompt (only on a terminal without CI), else its default. In CI a
+/// missing value is an error that lists every missing flag and variable (exit 2).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct InitArgs {
+    /// Where the server runs [env: PMCP_TARGET] [default: pmcp-run]
+    #[arg(long, value_enum)]
+    pub target: Option<TargetKind>,
+    /// Identity provider [env: PMCP_OAUTH] [default: entra]
+    #[arg(long, value_enum)]
+    pub oauth: Option<Provider>,
+    /// Directory (tenant) ID: a GUID or a verified domain [env: ENTRA_TENANT_ID, AZURE_TENANT_ID]
+    #[arg(long, value_name = "ID")]
+    pub tenant_id: Option<String>,
+    /// Application (client) ID of the API's app registration [env: ENTRA_CLIENT_ID, AZURE_CLIENT_ID]
+    #[arg(long, value_name = "GUID")]
+    pub client_id: Option<String>,
+    /// Authority host [env: ENTRA_AUTHORITY_HOST, AZURE_AUTHORITY_HOST] [default: https://login.microsoftonline.com]
+    #[arg(long, value_name = "URL", conflicts_with = "cloud")]
+    pub authority_host: Option<String>,
+    /// Microsoft cloud (sets the authority host): public, usgov, china
+    #[arg(long, value_name = "CLOUD", value_parser = parse_cloud)]
+    pub cloud: Option<Cloud>,
+    /// Accept users from other Entra tenants (`--multi-tenant=false` turns it off) [env: ENTRA_MULTI_TENANT]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub multi_tenant: Option<bool>,
+    /// With --multi-tenant: a tenant ID (GUID) to accept; repeat for more [env: ENTRA_ALLOWED_TENANTS, comma separated]
+    #[arg(long = "allowed-tenant", value_name = "ID")]
+    pub allowed_tenants: Vec<String>,
+    /// The server's name [env: PMCP_SERVER_NAME] [default: the package name]
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
+    /// Web redirect URI to register [env: PMCP_REDIRECT_URI] [default: https://<server>.pmcp.run/callback, or http://localhost:8080/callback for local]
+    #[arg(long, value_name = "URL")]
+    pub redirect_uri: Option<String>,
+    /// --oauth oidc: the provider's issuer URL [env: OIDC_ISSUER]
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// --oauth oidc: the audience of the server's access tokens [env: OIDC_AUDIENCE]
+    #[arg(long, value_name = "AUD")]
+    pub audience: Option<String>,
+    /// Accept every default without asking
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+fn parse_cloud(s: &str) -> Result<Cloud, String> {
+    Cloud::from_name(s).ok_or_else(|| format!("`{s}` is not a cloud: use public, usgov or china"))
+}
+
+/// Where a value came from; named in logs and in validation errors.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    Flag(&'static str),
+    Env(&'static str),
+    File(Location),
+    Prompt,
+    Default(String),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Flag(n) => write!(f, "{n}"),
+            Source::Env(n) => write!(f, "{n}"),
+            Source::File(l) => write!(f, "{}", l.line_only()),
+            Source::Prompt => f.write_str("prompt"),
+            Source::Default(why) => write!(f, "default: {why}"),
+        }
+    }
+}
+
+impl Serialize for Source {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// What one input is called and how it can be given.
+struct Spec {
+    /// Human name (`tenant id`).
+    name: &'static str,
+    /// The deploy.toml key (for messages).
+    key: &'static str,
+    flag: &'static str,
+    envs: &'static [&'static str],
+}
+
+const TARGET: Spec = Spec {
+    name: "target",
+    key: "target.type",
+    flag: "--target",
+    envs: &[ENV_TARGET],
+};
+const OAUTH: Spec = Spec {
+    name: "oauth provider",
+    key: "auth.provider",
+    flag: "--oauth",
+    envs: &[ENV_OAUTH],
+};
+const TENANT: Spec = Spec {
+    name: "tenant id",
+    key: "auth.tenant_id",
+    flag: "--tenant-id",
+    envs: &[envs::ENTRA_TENANT_ID, envs::AZURE_TENANT_ID],
+};
+const CLIENT: Spec = Spec {
+    name: "client id",
+    key: "auth.client_id",
+    flag: "--client-id",
+    envs: &[envs::ENTRA_CLIENT_ID, envs::AZURE_CLIENT_ID],
+};
+const AUTHORITY: Spec = Spec {
+    name: "authority host",
+    key: "auth.entra.authority_host",
+    flag: "--authority-host",
+    envs: &[envs::ENTRA_AUTHORITY_HOST, envs::AZURE_AUTHORITY_HOST],
+};
+const MULTI: Spec = Spec {
+    name: "multi-tenant",
+    key: "auth.entra.multi_tenant",
+    flag: "--multi-tenant",
+    envs: &[ENV_MULTI_TENANT],
+};
+const ALLOWED: Spec = Spec {
+    name: "allowed tenants",
+    key: "auth.entra.allowed_tenants",
+    flag: "--allowed-tenant",
+    envs: &[ENV_ALLOWED_TENANTS],
+};
+const SERVER: Spec = Spec {
+    name: "server name",
+    key: "server.name",
+    flag: "--server-name",
+    envs: &[ENV_SERVER_NAME],
+};
+const REDIRECT: Spec = Spec {
+    name: "redirect uri",
+    key: "auth.entra.redirect_uri",
+    flag: "--redirect-uri",
+    envs: &[ENV_REDIRECT_URI],
+};
+const ISSUER: Spec = Spec {
+    name: "issuer",
+    key: "auth.issuer",
+    flag: "--issuer",
+    envs: &[ENV_ISSUER],
+};
+const AUDIENCE: Spec = Spec {
+    name: "audience",
+    key: "auth.audience",
+    flag: "--audience",
+    envs: &[ENV_AUDIENCE],
+};
+
+impl Spec {
+    fn file_keys(&self) -> Vec<&'static str> {
+        self.key.split('.').collect()
+    }
+
+    /// `--tenant-id or ENTRA_TENANT_ID (or AZURE_TENANT_ID)`
+    fn how_to_give(&self) -> String {
+        match self.envs {
+            [] => self.flag.to_string(),
+            [one] => format!("{} or {one}", self.flag),
+            [first, rest @ ..] => format!("{} or {first} (or {})", self.flag, rest.join(", ")),
+        }
+    }
+}
+
+/// A value and where it came from.
+#[derive(Debug, Clone)]
+struct Got {
+    value: String,
+    source: Source,
+}
+
+/// Resolves inputs in order; collects what is missing and what is invalid, to report all at once.
+struct Resolver<'a> {
+    ui: &'a Ui,
+    file: Option<&'a Loaded>,
+    /// Prompts allowed.
+    interactive: bool,
+    /// `--yes`: take defaults without asking.
+    yes: bool,
+    missing: Vec<&'a Spec>,
+    invalid: Vec<String>,
+    sources: BTreeMap<&'static str, Source>,
+}
+
+impl<'a> Resolver<'a> {
+    /// flag > env > file, without prompting.
+    fn given(&self, spec: &Spec, flag: Option<&str>) -> Option<Got> {
+        if let Some(v) = flag {
+            return Some(Got {
+                value: v.trim().to_string(),
+                source: Source::Flag(spec.flag),
+            });
+        }
+        if let Some((v, name)) = envs::first_set(spec.envs) {
+            return Some(Got {
+                value: v.trim().to_string(),
+                source: Source::Env(name),
+            });
+        }
+        let file = self.file?;
+        let keys = spec.file_keys();
+        let loc = file.locate(&keys)?;
+        let item = toml_edit::Document::parse(file.text.as_str()).ok()?;
+        let mut it = item.as_item();
+        for k in &keys {
+            it = it.as_table_like()?.get(k)?;
+        }
+        let value = match it.as_value()? {
+            toml_edit::Value::String(s) => s.value().clone(),
+            toml_edit::Value::Boolean(b) => b.value().to_string(),
+            toml_edit::Value::Array(a) => a
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            other => other.to_string().trim().to_string(),
+        };
+        Some(Got {
+            value,
+            source: Source::File(loc),
+        })
+    }
+
+    /// Resolve `spec`: given > prompt > default > missing. `validate` checks a value from any
+    /// source (prompts re-ask until it passes) and may normalise it.
+    fn resolve(
+        &mut self,
+        spec: &'a Spec,
+        flag: Option<&str>,
+        default: Option<(String, String)>,
+        prompt: &dyn Fn(Option<&str>) -> Option<String>,
+        validate: &dyn Fn(&str) -> Result<String, String>,
+    ) -> Option<String> {
+        let got = match self.given(spec, flag) {
+            Some(g) => Some(g),
+            None if self.interactive && !(self.yes && default.is_some()) => {
+                prompt(default.as_ref().map(|(v, _)| v.as_str())).map(|value| Got {
+                    value,
+                    source: Source::Prompt,
+                })
+            }
+            None => default.map(|(value, why)| Got {
+                value,
+                source: Source::Default(why),
+            }),
+        };
+        let Some(got) = got else {
+            self.missing.push(spec);
+            return None;
+        };
+        match validate(&got.value) {
+            Ok(v) => {
+                if !matches!(got.source, Source::Flag(_) | Source::Prompt) {
+                    self.ui.chose(spec.key, &v, &got.source.to_string());
+                }
+                self.sources.insert(spec.key, got.source);
+                Some(v)
+            }
+            Err(why) => {
+                let place = match &got.source {
+                    Source::File(loc) => {
+                        format!("{}: {} `{}`", loc.line_only(), spec.key, got.value)
+                    }
+                    Source::Default(d) => format!("{} `{}` ({d})", spec.name, got.value),
+                    other => format!("{other} `{}`", got.value),
+                };
+                self.invalid.push(format!("{place}: {why}"));
+                None
+            }
+        }
+    }
+}
+
+// ---------- validation ----------
+
+/// A GUID or a DNS domain (`contoso.onmicrosoft.com`); the multi-tenant aliases only with
+/// `multi_tenant`.
+pub fn validate_tenant(v: &str, multi_tenant: bool) -> Result<String, String> {
+    let lower = v.to_ascii_lowercase();
+    if matches!(lower.as_str(), "common" | "organizations" | "consumers") {
+        if multi_tenant {
+            return Ok(lower);
+        }
+        return Err(format!(
+            "`{lower}` is not a tenant but an alias that accepts other tenants' users; add \
+             --multi-tenant for that, or give your directory (tenant) ID \
+             (az account show --query tenantId -o tsv)"
+        ));
+    }
+    if is_guid(v) {
+        return Ok(lower);
+    }
+    if is_domain(&lower) {
+        return Ok(lower);
+    }
+    Err(
+        "expected a GUID (Directory (tenant) ID on the app registration's Overview) or a verified \
+         domain such as contoso.onmicrosoft.com"
+            .into(),
+    )
+}
+
+fn is_domain(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        && labels
+            .last()
+            .is_some_and(|t| t.len() >= 2 && t.bytes().all(|b| b.is_ascii_alphabetic()))
+}
+
+/// A GUID (lowercased).
+pub fn validate_guid(v: &str) -> Result<String, String> {
+    if is_guid(v) {
+        Ok(v.to_ascii_lowercase())
+    } else {
+        Err(
+            "expected a GUID like 00000000-0000-0000-0000-000000000000 (Application (client) ID \
+             on the app registration's Overview)"
+                .into(),
+        )
+    }
+}
+
+/// https, or http for localhost / 127.0.0.1 / [::1]; no fragment.
+pub fn validate_redirect(v: &str) -> Result<String, String> {
+    let url = url::Url::parse(v).map_err(|e| format!("not a URL ({e})"))?;
+    if url.fragment().is_some() {
+        return Err("a redirect URI cannot have a #fragment".into());
+    }
+    match url.scheme() {
+        "https" => Ok(v.to_string()),
+        "http" if is_loopback_url(v) => Ok(v.to_string()),
+        "http" => {
+            Err("Entra accepts http:// redirect URIs only for localhost; use https://".into())
+        }
+        other => Err(format!("scheme `{other}` is not allowed; use https://")),
+    }
+}
+
+/// An https URL (http only for loopback, e.g. the local emulator), without trailing slash.
+pub fn validate_authority(v: &str) -> Result<String, String> {
+    let host = normalize_authority_host(v);
+    let url = url::Url::parse(&host).map_err(|e| format!("not a URL ({e})"))?;
+    if url.scheme() == "https" || (url.scheme() == "http" && is_loopback_url(&host)) {
+        Ok(host)
+    } else {
+        Err(
+            "expected an https:// URL such as https://login.microsoftonline.us (http:// only for \
+             127.0.0.1/localhost)"
+                .into(),
+        )
+    }
+}
+
+/// An OIDC issuer: https URL (http for loopback).
+pub fn validate_issuer(v: &str) -> Result<String, String> {
+    let url = url::Url::parse(v).map_err(|e| format!("not a URL ({e})"))?;
+    if url.scheme() == "https" || (url.scheme() == "http" && is_loopback_url(v)) {
+        Ok(v.to_string())
+    } else {
+        Err("expected an https:// issuer URL (http:// only for 127.0.0.1/localhost)".into())
+    }
+}
+
+/// A DNS label: lowercase letters, digits and hyphens, 1–63 characters.
+pub fn validate_server_name(v: &str) -> Result<String, String> {
+    let ok = !v.is_empty()
+        && v.len() <= 63
+        && !v.starts_with('-')
+        && !v.ends_with('-')
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err("use lowercase letters, digits and hyphens (at most 63): it becomes a host name".into())
+    }
+}
+
+fn parse_bool(v: &str) -> Result<String, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok("true".into()),
+        "false" | "0" | "no" | "off" => Ok("false".into()),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+/// The package name as a server name: lowercase, `_` → `-`.
+pub fn server_name_from_package(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+/// The package name from `cargo metadata` (honouring `--manifest-path`).
+fn package_name(manifest_path: Option<&Path>, root: &Path) -> Result<String, String> {
+    let manifest = match manifest_path {
+        Some(m) => m.to_path_buf(),
+        None => root.join("Cargo.toml"),
+    };
+    if !manifest.is_file() {
+        return Err(format!(
+            "there is no Cargo.toml at {} to take the package name from",
+            manifest.display()
+        ));
+    }
+    let meta = cargo_metadata::MetadataCommand::new()
+        .manifest_path(&manifest)
+        .no_deps()
+        .exec()
+        .map_err(|e| format!("cargo metadata failed for {}: {e}", manifest.display()))?;
+    match meta.root_package() {
+        Some(p) => Ok(p.name.to_string()),
+        None => {
+            let members: Vec<String> = meta
+                .workspace_packages()
+                .iter()
+                .map(|p| p.name.to_string())
+                .collect();
+            Err(format!(
+                "{} is a workspace without a root package (members: {}); pick one with \
+                 --manifest-path <member>/Cargo.toml",
+                manifest.display(),
+                members.join(", ")
+            ))
+        }
+    }
+}
+
+// ---------- prompts (only on a terminal) ----------
+
+fn prompt_text(
+    message: &str,
+    help: &str,
+    default: Option<&str>,
+    validate: impl Fn(&str) -> Result<String, String> + Clone + 'static,
+) -> Option<String> {
+    let mut p = inquire::Text::new(message).with_help_message(help);
+    if let Some(d) = default {
+        p = p.with_default(d);
+    }
+    let p = p.with_validator(move |s: &str| {
+        Ok(match validate(s.trim()) {
+            Ok(_) => inquire::validator::Validation::Valid,
+            Err(e) => inquire::validator::Validation::Invalid(e.into()),
+        })
+    });
+    p.prompt().ok().map(|s| s.trim().to_string())
+}
+
+fn prompt_select(message: &str, options: &[&str], default: Option<&str>) -> Option<String> {
+    let start = default
+        .and_then(|d| options.iter().position(|o| *o == d))
+        .unwrap_or(0);
+    inquire::Select::new(message, options.to_vec())
+        .with_starting_cursor(start)
+        .prompt()
+        .ok()
+        .map(|s| s.to_string())
+}
+
+fn prompt_confirm(message: &str, default: bool) -> Option<String> {
+    inquire::Confirm::new(message)
+        .with_default(default)
+        .prompt()
+        .ok()
+        .map(|b| b.to_string())
+}
+
+// ---------- the command ----------
+
+/// What `deploy init` did: printed as the checklist, or as JSON with `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct InitResult {
+    /// deploy.toml, as shown to the user.
+    pub config_path: String,
+    /// `created`, `updated` or `unchanged`.
+    pub config: &'static str,
+    /// `.pmcp/entra-app.json` for Entra.
+    pub manifest_path: Option<String>,
+    /// `created`, `updated` or `unchanged` (absent without a manifest).
+    pub manifest: Option<&'static str>,
+    pub target: String,
+    pub provider: String,
+    pub server_name: String,
+    pub redirect_uri: String,
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub authority_host: Option<String>,
+    pub multi_tenant: bool,
+    pub allowed_tenants: Vec<String>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    /// Where each value came from (`--tenant-id`, `ENTRA_TENANT_ID`, `.pmcp/deploy.toml:7`, …).
+    pub sources: BTreeMap<String, Source>,
+    /// Unknown keys in deploy.toml and other things to look at.
+    pub warnings: Vec<String>,
+    /// The name of the client-secret variable that is set (never its value).
+    pub client_secret_env: Option<String>,
+    pub checklist: Checklist,
+}
+
+impl std::fmt::Display for InitResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.checklist)
+    }
+}
 
 /// Run the command.
-pub async fn run(_args: InitArgs, _ctx: &Ctx) -> anyhow::Result<()> {
-    Err(Failure::new(1, "SKELETON").into())
+pub async fn run(args: InitArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let root = config::project_root(ctx.manifest_path.as_deref(), &cwd);
+    let result = init(&args, ctx, &cwd, &root)?;
+    let ui = &ctx.ui;
+    // In GitHub Actions the checklist also goes to the job summary (no-op elsewhere).
+    let summary = format!(
+        "### cargo pmcp deploy init\n\n`{}` {}\n\n```text\n{}```\n",
+        result.config_path, result.config, result.checklist
+    );
+    if let Err(e) = crate::ui::github::append_summary(&summary) {
+        ui.warn(format!("cannot append to GITHUB_STEP_SUMMARY: {e}"));
+    }
+    if ui.json {
+        eprint!("{}", result.checklist.render(&|s| ui.bold(s)));
+        ui.print_json(&result)?;
+    } else {
+        use std::io::Write;
+        let bold = |s: &str| console::style(s).bold().to_string();
+        let mut out = std::io::stdout().lock();
+        out.write_all(result.checklist.render(&bold).as_bytes())?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// Show `path` relative to `cwd` when it is below it.
+fn shown(path: &Path, cwd: &Path) -> PathBuf {
+    path.strip_prefix(cwd)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn init(args: &InitArgs, ctx: &Ctx, cwd: &Path, root: &Path) -> anyhow::Result<InitResult> {
+    let ui = &ctx.ui;
+    let config_path = root.join(DEPLOY_TOML);
+    let config_shown = shown(&config_path, cwd);
+
+    // Read deploy.toml first: a file that does not parse is never touched.
+    let text = match std::fs::read_to_string(&config_path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(
+                Failure::usage(format!("cannot read {}: {e}", config_shown.display())).into(),
+            );
+        }
+    };
+    let loaded = match &text {
+        Some(t) => Some(
+            config::parse_with_warnings(&config_shown, t.clone()).map_err(|e| {
+                Failure::usage(format!("{e}")).with_hint(format!(
+                    "{} was not changed; fix it (or move it aside to start from the template) and run init again",
+                    config_shown.display()
+                ))
+            })?,
+        ),
+        None => None,
+    };
+    let mut warnings = Vec::new();
+    if let Some(l) = &loaded {
+        for w in &l.warnings {
+            ui.warn(w);
+            warnings.push(w.to_string());
+        }
+    }
+
+    let mut r = Resolver {
+        ui,
+        file: loaded.as_ref(),
+        interactive: ui.interactive,
+        yes: args.yes,
+        missing: Vec::new(),
+        invalid: Vec::new(),
+        sources: BTreeMap::new(),
+    };
+
+    // target
+    let target_flag = args.target.map(|t| t.as_str().to_string());
+    let target = r
+        .resolve(
+            &TARGET,
+            target_flag.as_deref(),
+            Some(("pmcp-run".into(), "hosted pmcp.run".into())),
+            &|d| {
+                prompt_select(
+                    "Where does the server run?",
+                    &["pmcp-run", "aws-lambda", "local"],
+                    d,
+                )
+            },
+            &|v| parse_target(v).map(|t| t.as_str().to_string()),
+        )
+        .and_then(|v| parse_target(&v).ok())
+        .unwrap_or(TargetKind::PmcpRun);
+
+    // provider: the file's `enabled = false` means none.
+    let oauth_flag = args.oauth.map(|p| p.as_str().to_string());
+    let file_provider = loaded.as_ref().and_then(|l| {
+        let (v, key) = if l.config.auth.enabled {
+            (l.config.auth.provider, "provider")
+        } else {
+            (Provider::None, "enabled")
+        };
+        let auth_loc = l.locate(&["auth", key]).or_else(|| l.locate(&["auth"]))?;
+        Some((v, auth_loc))
+    });
+    let provider = {
+        let given = r.given(&OAUTH, oauth_flag.as_deref());
+        let (value, source) = match (given, file_provider) {
+            (Some(g), _) if !matches!(g.source, Source::File(_)) => (g.value, g.source),
+            (_, Some((p, loc))) => (p.as_str().to_string(), Source::File(loc)),
+            _ if r.interactive && !r.yes => (
+                prompt_select(
+                    "Identity provider?",
+                    &["entra", "oidc", "none"],
+                    Some("entra"),
+                )
+                .unwrap_or_else(|| "entra".into()),
+                Source::Prompt,
+            ),
+            _ => (
+                "entra".to_string(),
+                Source::Default("Microsoft Entra ID".into()),
+            ),
+        };
+        match parse_provider(&value) {
+            Ok(p) => {
+                if !matches!(source, Source::Flag(_) | Source::Prompt) {
+                    ui.chose("auth.provider", p.as_str(), &source.to_string());
+                }
+                r.sources.insert(OAUTH.key, source);
+                p
+            }
+            Err(why) => {
+                r.invalid.push(format!("{source} `{value}`: {why}"));
+                Provider::Entra
+            }
+        }
+    };
+
+    // server name (default: the package name, read only when needed)
+    let server_given = r.given(&SERVER, args.server_name.as_deref()).is_some();
+    let server_default = if server_given {
+        None
+    } else {
+        match package_name(ctx.manifest_path.as_deref(), root) {
+            Ok(name) => Some((
+                server_name_from_package(&name),
+                format!("package `{name}` in Cargo.toml"),
+            )),
+            Err(why) => {
+                ui.info(format!("{why}; give the server's name with --server-name"));
+                None
+            }
+        }
+    };
+    let server_name = r.resolve(
+        &SERVER,
+        args.server_name.as_deref(),
+        server_default,
+        &|d| {
+            prompt_text(
+                "Server name:",
+                "lowercase letters, digits, hyphens",
+                d,
+                validate_server_name,
+            )
+        },
+        &validate_server_name,
+    );
+
+    // Entra values
+    let mut entra = None;
+    if provider == Provider::Entra {
+        let multi_flag = args.multi_tenant.map(|b| b.to_string());
+        let multi = r
+            .resolve(
+                &MULTI,
+                multi_flag.as_deref(),
+                Some(("false".into(), "single tenant".into())),
+                &|d| {
+                    prompt_confirm(
+                        "Accept users from other Entra tenants (multi-tenant)?",
+                        d == Some("true"),
+                    )
+                },
+                &parse_bool,
+            )
+            .is_some_and(|v| v == "true");
+        let allowed_flag =
+            (!args.allowed_tenants.is_empty()).then(|| args.allowed_tenants.join(","));
+        let allowed: Vec<String> = if multi || allowed_flag.is_some() {
+            r.resolve(
+                &ALLOWED,
+                allowed_flag.as_deref(),
+                Some((String::new(), "any tenant".into())),
+                &|d| {
+                    prompt_text(
+                        "Allowed tenant IDs (comma separated; empty for any):",
+                        "GUIDs",
+                        d,
+                        validate_guid_list,
+                    )
+                },
+                &validate_guid_list,
+            )
+            .map(|v| split_list(&v))
+            .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        if !multi && !allowed.is_empty() {
+            r.invalid.push(format!(
+                "{} `{}`: allowed tenants only apply with --multi-tenant",
+                r.sources
+                    .get(ALLOWED.key)
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| ALLOWED.flag.into()),
+                allowed.join(",")
+            ));
+        }
+        if multi && allowed.is_empty() {
+            let w = "multi-tenant with no allowed tenants: users of any Entra tenant can get tokens \
+                     for this server; restrict with --allowed-tenant <ID>";
+            ui.warn(w);
+            warnings.push(w.to_string());
+        }
+        let tenant = r.resolve(
+            &TENANT,
+            args.tenant_id.as_deref(),
+            None,
+            &|_| {
+                prompt_text(
+                    "Directory (tenant) ID:",
+                    "az account show --query tenantId -o tsv",
+                    None,
+                    move |v| validate_tenant(v, multi),
+                )
+            },
+            &|v| validate_tenant(v, multi),
+        );
+        let client = r.resolve(
+            &CLIENT,
+            args.client_id.as_deref(),
+            None,
+            &|_| {
+                prompt_text(
+                    "Application (client) ID:",
+                    "App registrations > your app > Overview",
+                    None,
+                    validate_guid,
+                )
+            },
+            &validate_guid,
+        );
+        let authority = match args.cloud {
+            Some(c) => {
+                r.sources.insert(AUTHORITY.key, Source::Flag("--cloud"));
+                Some(c.authority_host().to_string())
+            }
+            None => {
+                // Not prompted: almost everyone is on the public cloud; the default is logged.
+                let saved = r.interactive;
+                r.interactive = false;
+                let v = r.resolve(
+                    &AUTHORITY,
+                    args.authority_host.as_deref(),
+                    Some((DEFAULT_AUTHORITY_HOST.into(), "public cloud".into())),
+                    &|_| None,
+                    &validate_authority,
+                );
+                r.interactive = saved;
+                v
+            }
+        };
+        if let (Some(tenant_id), Some(client_id), Some(authority_host)) =
+            (tenant, client, authority)
+        {
+            entra = Some(EntraInit {
+                tenant_id,
+                client_id,
+                authority_host,
+                multi_tenant: multi,
+                allowed_tenants: allowed,
+            });
+        }
+    }
+
+    // OIDC values
+    let mut oidc = None;
+    if provider == Provider::Oidc {
+        let issuer = r.resolve(
+            &ISSUER,
+            args.issuer.as_deref(),
+            None,
+            &|_| prompt_text("Issuer URL:", "https://…", None, validate_issuer),
+            &validate_issuer,
+        );
+        let audience = r.resolve(
+            &AUDIENCE,
+            args.audience.as_deref(),
+            None,
+            &|_| {
+                prompt_text(
+                    "Audience:",
+                    "the aud claim of access tokens",
+                    None,
+                    validate_nonempty,
+                )
+            },
+            &validate_nonempty,
+        );
+        if let (Some(issuer), Some(audience)) = (issuer, audience) {
+            oidc = Some(OidcInit { issuer, audience });
+        }
+    }
+
+    // Flags that do not apply to the chosen provider are ignored, loudly.
+    let mut ignored = Vec::new();
+    if provider != Provider::Entra {
+        for (set, flag) in [
+            (args.tenant_id.is_some(), "--tenant-id"),
+            (args.client_id.is_some(), "--client-id"),
+            (args.authority_host.is_some(), "--authority-host"),
+            (args.cloud.is_some(), "--cloud"),
+            (args.multi_tenant.is_some(), "--multi-tenant"),
+            (!args.allowed_tenants.is_empty(), "--allowed-tenant"),
+        ] {
+            if set {
+                ignored.push(flag);
+            }
+        }
+    }
+    if provider != Provider::Oidc {
+        for (set, flag) in [
+            (args.issuer.is_some(), "--issuer"),
+            (args.audience.is_some(), "--audience"),
+        ] {
+            if set {
+                ignored.push(flag);
+            }
+        }
+    }
+    if !ignored.is_empty() {
+        let w = format!(
+            "{} ignored: the provider is {} (change it with --oauth)",
+            ignored.join(", "),
+            provider.as_str()
+        );
+        ui.warn(&w);
+        warnings.push(w);
+    }
+
+    // redirect URI (default derived from target and server name)
+    let redirect_default = server_name.as_deref().map(|s| {
+        (
+            default_redirect_uri(target, s),
+            format!("{target} and server name"),
+        )
+    });
+    let redirect = r.resolve(
+        &REDIRECT,
+        args.redirect_uri.as_deref(),
+        redirect_default,
+        &|d| {
+            prompt_text(
+                "Redirect URI:",
+                "https, or http://localhost",
+                d,
+                validate_redirect,
+            )
+        },
+        &validate_redirect,
+    );
+
+    if !r.missing.is_empty() {
+        let mut msg = String::from(if ui.interactive {
+            "missing values:"
+        } else {
+            "missing values (not asking: no terminal, or CI is set):"
+        });
+        for spec in &r.missing {
+            msg.push_str(&format!("\n  {:<16} {}", spec.name, spec.how_to_give()));
+        }
+        for i in &r.invalid {
+            msg.push_str(&format!("\n  invalid: {i}"));
+        }
+        let mut hint = String::new();
+        if r.missing.iter().any(|s| s.key == TENANT.key) {
+            hint.push_str("tenant id: az account show --query tenantId -o tsv. ");
+        }
+        if r.missing.iter().any(|s| s.key == CLIENT.key) {
+            let name = server_name.as_deref().unwrap_or("my-server");
+            hint.push_str(&format!(
+                "client id: no app registration yet? az ad app create --display-name \"MCP Server - {name}\" \
+                 --sign-in-audience AzureADMyOrg --query appId -o tsv. "
+            ));
+        }
+        hint.push_str("See docs/entra.md.");
+        return Err(Failure::usage(msg).with_hint(hint).into());
+    }
+    if !r.invalid.is_empty() {
+        let msg = if r.invalid.len() == 1 {
+            format!("invalid value: {}", r.invalid[0])
+        } else {
+            let mut m = String::from("invalid values:");
+            for i in &r.invalid {
+                m.push_str(&format!("\n  {i}"));
+            }
+            m
+        };
+        return Err(Failure::usage(msg)
+            .with_hint(
+                "nothing was written; fix the value(s) and run init again (see `cargo pmcp deploy init --help`)",
+            )
+            .into());
+    }
+
+    let server_name = server_name.expect("resolved or reported missing");
+    let redirect_uri = redirect.expect("resolved or reported missing");
+    let redirect_uri_given = !matches!(r.sources.get(REDIRECT.key), Some(Source::Default(_)));
+    let settings = InitSettings {
+        target,
+        provider,
+        server_name,
+        redirect_uri,
+        redirect_uri_given,
+        entra,
+        oidc,
+    };
+
+    // Write deploy.toml.
+    let mut doc = match text {
+        Some(t) => DeployToml::from_text(&config_path, t)?,
+        None => DeployToml::template(&config_path),
+    };
+    config::init::apply(&settings, &mut doc)
+        .map_err(|e| Failure::usage(e.to_string()).with_hint("the file was not changed"))?;
+    let config_state = if doc.is_new() {
+        "created"
+    } else if doc.is_changed() {
+        "updated"
+    } else {
+        "unchanged"
+    };
+    doc.write()
+        .with_context(|| format!("cannot write {}", config_shown.display()))?;
+    ui.info(format!("{} {}", config_shown.display(), config_state));
+
+    // Write the manifest fragment.
+    let (mut manifest_path, mut manifest_state) = (None, None);
+    if let Some(m) = EntraAppManifest::build(&settings) {
+        let path = root.join(ENTRA_APP_JSON);
+        let json = m.to_json();
+        let state = match std::fs::read_to_string(&path) {
+            Ok(old) if old == json => "unchanged",
+            Ok(_) => "updated",
+            Err(_) => "created",
+        };
+        if state != "unchanged" {
+            crate::ui::write_atomic(&path, json.as_bytes())
+                .with_context(|| format!("cannot write {}", shown(&path, cwd).display()))?;
+        }
+        ui.info(format!("{} {state}", shown(&path, cwd).display()));
+        manifest_path = Some(shown(&path, cwd).display().to_string());
+        manifest_state = Some(state);
+    }
+
+    // The secret stays in the environment.
+    let secret_env = [envs::ENTRA_CLIENT_SECRET, envs::AZURE_CLIENT_SECRET]
+        .into_iter()
+        .find(|n| std::env::var_os(n).is_some_and(|v| !v.is_empty()));
+    if let Some(name) = secret_env {
+        ui.info(format!(
+            "{name} is set: it stays out of {} (no secret is ever written there). `cargo pmcp deploy` \
+             reads it from the environment and sends it as a secret when [secrets] required lists it; \
+             `cargo pmcp auth test` reads it from the environment.",
+            config_shown.display()
+        ));
+    }
+
+    let checklist = Checklist::build(&settings, secret_env)?;
+    let e = settings.entra.as_ref();
+    Ok(InitResult {
+        config_path: config_shown.display().to_string(),
+        config: config_state,
+        manifest_path,
+        manifest: manifest_state,
+        target: settings.target.as_str().into(),
+        provider: settings.provider.as_str().into(),
+        server_name: settings.server_name.clone(),
+        redirect_uri: settings.redirect_uri.clone(),
+        tenant_id: e.map(|e| e.tenant_id.clone()),
+        client_id: e.map(|e| e.client_id.clone()),
+        authority_host: e.map(|e| e.authority_host.clone()),
+        multi_tenant: e.is_some_and(|e| e.multi_tenant),
+        allowed_tenants: e.map(|e| e.allowed_tenants.clone()).unwrap_or_default(),
+        issuer: settings.oidc.as_ref().map(|o| o.issuer.clone()),
+        audience: settings.oidc.as_ref().map(|o| o.audience.clone()),
+        sources: r
+            .sources
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        warnings,
+        client_secret_env: secret_env.map(str::to_string),
+        checklist,
+    })
+}
+
+fn parse_target(v: &str) -> Result<TargetKind, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "pmcp-run" => Ok(TargetKind::PmcpRun),
+        "aws-lambda" => Ok(TargetKind::AwsLambda),
+        "local" => Ok(TargetKind::Local),
+        _ => Err("expected pmcp-run, aws-lambda or local".into()),
+    }
+}
+
+fn parse_provider(v: &str) -> Result<Provider, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "entra" => Ok(Provider::Entra),
+        "oidc" => Ok(Provider::Oidc),
+        "none" => Ok(Provider::None),
+        _ => Err("expected entra, oidc or none".into()),
+    }
+}
+
+fn split_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn validate_guid_list(v: &str) -> Result<String, String> {
+    let mut out = Vec::new();
+    for t in split_list(v) {
+        out.push(validate_guid(&t).map_err(|_| format!("`{t}` is not a tenant GUID"))?);
+    }
+    Ok(out.join(","))
+}
+
+fn validate_nonempty(v: &str) -> Result<String, String> {
+    if v.trim().is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(v.trim().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenants() {
+        assert!(validate_tenant("contoso.onmicrosoft.com", false).is_ok());
+        assert!(validate_tenant("contoso.com", false).is_ok());
+        assert!(validate_tenant("11111111-2222-3333-4444-555555555555", false).is_ok());
+        assert!(validate_tenant("contoso", false).is_err());
+        assert!(
+            validate_tenant("common", false)
+                .unwrap_err()
+                .contains("--multi-tenant")
+        );
+        assert_eq!(
+            validate_tenant("Organizations", true).unwrap(),
+            "organizations"
+        );
+        assert!(validate_tenant("con toso.com", false).is_err());
+    }
+
+    #[test]
+    fn redirects() {
+        assert!(validate_redirect("https://x.pmcp.run/callback").is_ok());
+        assert!(validate_redirect("http://localhost:8080/callback").is_ok());
+        assert!(validate_redirect("http://127.0.0.1:1/cb").is_ok());
+        assert!(validate_redirect("http://example.com/cb").is_err());
+        assert!(validate_redirect("https://x/cb#frag").is_err());
+        assert!(validate_redirect("callback").is_err());
+    }
+
+    #[test]
+    fn server_names() {
+        assert_eq!(server_name_from_package("My_Server"), "my-server");
+        assert!(validate_server_name("my-server").is_ok());
+        assert!(validate_server_name("my_server").is_err());
+        assert!(validate_server_name("-x").is_err());
+    }
+
+    #[test]
+    fn how_to_give_lists_flag_and_envs() {
+        assert_eq!(
+            TENANT.how_to_give(),
+            "--tenant-id or ENTRA_TENANT_ID (or AZURE_TENANT_ID)"
+        );
+        assert_eq!(SERVER.how_to_give(), "--server-name or PMCP_SERVER_NAME");
+    }
 }

@@ -2,6 +2,13 @@
 //! writing (`edit`), so re-running `deploy init` keeps the user's comments, order and unknown keys.
 //! The schema is summarised for people in `shared/contracts/deploy-toml.md`; this code is the truth.
 
+pub mod edit;
+pub mod init;
+mod keys;
+
+pub use edit::DeployToml;
+pub use keys::{ConfigWarning, KNOWN_KEYS, unknown_keys};
+
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -125,7 +132,8 @@ impl Provider {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct AuthSection {
-    /// Defaults to true when the section exists.
+    /// Defaults to true when the section exists (false when there is no `[auth]` at all).
+    #[serde(default = "default_true")]
     pub enabled: bool,
     /// Defaults to `entra`.
     pub provider: Provider,
@@ -154,6 +162,10 @@ impl Default for AuthSection {
     }
 }
 
+fn default_true() -> bool {
+    true
+}
+
 /// `[auth.entra]`: written only when set.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
@@ -162,6 +174,9 @@ pub struct EntraSection {
     pub multi_tenant: bool,
     pub allowed_tenants: Vec<String>,
     pub accept_v1_tokens: bool,
+    /// The Web redirect URI registered on the app, when it is not the one derived from the target
+    /// and server name (`https://<server>.pmcp.run/callback`, `http://localhost:8080/callback`).
+    pub redirect_uri: Option<String>,
     /// Group GUID → permissions.
     pub group_permissions: BTreeMap<String, Vec<String>>,
 }
@@ -222,6 +237,20 @@ pub enum LoadError {
     },
 }
 
+impl From<LoadError> for crate::ui::Failure {
+    /// A deploy.toml that cannot be read or parsed is a configuration error (exit 2).
+    fn from(e: LoadError) -> Self {
+        let hint = match &e {
+            LoadError::Parse { path, .. } => format!(
+                "fix {} at that position (cargo-pmcp never rewrites a file it cannot parse)",
+                path.display()
+            ),
+            LoadError::Io { path, .. } => format!("check that {} is readable", path.display()),
+        };
+        crate::ui::Failure::usage(e.to_string()).with_hint(hint)
+    }
+}
+
 /// Read and parse `path`. `Ok(None)` when the file does not exist.
 pub fn load(path: &Path) -> Result<Option<DeployConfig>, LoadError> {
     let text = match std::fs::read_to_string(path) {
@@ -259,6 +288,115 @@ pub fn line_col(text: &str, pos: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// A position in deploy.toml, shown as `path:line:column` (or `path:line` with [`Location::line_only`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file as the user would type it (e.g. `.pmcp/deploy.toml`).
+    pub path: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+impl Location {
+    /// `path:line`, the form used in "this value came from" notes.
+    pub fn line_only(&self) -> String {
+        format!("{}:{}", self.path.display(), self.line)
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.path.display(), self.line, self.column)
+    }
+}
+
+/// deploy.toml read and parsed, with its text (to locate values) and the unknown-key warnings.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The path used in messages (as given to [`load_with_warnings`]).
+    pub path: PathBuf,
+    /// The file's text.
+    pub text: String,
+    /// The typed view.
+    pub config: DeployConfig,
+    /// Unknown keys inside tables cargo-pmcp owns (typo guard). Print each with `ui.warn`.
+    pub warnings: Vec<ConfigWarning>,
+}
+
+impl Loaded {
+    /// Where the value at `keys` (e.g. `["auth", "tenant_id"]`) is written, for error messages
+    /// such as `.pmcp/deploy.toml:7: tenant_id is not a GUID`. `None` when the key is absent.
+    pub fn locate(&self, keys: &[&str]) -> Option<Location> {
+        locate(&self.path, &self.text, keys)
+    }
+}
+
+/// Read, parse and check `path`: the typed config plus warnings for unknown keys in our tables.
+/// `Ok(None)` when the file does not exist. `deploy` and `deploy init` both read deploy.toml this way.
+pub fn load_with_warnings(path: &Path) -> Result<Option<Loaded>, LoadError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(LoadError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    parse_with_warnings(path, text).map(Some)
+}
+
+/// [`load_with_warnings`] on text already read.
+pub fn parse_with_warnings(path: &Path, text: String) -> Result<Loaded, LoadError> {
+    let config = parse(path, &text)?;
+    let warnings = unknown_keys(path, &text);
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        text,
+        config,
+        warnings,
+    })
+}
+
+/// Where the value at `keys` sits in `text` (1-based line and column of the value).
+pub fn locate(path: &Path, text: &str, keys: &[&str]) -> Option<Location> {
+    let doc = toml_edit::Document::parse(text).ok()?;
+    let mut item = doc.as_item();
+    for k in keys {
+        item = item.as_table_like()?.get(k)?;
+    }
+    let span = item.span()?;
+    let (line, column) = line_col(text, span.start);
+    Some(Location {
+        path: path.to_path_buf(),
+        line,
+        column,
+    })
+}
+
+/// The project root: the directory of `--manifest-path` when given, else the nearest directory at
+/// or above `cwd` holding a Cargo.toml, else `cwd`. `.pmcp/` lives here.
+pub fn project_root(manifest_path: Option<&Path>, cwd: &Path) -> PathBuf {
+    if let Some(m) = manifest_path {
+        let m = if m.is_absolute() {
+            m.to_path_buf()
+        } else {
+            cwd.join(m)
+        };
+        return match m.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => cwd.to_path_buf(),
+        };
+    }
+    cwd.ancestors()
+        .find(|d| d.join("Cargo.toml").is_file())
+        .unwrap_or(cwd)
+        .to_path_buf()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +419,23 @@ default_scopes = ["openid"]
         assert_eq!(c.auth.tenant_id.as_deref(), Some("t"));
         assert_eq!(c.target.kind, TargetKind::PmcpRun);
         assert_eq!(c.server.memory_mb, 512);
+    }
+
+    #[test]
+    fn auth_enabled_defaults_to_true_only_when_the_section_exists() {
+        let c = parse(Path::new("x"), "[auth]\nprovider = \"entra\"\n").unwrap();
+        assert!(c.auth.enabled);
+        let c = parse(Path::new("x"), "[target]\ntype = \"local\"\n").unwrap();
+        assert!(!c.auth.enabled);
+    }
+
+    #[test]
+    fn locate_points_at_the_value() {
+        let text = "[auth]\n# c\ntenant_id = \"x\"\n";
+        let loc = locate(Path::new(".pmcp/deploy.toml"), text, &["auth", "tenant_id"]).unwrap();
+        assert_eq!((loc.line, loc.column), (3, 13));
+        assert_eq!(loc.line_only(), ".pmcp/deploy.toml:3");
+        assert!(locate(Path::new("x"), text, &["auth", "client_id"]).is_none());
     }
 
     #[test]
