@@ -9,3 +9,4 @@ mod emulator;
 #[cfg(all(feature = "server", feature = "emulator"))]
 mod server;
 mod init;
+mod deploy;

@@ -1,8 +1,27 @@
-//! `deploy`, `deploy destroy`, `deploy status` — SKELETON: to be built.
+//! `deploy`, `deploy destroy`, `deploy status`: resolve inputs (flags > env > deploy.toml), then
+//! config → build → package → target (behind [`Target`]) → record → one result, printed as text or
+//! `--json`.
 
 use super::Ctx;
+use crate::auth::secret::SecretString;
 use crate::cli::DeploySub;
-use crate::ui::Failure;
+use crate::config::{self, DEPLOY_TOML, DeployConfig, TargetKind};
+use crate::deploy::build::{self, BuildError, BuildOptions};
+use crate::deploy::env::{self as denv, Secret, ServerEnv};
+use crate::deploy::package::{self, Artifact, DeployManifest};
+use crate::deploy::record::{self, Record};
+use crate::deploy::target::local::{Local, LocalSettings};
+use crate::deploy::target::pmcp_run::{self, Credentials, PmcpRun, PmcpRunSettings, RetryPolicy};
+use crate::deploy::target::{
+    DeployRequest, Deployed, Destroyed, OAuthEndpoints, StatusEntry, Target, TargetError,
+};
+use crate::deploy::{exit, rfc3339};
+use crate::ui::{Failure, Ui, github};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
 
 /// `cargo pmcp deploy [FLAGS]` or `cargo pmcp deploy <init|destroy|status>`.
 #[derive(Debug, clap::Args)]
@@ -14,29 +33,668 @@ pub struct DeployCommand {
     pub args: DeployArgs,
 }
 
-/// Build, package and push.
-#[derive(Debug, clap::Args)]
-pub struct DeployArgs {}
+/// Build, package and push the server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DeployArgs {
+    /// Where to deploy (overrides `[target] type` in .pmcp/deploy.toml).
+    #[arg(long, value_enum, value_name = "TARGET")]
+    pub target: Option<TargetKind>,
+    /// Print the plan (artifact, environment, secret names, target, URL) and change nothing remote.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The binary to deploy when the package (or workspace) has several (overrides `[server] bin`).
+    #[arg(long, value_name = "NAME")]
+    pub bin: Option<String>,
+    /// Build for this target triple (cargo's `--target`), e.g. x86_64-unknown-linux-musl.
+    #[arg(long, value_name = "TRIPLE", env = "CARGO_BUILD_TARGET")]
+    pub target_triple: Option<String>,
+    /// cargo's target directory.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// cargo profile to build with (default: release).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// How long to wait for the deployment to be ready: `600`, `90s`, `10m`, `500ms`
+    /// (default: 600s for pmcp-run, 30s for local).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_timeout: Option<Duration>,
+    /// pmcp-run API base URL (overrides `[target] api_url`).
+    #[arg(long, value_name = "URL", env = "PMCP_RUN_API_URL")]
+    pub api_url: Option<String>,
+    /// local: the port on 127.0.0.1 (default: a free one).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Upload attempts in all (at least 3 recommended).
+    #[arg(long, default_value_t = 4, hide = true)]
+    pub retry_attempts: u32,
+    /// First retry delay in milliseconds (doubles each retry, with jitter).
+    #[arg(long, default_value_t = 500, hide = true)]
+    pub retry_base_ms: u64,
+    /// Time between deployment status polls in milliseconds.
+    #[arg(long, default_value_t = 2000, hide = true)]
+    pub poll_interval_ms: u64,
+}
 
-/// `deploy destroy`.
-#[derive(Debug, clap::Args)]
-pub struct DestroyArgs {}
+/// Stop and remove a deployment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DestroyArgs {
+    /// Which target (default: `[target] type` in .pmcp/deploy.toml).
+    #[arg(long, value_enum, value_name = "TARGET")]
+    pub target: Option<TargetKind>,
+}
 
-/// `deploy status`.
-#[derive(Debug, clap::Args)]
-pub struct StatusArgs {}
+/// Show what runs where.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusArgs {
+    /// Only this target (default: every target).
+    #[arg(long, value_enum, value_name = "TARGET")]
+    pub target: Option<TargetKind>,
+    /// pmcp-run API base URL (overrides `[target] api_url`).
+    #[arg(long, value_name = "URL", env = "PMCP_RUN_API_URL")]
+    pub api_url: Option<String>,
+}
+
+/// Parse `600`, `600s`, `10m`, `500ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, unit) = match t.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 600, 90s, 10m, 500ms)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}`: {e}"))
+}
+
+/// The artifact as shown in results.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArtifactInfo {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// What `deploy` did (or, with `--dry-run`, would do). Human text and `--json` come from it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployResult {
+    pub target: String,
+    pub dry_run: bool,
+    /// The MCP URL (with `--dry-run`: what is known of it in advance).
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthEndpoints>,
+    pub artifact: ArtifactInfo,
+    pub deployment_id: Option<String>,
+    pub env_names: Vec<String>,
+    pub secret_names: Vec<String>,
+    /// `--dry-run` only: the non-secret values the server would get.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uploaded: Option<bool>,
+    pub durations_ms: BTreeMap<String, u64>,
+}
+
+impl fmt::Display for DeployResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.dry_run {
+            writeln!(f, "Plan (dry run, nothing was deployed):")?;
+            writeln!(f, "  target:    {}", self.target)?;
+            writeln!(f, "  artifact:  {}", self.artifact.path.display())?;
+            writeln!(f, "  size:      {} bytes", self.artifact.size)?;
+            writeln!(f, "  sha256:    {}", self.artifact.sha256)?;
+            writeln!(f, "  url:       {}", self.url)?;
+            writeln!(f, "  environment:")?;
+            for (k, v) in self.environment.iter().flatten() {
+                writeln!(f, "    {k}={v}")?;
+            }
+            if self.secret_names.is_empty() {
+                writeln!(f, "  secrets:   (none)")?;
+            } else {
+                writeln!(f, "  secrets (values from the environment, never shown):")?;
+                for n in &self.secret_names {
+                    writeln!(f, "    {n}=********")?;
+                }
+            }
+            return Ok(());
+        }
+        writeln!(f, "Deployed to {}.", self.target)?;
+        writeln!(f, "  MCP URL:   {}", self.url)?;
+        if let Some(h) = &self.health_url {
+            writeln!(f, "  health:    {h}")?;
+        }
+        if let Some(o) = &self.oauth {
+            for (k, v) in [
+                ("issuer", &o.issuer),
+                ("authorize", &o.authorization_endpoint),
+                ("token", &o.token_endpoint),
+                ("register", &o.registration_endpoint),
+            ] {
+                if let Some(v) = v {
+                    writeln!(f, "  {k:<10} {v}")?;
+                }
+            }
+        }
+        if let Some(id) = &self.deployment_id {
+            writeln!(f, "  id:        {id}")?;
+        }
+        writeln!(
+            f,
+            "  artifact:  {} ({} bytes)",
+            &self.artifact.sha256, self.artifact.size
+        )?;
+        if !self.secret_names.is_empty() {
+            writeln!(
+                f,
+                "  secrets:   {} (values masked)",
+                self.secret_names.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// `deploy status` output.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusResult {
+    pub targets: Vec<StatusEntry>,
+}
+
+impl fmt::Display for StatusResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.targets {
+            writeln!(f, "{}: {}", e.target, e.state)?;
+            if let Some(u) = &e.url {
+                writeln!(f, "  url:       {u}")?;
+            }
+            if let Some(id) = &e.deployment_id {
+                writeln!(f, "  id:        {id}")?;
+            }
+            if let Some(s) = &e.artifact_sha256 {
+                writeln!(f, "  artifact:  {s}")?;
+            }
+            if let Some(t) = &e.deployed_at {
+                writeln!(f, "  since:     {t}")?;
+            }
+            if let Some(d) = &e.detail {
+                writeln!(f, "  {d}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for DestroyedView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}: {}", self.0.target, self.0.detail)
+    }
+}
+
+struct DestroyedView<'a>(&'a Destroyed);
+
+/// The project directory: the one holding `--manifest-path`, else the current directory.
+fn project_dir(ctx: &Ctx) -> anyhow::Result<PathBuf> {
+    let cwd = std::env::current_dir()?;
+    Ok(match &ctx.manifest_path {
+        Some(m) => {
+            let m = if m.is_absolute() {
+                m.clone()
+            } else {
+                cwd.join(m)
+            };
+            m.parent().map(Path::to_path_buf).unwrap_or(cwd)
+        }
+        None => cwd,
+    })
+}
+
+fn load_config(ui: &Ui, dir: &Path) -> Result<DeployConfig, Failure> {
+    let path = dir.join(DEPLOY_TOML);
+    match config::load(&path) {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => {
+            ui.info(format_args!(
+                "no {DEPLOY_TOML} found: using defaults (auth off); `cargo pmcp deploy init` writes one"
+            ));
+            Ok(DeployConfig::default())
+        }
+        Err(e) => Err(Failure::usage(e.to_string())
+            .with_hint(format!("fix {DEPLOY_TOML} (nothing was built or deployed)"))),
+    }
+}
+
+fn target_failure(e: TargetError) -> Failure {
+    let code = e.exit_code();
+    let hint = e.hint().map(str::to_string);
+    let f = Failure::new(code, e.to_string());
+    match hint {
+        Some(h) => f.with_hint(h),
+        None => f,
+    }
+}
+
+/// pmcp-run credentials from the environment: `PMCP_ACCESS_TOKEN`, else `PMCP_CLIENT_ID` +
+/// `PMCP_CLIENT_SECRET`. Values are masked in GitHub Actions logs.
+fn pmcp_credentials() -> Result<Credentials, Failure> {
+    let get = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+    if let Some(t) = get("PMCP_ACCESS_TOKEN") {
+        github::add_mask(&t);
+        return Ok(Credentials::AccessToken(SecretString::new(t.trim())));
+    }
+    match (get("PMCP_CLIENT_ID"), get("PMCP_CLIENT_SECRET")) {
+        (Some(id), Some(secret)) => {
+            github::add_mask(&secret);
+            Ok(Credentials::ClientCredentials {
+                client_id: id.trim().to_string(),
+                client_secret: SecretString::new(secret),
+            })
+        }
+        (Some(_), None) => Err(Failure::usage(
+            "PMCP_CLIENT_ID is set but PMCP_CLIENT_SECRET is not",
+        )
+        .with_hint(pmcp_run::CREDENTIALS_HINT)),
+        (None, Some(_)) => Err(Failure::usage(
+            "PMCP_CLIENT_SECRET is set but PMCP_CLIENT_ID is not",
+        )
+        .with_hint(pmcp_run::CREDENTIALS_HINT)),
+        (None, None) => Ok(Credentials::Missing),
+    }
+}
+
+fn api_url(flag: &Option<String>, config: &DeployConfig) -> String {
+    flag.clone()
+        .filter(|u| !u.trim().is_empty())
+        .or_else(|| config.target.api_url.clone())
+        .unwrap_or_else(|| pmcp_run::DEFAULT_API_URL.to_string())
+}
+
+fn unavailable(kind: TargetKind) -> Failure {
+    Failure::usage(format!("the {kind} target is not available yet"))
+        .with_hint("use --target pmcp-run or --target local")
+}
 
 /// Run `deploy`.
-pub async fn run(_args: DeployArgs, _ctx: &Ctx) -> anyhow::Result<()> {
-    Err(Failure::new(1, "SKELETON").into())
+pub async fn run(args: DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    let ui = &ctx.ui;
+    let result = run_inner(&args, ctx).await;
+    if let Err(e) = &result
+        && ui.json
+        && let Some(f) = e.downcast_ref::<Failure>()
+    {
+        ui.print_json(&serde_json::json!({
+            "error": f.message,
+            "hint": f.hint,
+            "exit_code": f.code,
+        }))?;
+    }
+    result
+}
+
+async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    let ui = &ctx.ui;
+    let dir = project_dir(ctx)?;
+    let config = load_config(ui, &dir)?;
+    let kind = args.target.unwrap_or(config.target.kind);
+    if args.target.is_none() {
+        ui.chose("target", kind.as_str(), DEPLOY_TOML);
+    }
+    match kind {
+        TargetKind::PmcpRun => {
+            let mut s = PmcpRunSettings::new(api_url(&args.api_url, &config), pmcp_credentials()?);
+            s.retry = RetryPolicy {
+                attempts: args.retry_attempts.max(1),
+                base: Duration::from_millis(args.retry_base_ms),
+                max: Duration::from_secs(10).max(Duration::from_millis(args.retry_base_ms)),
+            };
+            s.poll_interval = Duration::from_millis(args.poll_interval_ms.max(1));
+            if let Some(t) = args.wait_timeout {
+                s.wait_timeout = t;
+            }
+            deploy_to(PmcpRun::new(s), args, ctx, &dir, &config).await
+        }
+        TargetKind::Local => {
+            let mut s = LocalSettings {
+                port: args.port,
+                ..LocalSettings::default()
+            };
+            if let Some(t) = args.wait_timeout {
+                s.ready_timeout = t;
+            }
+            deploy_to(Local::new(s), args, ctx, &dir, &config).await
+        }
+        TargetKind::AwsLambda => Err(unavailable(kind).into()),
+    }
+}
+
+async fn deploy_to<T: Target>(
+    target: T,
+    args: &DeployArgs,
+    ctx: &Ctx,
+    dir: &Path,
+    config: &DeployConfig,
+) -> anyhow::Result<()> {
+    let ui = &ctx.ui;
+    let total = Instant::now();
+    let kind = target.kind();
+    // 1. Everything that can be checked without building: env, secrets, target settings.
+    let env: ServerEnv = denv::server_env(config)
+        .map_err(|e| Failure::usage(e.to_string()).with_hint(format!("edit {DEPLOY_TOML}")))?;
+    for note in &env.notes {
+        ui.info(format_args!("note: {note}"));
+    }
+    let secrets: Vec<Secret> =
+        denv::resolve_secrets(&config.secrets.required, |n| std::env::var(n).ok()).map_err(
+            |e| {
+                Failure::usage(e.to_string()).with_hint(
+                    "export each secret before deploying (in CI, from the secret store), or remove it from [secrets] required",
+                )
+            },
+        )?;
+    for s in &secrets {
+        github::add_mask(s.value.secret());
+    }
+    let secret_names: Vec<String> = secrets.iter().map(|s| s.name.clone()).collect();
+    if let Err(e) = target.preflight() {
+        if args.dry_run {
+            ui.warn(format_args!("a real deploy would stop here: {e}"));
+        } else {
+            return Err(target_failure(e).into());
+        }
+    }
+
+    // 2. Build.
+    let mut progress = ui.progress();
+    let opts = BuildOptions {
+        manifest_path: ctx.manifest_path.clone(),
+        bin: args.bin.clone().or_else(|| config.server.bin.clone()),
+        target: args.target_triple.clone(),
+        target_dir: args.target_dir.clone(),
+        profile: args.profile.clone(),
+        cwd: std::env::current_dir()?,
+    };
+    let t_build = Instant::now();
+    let o = opts.clone();
+    let spec = tokio::task::spawn_blocking(move || build::locate(&o))
+        .await?
+        .map_err(build_failure)?;
+    let name = config
+        .server
+        .name
+        .clone()
+        .unwrap_or_else(|| spec.package.clone());
+    progress.step(&format!(
+        "building {} ({} {}, {})",
+        spec.bin,
+        spec.package,
+        spec.version,
+        opts.profile.as_deref().unwrap_or("release")
+    ));
+    ui.debug(format_args!(
+        "cargo {}",
+        build::build_args(&spec, &opts).join(" ")
+    ));
+    let (s2, o2) = (spec.clone(), opts.clone());
+    let built = match tokio::task::spawn_blocking(move || build::build(&s2, &o2)).await? {
+        Ok(b) => b,
+        Err(e) => {
+            progress.clear();
+            return Err(build_failure(e).into());
+        }
+    };
+    let build_ms = t_build.elapsed().as_millis() as u64;
+    progress.done(&format!(
+        "built {} for {} in {:.1}s",
+        spec.bin,
+        built.target_triple,
+        build_ms as f64 / 1000.0
+    ));
+
+    // 3. Package.
+    let t_pkg = Instant::now();
+    progress.step("packaging");
+    let out = spec
+        .target_directory
+        .join("pmcp-deploy")
+        .join(&built.target_triple)
+        .join(format!("{name}.zip"));
+    let manifest = DeployManifest {
+        format: 1,
+        name: name.clone(),
+        version: spec.version.clone(),
+        bin: spec.bin.clone(),
+        target: built.target_triple.clone(),
+        binary_sha256: String::new(),
+        binary_size: 0,
+        env_names: env.names(),
+        secret_names: secret_names.clone(),
+    };
+    let exe = built.executable.clone();
+    let out2 = out.clone();
+    let artifact: Artifact =
+        tokio::task::spawn_blocking(move || package::package(&exe, manifest, &out2))
+            .await?
+            .map_err(|e| {
+                progress.clear();
+                Failure::new(1, format!("cannot write {}: {e}", out.display()))
+            })?;
+    let pkg_ms = t_pkg.elapsed().as_millis() as u64;
+    progress.done(&format!(
+        "packaged {} ({} bytes, sha256 {})",
+        artifact.path.display(),
+        artifact.size,
+        &artifact.sha256[..12]
+    ));
+    let mut durations = BTreeMap::from([
+        ("build".to_string(), build_ms),
+        ("package".to_string(), pkg_ms),
+    ]);
+    let artifact_info = ArtifactInfo {
+        path: artifact.path.clone(),
+        sha256: artifact.sha256.clone(),
+        size: artifact.size,
+    };
+
+    if args.dry_run {
+        progress.clear();
+        durations.insert("total".into(), total.elapsed().as_millis() as u64);
+        let result = DeployResult {
+            target: kind.to_string(),
+            dry_run: true,
+            url: target.expected_url(&name),
+            health_url: None,
+            oauth: None,
+            artifact: artifact_info,
+            deployment_id: None,
+            env_names: env.names(),
+            secret_names,
+            environment: Some(env.vars.clone()),
+            uploaded: None,
+            durations_ms: durations,
+        };
+        return print_result(ui, &result);
+    }
+
+    // 4. Push.
+    let req = DeployRequest {
+        project_dir: dir,
+        name: &name,
+        version: &spec.version,
+        artifact: &artifact,
+        env: &env,
+        secrets: &secrets,
+        config,
+    };
+    let deployed: Deployed = match target.deploy(&req, &mut progress).await {
+        Ok(d) => d,
+        Err(e) => {
+            progress.clear();
+            return Err(target_failure(e).into());
+        }
+    };
+    progress.clear();
+    durations.extend(deployed.durations_ms.clone());
+    durations.insert("total".into(), total.elapsed().as_millis() as u64);
+
+    // 5. Record and report.
+    let rec = Record {
+        deployment_id: deployed.deployment_id.clone(),
+        url: deployed.url.clone(),
+        health_url: deployed.health_url.clone(),
+        artifact_sha256: artifact.sha256.clone(),
+        deployed_at: rfc3339(SystemTime::now()),
+    };
+    if let Err(e) = record::write(dir, kind, &rec) {
+        ui.warn(format_args!(
+            "deployed, but the record was not written: {e}"
+        ));
+    }
+    let result = DeployResult {
+        target: kind.to_string(),
+        dry_run: false,
+        url: deployed.url,
+        health_url: deployed.health_url,
+        oauth: deployed.oauth,
+        artifact: artifact_info,
+        deployment_id: deployed.deployment_id,
+        env_names: env.names(),
+        secret_names,
+        environment: None,
+        uploaded: Some(deployed.uploaded),
+        durations_ms: durations,
+    };
+    let _ = github::append_summary(&format!(
+        "### `{name}` deployed to {kind}\n\n- MCP URL: {}\n- artifact sha256: `{}`\n",
+        result.url, result.artifact.sha256
+    ));
+    print_result(ui, &result)
+}
+
+fn print_result<T: Serialize + fmt::Display>(ui: &Ui, result: &T) -> anyhow::Result<()> {
+    if ui.json {
+        ui.print_json(result)?;
+    } else {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        write!(out, "{result}")?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+fn build_failure(e: BuildError) -> Failure {
+    match e {
+        BuildError::CargoFailed { status, output } => {
+            // cargo's own output, in full, so the user sees the compiler errors.
+            eprint!("{output}");
+            if !output.ends_with('\n') {
+                eprintln!();
+            }
+            Failure::new(exit::BUILD, format!("cargo build failed ({status})"))
+                .with_hint("fix the errors above; nothing was deployed")
+        }
+        e @ (BuildError::Ambiguous { .. } | BuildError::UnknownBin { .. }) => {
+            Failure::usage(e.to_string())
+                .with_hint("choose one with --bin <NAME> or `bin` in [server] of .pmcp/deploy.toml")
+        }
+        e @ BuildError::NoBinary { .. } => Failure::usage(e.to_string()).with_hint(
+            "deploy a package with a [[bin]] target (src/main.rs), or pass --manifest-path",
+        ),
+        e @ BuildError::Metadata(_) => Failure::new(exit::BUILD, e.to_string())
+            .with_hint("run it in the server's directory or pass --manifest-path <Cargo.toml>"),
+        e => Failure::new(exit::BUILD, e.to_string()),
+    }
 }
 
 /// Run `deploy destroy`.
-pub async fn destroy(_args: DestroyArgs, _ctx: &Ctx) -> anyhow::Result<()> {
-    Err(Failure::new(1, "SKELETON").into())
+pub async fn destroy(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    let ui = &ctx.ui;
+    let dir = project_dir(ctx)?;
+    let kind = match args.target {
+        Some(k) => k,
+        None => {
+            let c = load_config(ui, &dir)?;
+            ui.chose("target", c.target.kind.as_str(), DEPLOY_TOML);
+            c.target.kind
+        }
+    };
+    let result = match kind {
+        TargetKind::Local => Local::default().destroy(&dir).await,
+        TargetKind::PmcpRun => {
+            PmcpRun::new(PmcpRunSettings::new(
+                pmcp_run::DEFAULT_API_URL,
+                Credentials::Missing,
+            ))
+            .destroy(&dir)
+            .await
+        }
+        TargetKind::AwsLambda => return Err(unavailable(kind).into()),
+    }
+    .map_err(target_failure)?;
+    if ui.json {
+        ui.print_json(&result)?;
+    } else {
+        print!("{}", DestroyedView(&result));
+    }
+    Ok(())
 }
 
 /// Run `deploy status`.
-pub async fn status(_args: StatusArgs, _ctx: &Ctx) -> anyhow::Result<()> {
-    Err(Failure::new(1, "SKELETON").into())
+pub async fn status(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    let ui = &ctx.ui;
+    let dir = project_dir(ctx)?;
+    let path = dir.join(DEPLOY_TOML);
+    let config = config::load(&path)
+        .map_err(|e| Failure::usage(e.to_string()))?
+        .unwrap_or_default();
+    let kinds = match args.target {
+        Some(k) => vec![k],
+        None => vec![TargetKind::PmcpRun, TargetKind::Local],
+    };
+    let mut targets = Vec::new();
+    for kind in kinds {
+        let entry = match kind {
+            TargetKind::Local => Local::default().status(&dir).await,
+            TargetKind::PmcpRun => {
+                let s = PmcpRunSettings::new(api_url(&args.api_url, &config), pmcp_credentials()?);
+                PmcpRun::new(s).status(&dir).await
+            }
+            TargetKind::AwsLambda => return Err(unavailable(kind).into()),
+        };
+        match entry {
+            Ok(e) => targets.push(e),
+            // One unreachable target must not hide the others.
+            Err(e) => targets.push(StatusEntry {
+                target: kind.to_string(),
+                state: "unknown".into(),
+                detail: Some(e.to_string()),
+                ..Default::default()
+            }),
+        }
+    }
+    print_result(ui, &StatusResult { targets })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("600").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5y").is_err());
+    }
 }

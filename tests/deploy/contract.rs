@@ -1,0 +1,121 @@
+//! The environment contract in both directions: what deploy produces from deploy.toml is what the
+//! server reads back with `EntraConfig::from_env()`. The reading side runs in a child process (this
+//! test binary, re-entered) with exactly the produced environment, so no test mutates the
+//! environment of the test process.
+
+use super::{CLIENT, TENANT};
+use cargo_pmcp::auth::EntraConfig;
+use cargo_pmcp::config;
+use cargo_pmcp::deploy::env::server_env;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const CHILD_MARKER: &str = "PMCP_CONTRACT_CHILD";
+
+/// Runs only inside the child started by `read_back` (ignored otherwise): prints what
+/// `EntraConfig::from_env()` sees as one JSON line.
+#[test]
+#[ignore = "helper: started by the contract tests in a child process"]
+fn entra_config_from_env_child() {
+    if std::env::var_os(CHILD_MARKER).is_none() {
+        return;
+    }
+    let c = EntraConfig::from_env().expect("EntraConfig::from_env");
+    let doc = serde_json::json!({
+        "tenant_id": c.tenant_id,
+        "client_id": c.client_id,
+        "authority_host": c.authority_host,
+        "issuer": c.issuer(),
+        "jwks_uri": c.jwks_uri(),
+        "has_secret": c.client_secret.is_some(),
+    });
+    println!("\nCONTRACT {doc}");
+}
+
+fn read_back(env: &BTreeMap<String, String>) -> serde_json::Value {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args([
+            "deploy::contract::entra_config_from_env_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env_clear()
+        .envs(env)
+        .env(CHILD_MARKER, "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("CONTRACT "))
+        .unwrap_or_else(|| panic!("no CONTRACT line in {text}"));
+    serde_json::from_str(line).unwrap()
+}
+
+#[test]
+fn single_tenant_env_reads_back_the_same_values() {
+    let cfg = config::parse(
+        Path::new("deploy.toml"),
+        &format!(
+            "[auth]\nenabled = true\ntenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT}\"\n[auth.entra]\nauthority_host = \"https://login.microsoftonline.us/\"\n"
+        ),
+    )
+    .unwrap();
+    let env = server_env(&cfg).unwrap().vars;
+    let back = read_back(&env);
+    assert_eq!(back["tenant_id"], env["ENTRA_TENANT_ID"].as_str());
+    assert_eq!(back["client_id"], env["ENTRA_CLIENT_ID"].as_str());
+    assert_eq!(back["authority_host"], env["ENTRA_AUTHORITY_HOST"].as_str());
+    assert_eq!(back["issuer"], env["AUTH_ISSUER"].as_str());
+    assert_eq!(back["jwks_uri"], env["AUTH_JWKS_URI"].as_str());
+    assert_eq!(back["authority_host"], "https://login.microsoftonline.us");
+    assert_eq!(back["has_secret"], false);
+}
+
+#[test]
+fn multi_tenant_env_reads_back_and_keeps_the_issuer_template() {
+    let cfg = config::parse(
+        Path::new("deploy.toml"),
+        &format!(
+            "[auth]\nenabled = true\nclient_id = \"{CLIENT}\"\n[auth.entra]\nmulti_tenant = true\nallowed_tenants = [\"{TENANT}\"]\n"
+        ),
+    )
+    .unwrap();
+    let env = server_env(&cfg).unwrap().vars;
+    let back = read_back(&env);
+    assert_eq!(back["tenant_id"], "organizations");
+    assert_eq!(back["client_id"], CLIENT);
+    assert_eq!(back["jwks_uri"], env["AUTH_JWKS_URI"].as_str());
+    // The server substitutes {tenantid} per token; the template keeps the authority's shape.
+    let template = EntraConfig::new("{tenantid}", CLIENT)
+        .with_authority_host(back["authority_host"].as_str().unwrap())
+        .issuer();
+    assert_eq!(env["AUTH_ISSUER"], template);
+    assert_eq!(env["AUTH_ALLOWED_TENANTS"], TENANT);
+    assert_eq!(env["AUTH_MULTI_TENANT"], "true");
+}
+
+#[test]
+fn secret_given_to_the_server_reads_back_as_the_client_secret() {
+    let cfg = config::parse(
+        Path::new("deploy.toml"),
+        &format!("[auth]\nenabled = true\ntenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT}\"\n[secrets]\nrequired = [\"ENTRA_CLIENT_SECRET\"]\n"),
+    )
+    .unwrap();
+    let mut env = server_env(&cfg).unwrap().vars;
+    let secrets =
+        cargo_pmcp::deploy::env::resolve_secrets(&cfg.secrets.required, |_| Some("v".into()))
+            .unwrap();
+    for s in &secrets {
+        env.insert(s.name.clone(), s.value.secret().to_string());
+    }
+    assert_eq!(read_back(&env)["has_secret"], true);
+}

@@ -1,0 +1,185 @@
+//! `--target local`: up, redeploy, status, destroy. Every process a test starts is killed when the
+//! test ends, pass or fail.
+
+use super::{Project, SECRET_VALUE, entra_toml, stderr, stdout};
+use cargo_pmcp::config;
+use cargo_pmcp::deploy::env::server_env;
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+
+/// Kills the recorded pids (their process groups) on drop.
+struct Reaper(Vec<u32>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &format!("-{pid}")])
+                .output();
+        }
+    }
+}
+
+fn get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// True while `pid` runs (a zombie counts as gone).
+fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+fn state(project: &Project) -> Value {
+    serde_json::from_str(&project.dir.read(".pmcp/local/state.json")).unwrap()
+}
+
+#[test]
+fn local_up_redeploy_status_destroy() {
+    let project = Project::new(&entra_toml("local"));
+    let mut reaper = Reaper(Vec::new());
+
+    // Up.
+    let out = project.deploy(&["--json"]).output().unwrap();
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{se}");
+    let doc: Value = serde_json::from_str(so.trim()).unwrap();
+    let st = state(&project);
+    let (pid1, port1) = (
+        st["pid"].as_u64().unwrap() as u32,
+        st["port"].as_u64().unwrap() as u16,
+    );
+    reaper.0.push(pid1);
+    assert_eq!(doc["target"], "local");
+    assert_eq!(doc["url"], format!("http://127.0.0.1:{port1}/mcp"));
+    assert_eq!(doc["deployment_id"], pid1.to_string());
+    assert_eq!(st["artifact_sha256"], doc["artifact"]["sha256"]);
+    assert!(Path::new(st["log"].as_str().unwrap()).exists());
+    assert!(get(port1, "/health").contains("200 OK"));
+
+    // The server received exactly the contract plus PORT and HOST.
+    let cfg = config::parse(Path::new("d"), &entra_toml("local")).unwrap();
+    let mut expected = server_env(&cfg).unwrap().vars;
+    expected.retain(|k, _| k.starts_with("AUTH_") || k.starts_with("ENTRA_"));
+    expected.insert("HOST".into(), "127.0.0.1".into());
+    expected.insert("PORT".into(), port1.to_string());
+    let env_page = get(port1, "/env");
+    let body = env_page.split("\r\n\r\n").nth(1).unwrap();
+    let got: std::collections::BTreeMap<String, String> = body
+        .lines()
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert!(!so.contains(SECRET_VALUE) && !se.contains(SECRET_VALUE));
+    assert!(
+        !project
+            .dir
+            .read(".pmcp/local/state.json")
+            .contains(SECRET_VALUE)
+    );
+
+    // Redeploy replaces it.
+    let out = project.deploy(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let st2 = state(&project);
+    let (pid2, port2) = (
+        st2["pid"].as_u64().unwrap() as u32,
+        st2["port"].as_u64().unwrap() as u16,
+    );
+    reaper.0.push(pid2);
+    assert_ne!(pid1, pid2);
+    assert!(!running(pid1), "the old server still runs");
+    assert!(stderr(&out).contains(&format!("stopped the previous local server (pid {pid1})")));
+    assert!(stdout(&out).contains(&format!("http://127.0.0.1:{port2}/mcp")));
+    assert!(get(port2, "/health").contains("200 OK"));
+
+    // Status shows what runs where.
+    let out = project
+        .dir
+        .cmd()
+        .args(["deploy", "status", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let local = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["target"] == "local")
+        .unwrap();
+    assert_eq!(local["state"], "running");
+    assert_eq!(local["url"], format!("http://127.0.0.1:{port2}/mcp"));
+    let pmcp = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["target"] == "pmcp-run")
+        .unwrap();
+    assert_eq!(pmcp["state"], "not deployed");
+
+    // Destroy stops it and forgets it.
+    let out = project
+        .dir
+        .cmd()
+        .args(["deploy", "destroy", "--target", "local"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("stopped the local server (pid {pid2}")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!running(pid2));
+    assert!(!project.dir.join(".pmcp/local/state.json").exists());
+    assert!(
+        !project
+            .dir
+            .read(".pmcp/deployment.toml")
+            .contains("[local]")
+    );
+    let out = project
+        .dir
+        .cmd()
+        .args(["deploy", "status", "--target", "local"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains("local: not deployed"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_server_that_exits_at_startup_fails_with_its_log() {
+    let project =
+        Project::new("[target]\ntype = \"local\"\n[environment]\nTINY_SERVER_EXIT_CODE = \"7\"\n");
+    let out = project.deploy(&[]).output().unwrap();
+    let se = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{se}");
+    assert!(se.contains("exited during startup"), "{se}");
+    assert!(se.contains("tiny-server: exiting with 7 as asked"), "{se}");
+    assert!(!project.dir.join(".pmcp/local/state.json").exists());
+}

@@ -1,0 +1,77 @@
+//! `cargo pmcp deploy`: the built binary deploys the tiny server crate in tests/fixtures to an
+//! in-process pmcp-run-compatible API (with fault injection) and to the local target.
+
+mod api;
+mod build;
+mod contract;
+mod local;
+mod pmcp_run;
+
+use crate::support::TestDir;
+use std::path::PathBuf;
+
+/// A secret value that must only ever appear in the create request's `secrets` field.
+pub const SECRET_VALUE: &str = "s3cr3t-entra-client-secret-value-4b1e";
+pub const TENANT: &str = "11111111-2222-3333-4444-555555555555";
+pub const CLIENT: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+
+/// deploy.toml for a single-tenant Entra server that needs `ENTRA_CLIENT_SECRET`.
+pub fn entra_toml(target: &str) -> String {
+    format!(
+        r#"[target]
+type = "{target}"
+
+[server]
+memory_mb = 256
+
+[auth]
+enabled = true
+provider = "entra"
+tenant_id = "{TENANT}"
+client_id = "{CLIENT}"
+
+[environment]
+LOG_LEVEL = "debug"
+
+[secrets]
+required = ["ENTRA_CLIENT_SECRET"]
+"#
+    )
+}
+
+/// A temp project holding a copy of tests/fixtures/tiny-server and `.pmcp/deploy.toml`.
+pub struct Project {
+    pub dir: TestDir,
+}
+
+impl Project {
+    pub fn new(deploy_toml: &str) -> Project {
+        let dir = TestDir::new();
+        let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-server");
+        for rel in ["Cargo.toml", "src/main.rs"] {
+            dir.write(rel, &std::fs::read_to_string(fixture.join(rel)).unwrap());
+        }
+        dir.write(".pmcp/deploy.toml", deploy_toml);
+        Project { dir }
+    }
+
+    /// `cargo-pmcp deploy --target-dir <tmp>/target <args>` with the secret set: each test builds
+    /// into its own target dir (never the outer cargo lock).
+    pub fn deploy(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut cmd = self.dir.cmd();
+        cmd.arg("deploy")
+            .arg("--target-dir")
+            .arg(self.dir.join("target"))
+            .args(args)
+            .env("ENTRA_CLIENT_SECRET", SECRET_VALUE);
+        cmd
+    }
+}
+
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
