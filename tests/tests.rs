@@ -4,6 +4,7 @@
 
 mod support;
 
+mod auth_test;
 mod cli;
 mod emulator;
 #[cfg(all(feature = "server", feature = "emulator"))]

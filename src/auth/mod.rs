@@ -4,6 +4,7 @@
 
 pub mod claims;
 pub mod clock;
+pub mod credentials;
 pub mod dangerous;
 pub mod discovery;
 pub mod entra;
@@ -18,6 +19,11 @@ pub mod validator;
 
 pub use claims::{ClaimAudience, EntraClaims};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use credentials::{
+    AccessToken, AssertionAlgorithm, AssertionIdentity, AssertionSource, Certificate,
+    ClientCredential, ClientCredentialsRequest, CredentialError, DeviceAuthorization,
+    EntraTokenError, GitHubOidc, TokenClient, get_obo_token,
+};
 pub use discovery::DiscoveryDocument;
 pub use entra::{Cloud, ConfigError, EntraConfig};
 pub use error::AuthError;

@@ -1,0 +1,2098 @@
+//! Token acquisition from Entra ID (and any OAuth 2.0 / OIDC token endpoint): client secret,
+//! certificate (a signed client assertion), federated assertions (a workload identity token file or
+//! a GitHub Actions ID token), device code (a person signs in), on-behalf-of, and OIDC client
+//! credentials with an optional RFC 8707 `resource`.
+//!
+//! Token-endpoint failures come back as a typed [`EntraTokenError`] carrying Microsoft's `AADSTS`
+//! code, message, trace and correlation ids, and our remediation ([`EntraTokenError::remediation`]).
+//!
+//! Nothing here reads environment variables except the explicit `from_env` constructors, and every
+//! URL comes from the caller (usually [`EntraConfig`]'s endpoints), so tests point them at loopback.
+//! Secrets travel as [`SecretString`]; every secret value the client learns or builds (assertions,
+//! ID tokens, access tokens) is first handed to the `on_secret` hook so a CI runner can mask it.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::entra::{Cloud, EntraConfig};
+use super::secret::SecretString;
+
+/// `client_assertion_type` for a JWT client assertion (RFC 7523).
+pub const JWT_BEARER_ASSERTION_TYPE: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// The on-behalf-of grant type.
+pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// The device code grant type (RFC 8628).
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// The issuer of GitHub Actions ID tokens; register it in the federated credential.
+pub const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent.com";
+/// `AZURE_FEDERATED_TOKEN_FILE`: a file holding a federated assertion (workload identity).
+pub const AZURE_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
+/// `AZURE_CLIENT_CERTIFICATE_PATH`: a PEM file with the certificate and its private key.
+pub const AZURE_CLIENT_CERTIFICATE_PATH: &str = "AZURE_CLIENT_CERTIFICATE_PATH";
+/// `ACTIONS_ID_TOKEN_REQUEST_URL`: set by GitHub Actions when the job has `id-token: write`.
+pub const ACTIONS_ID_TOKEN_REQUEST_URL: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
+/// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`: the bearer token for [`ACTIONS_ID_TOKEN_REQUEST_URL`].
+pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
+
+/// How long a client assertion we sign stays valid.
+const ASSERTION_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// The longest error body we quote back to the user.
+const MAX_QUOTED_BODY: usize = 300;
+
+// ---------------------------------------------------------------------------------------------
+// Results
+// ---------------------------------------------------------------------------------------------
+
+/// A token endpoint's successful answer.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AccessToken {
+    /// The access token itself.
+    pub token: SecretString,
+    /// `Bearer`, normally.
+    pub token_type: String,
+    /// Seconds until expiry, as the endpoint said (Entra v1 endpoints send a string; both parse).
+    pub expires_in: Option<u64>,
+    /// The scopes granted, when the endpoint says.
+    pub scope: Option<String>,
+    /// A refresh token (delegated flows only).
+    pub refresh_token: Option<SecretString>,
+}
+
+/// The `iss`, `sub` and `aud` of a federated assertion we presented: shown next to what must be
+/// registered when Entra finds no matching federated credential. Read without verification (it is
+/// our own input, decoded only to explain a failure).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AssertionIdentity {
+    pub issuer: Option<String>,
+    pub subject: Option<String>,
+    pub audience: Option<String>,
+}
+
+impl AssertionIdentity {
+    /// Read `iss`/`sub`/`aud` from a JWT's payload without checking anything. `None` if not a JWT.
+    pub fn from_unverified_jwt(jwt: &str) -> Option<Self> {
+        let payload = jwt.split('.').nth(1)?;
+        let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        let audience = match v.get("aud") {
+            Some(serde_json::Value::String(a)) => Some(a.clone()),
+            Some(serde_json::Value::Array(a)) => Some(
+                a.iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            _ => None,
+        };
+        Some(Self {
+            issuer: s("iss"),
+            subject: s("sub"),
+            audience,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/// An error answer from Entra's token endpoint, parsed: `AADSTS` code, Microsoft's message, trace
+/// and correlation ids, and (for federated credentials) the assertion that was presented.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EntraTokenError {
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// The OAuth `error` (`invalid_client`, `invalid_scope`, `invalid_request`, …).
+    pub error: String,
+    /// The first `AADSTS` number (from `error_codes`, else from the description).
+    pub code: Option<u32>,
+    /// All of `error_codes`.
+    pub codes: Vec<u32>,
+    /// Microsoft's message without the `AADSTSnnn:` prefix and the trailing trace lines.
+    pub message: String,
+    pub trace_id: Option<String>,
+    pub correlation_id: Option<String>,
+    pub timestamp: Option<String>,
+    pub error_uri: Option<String>,
+    /// A claims challenge (`interaction_required` answers), to hand back to the client.
+    pub claims: Option<String>,
+    /// The federated assertion we sent, when the request used one.
+    pub assertion: Option<AssertionIdentity>,
+    /// The client id the request was made for (used in remediations).
+    pub client_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawErrorBody {
+    error: Option<String>,
+    error_description: Option<String>,
+    #[serde(default)]
+    error_codes: Vec<u32>,
+    timestamp: Option<String>,
+    trace_id: Option<String>,
+    correlation_id: Option<String>,
+    error_uri: Option<String>,
+    claims: Option<String>,
+}
+
+impl EntraTokenError {
+    /// Parse an Entra token-endpoint error body. `None` when the body is not an OAuth error object
+    /// carrying an `AADSTS` code (then it is not Entra's).
+    pub fn parse(status: u16, body: &str) -> Option<Self> {
+        let raw: RawErrorBody = serde_json::from_str(body).ok()?;
+        let error = raw.error?;
+        let description = raw.error_description.unwrap_or_default();
+        let code_in_text = aadsts_in_text(&description);
+        if raw.error_codes.is_empty() && code_in_text.is_none() {
+            return None;
+        }
+        let code = raw.error_codes.first().copied().or(code_in_text);
+        let trace_id = raw
+            .trace_id
+            .or_else(|| line_value(&description, "Trace ID:"));
+        let correlation_id = raw
+            .correlation_id
+            .or_else(|| line_value(&description, "Correlation ID:"));
+        Some(Self {
+            status,
+            error,
+            code,
+            codes: raw.error_codes,
+            message: clean_description(&description),
+            trace_id,
+            correlation_id,
+            timestamp: raw.timestamp,
+            error_uri: raw.error_uri,
+            claims: raw.claims,
+            assertion: None,
+            client_id: None,
+        })
+    }
+
+    /// `AADSTS7000215`-style code, or the OAuth error when there is no number.
+    pub fn aadsts(&self) -> String {
+        match self.code {
+            Some(c) => format!("AADSTS{c}"),
+            None => self.error.clone(),
+        }
+    }
+
+    /// True when a person must sign in again (MFA, consent, conditional access): on-behalf-of
+    /// callers pass [`EntraTokenError::claims`] back to their client.
+    pub fn is_interaction_required(&self) -> bool {
+        self.error == "interaction_required"
+            || self.error == "consent_required"
+            || matches!(self.code, Some(50076 | 50079 | 65001 | 53003))
+    }
+
+    /// True for the "no matching federated identity record" family.
+    pub fn is_federated_mismatch(&self) -> bool {
+        matches!(
+            self.code,
+            Some(700211 | 700212 | 700213 | 7002137 | 7002138 | 70021)
+        )
+    }
+
+    /// What to do about it, in our words (Microsoft's message is in [`EntraTokenError::message`]).
+    pub fn remediation(&self) -> String {
+        let client = self.client_id.as_deref().unwrap_or("<client_id>");
+        match self.code {
+            Some(7000215) => "The client secret is wrong. Most often the secret's ID (a GUID, the \"Secret ID\" column) was copied instead of its Value, which the Portal shows only once, right after you create it. Create a new secret under App registrations → Certificates & secrets, copy the Value column, and set it as ENTRA_CLIENT_SECRET (or AZURE_CLIENT_SECRET) — never in deploy.toml.".to_string(),
+            Some(7000222) => "The client secret has expired. Create a new one under App registrations → Certificates & secrets, update ENTRA_CLIENT_SECRET wherever it is stored (CI secrets, the deployed server), then delete the expired one. Consider a federated credential for CI instead: nothing to expire or leak.".to_string(),
+            Some(700016) => format!("No application with client id `{client}` exists in this tenant. Check the client id (App registration → Overview → Application (client) ID), that the tenant id is the one the app is registered in, and — for a multi-tenant app used from another tenant — that an administrator of that tenant has consented to it."),
+            Some(90002) => "The tenant does not exist here: either the tenant id is wrong, or it belongs to another cloud. Check Entra ID → Overview → Tenant ID, and the cloud: a US Government or China tenant needs --cloud usgov / --cloud china (or --authority-host).".to_string(),
+            Some(500011) => format!("The API named in the scope does not exist in this tenant. Check that the app registration has an Application ID URI (Expose an API → Set, normally `api://{client}`), that the scope is spelled exactly like it (`api://{client}/.default`), and, for a multi-tenant API, that it is consented in the caller's tenant."),
+            Some(70011) => format!("The scope is not valid. An app (client credentials) asks for `api://{client}/.default`; a person (device code) asks for a delegated scope defined under Expose an API, e.g. `api://{client}/access_as_user`, or `/.default`. Pass it with --scope."),
+            Some(1002012) => format!("Client credential flows need a scope ending in `/.default` (the resource identifier + `/.default`), e.g. `api://{client}/.default`. Pass it with --scope."),
+            Some(9001023) => "This grant cannot use the `common` / `consumers` endpoint. Use your tenant id (a GUID or a verified domain) instead of `common`, even for a multi-tenant app: --tenant-id or ENTRA_TENANT_ID.".to_string(),
+            Some(700024) => "The client assertion is outside its valid time range: it expired or is not valid yet. Check this machine's clock (NTP). A federated token file must be the current one (it is rotated; it is read fresh for every exchange), and a GitHub ID token is requested fresh per exchange — if this persists, the runner's clock is off.".to_string(),
+            Some(700027) => "The client assertion's signature did not verify: the certificate used to sign it is not the one uploaded to the app registration (Certificates & secrets → Certificates). Upload the public certificate of the PEM you use, and compare thumbprints.".to_string(),
+            Some(65001) => "Consent is missing: an administrator must grant the permission (API permissions → Grant admin consent), or the user must consent at sign-in.".to_string(),
+            Some(50076 | 50079 | 53003) => "A policy requires the user to sign in interactively (MFA or conditional access). Pass the claims challenge back to the client so it can sign in again.".to_string(),
+            Some(700211 | 700212 | 700213 | 7002137 | 7002138 | 70021) => self.federated_remediation(),
+            _ => match self.error.as_str() {
+                "invalid_client" => "The client could not be authenticated: check the client id and its credential (secret value, certificate or federated credential).".to_string(),
+                "invalid_scope" => format!("Check the scope: `api://{client}/.default` for an app, or a delegated scope for a person."),
+                "unauthorized_client" => "This client is not allowed to use this grant: check the app registration's platform settings (e.g. 'Allow public client flows' for device code).".to_string(),
+                _ => "Look the code up at https://login.microsoftonline.com/error and check the app registration.".to_string(),
+            },
+        }
+    }
+
+    fn federated_remediation(&self) -> String {
+        let client = self.client_id.as_deref().unwrap_or("<client_id>");
+        let what = match self.code {
+            Some(700211) => "issuer",
+            Some(700212) => "audience",
+            Some(700213 | 7002137 | 7002138) => "subject",
+            _ => "issuer, subject or audience",
+        };
+        let mut s = format!(
+            "No federated credential on app `{client}` matches the presented assertion's {what}. Matching is exact and case-sensitive. Under App registrations → Certificates & secrets → Federated credentials, register exactly:"
+        );
+        match &self.assertion {
+            Some(a) => {
+                s.push_str(&format!(
+                    "\n    issuer:   {}\n    subject:  {}\n    audience: {}",
+                    a.issuer.as_deref().unwrap_or("(none in the assertion)"),
+                    a.subject.as_deref().unwrap_or("(none in the assertion)"),
+                    a.audience.as_deref().unwrap_or("(none in the assertion)"),
+                ));
+                s.push_str("\n(these are the presented assertion's iss, sub and aud)");
+            }
+            None => s.push_str(
+                " the assertion's `iss` as Issuer, its `sub` as Subject identifier, and its `aud` (api://AzureADTokenExchange) as Audience.",
+            ),
+        }
+        if self
+            .assertion
+            .as_ref()
+            .and_then(|a| a.issuer.as_deref())
+            .is_some_and(|i| i == GITHUB_ACTIONS_ISSUER)
+        {
+            s.push_str("\nGitHub subjects look like repo:OWNER/REPO:ref:refs/heads/main, repo:OWNER/REPO:environment:NAME or repo:OWNER/REPO:pull_request — a job with `environment:` presents the environment form.");
+        }
+        s
+    }
+}
+
+impl std::fmt::Display for EntraTokenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.aadsts(), self.message)
+    }
+}
+
+impl std::error::Error for EntraTokenError {}
+
+/// Why a token could not be acquired.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialError {
+    /// Entra's token endpoint refused, with an `AADSTS` code.
+    #[error("{0}")]
+    Entra(Box<EntraTokenError>),
+    /// Another OAuth server's error answer (`error` / `error_description`).
+    #[error("the token endpoint {url} refused the request ({status}): {error}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    OAuth {
+        url: String,
+        status: u16,
+        error: String,
+        description: Option<String>,
+    },
+    /// The server could not be reached, or the connection broke.
+    #[error("could not reach {url}: {detail}")]
+    Network { url: String, detail: String },
+    /// An answer that is not what the protocol says.
+    #[error("unexpected answer from {url} (HTTP {status}): {detail}")]
+    InvalidResponse {
+        url: String,
+        status: u16,
+        detail: String,
+    },
+    /// The certificate PEM could not be used.
+    #[error("certificate {origin}: {detail}")]
+    Certificate { origin: String, detail: String },
+    /// The federated token file could not be read.
+    #[error("federated token file {}: {detail}", path.display())]
+    FederatedTokenFile { path: PathBuf, detail: String },
+    /// GitHub Actions did not hand out an ID token.
+    #[error("the GitHub Actions ID token request failed: {detail}")]
+    GitHubIdToken { detail: String },
+    /// On-behalf-of needs the API's own credential (a client secret in [`EntraConfig`]).
+    #[error("on-behalf-of needs the API's client secret, and none is configured")]
+    MissingClientSecret,
+    /// The device code expired before the person signed in.
+    #[error("the device code expired before sign-in completed")]
+    DeviceCodeExpired,
+    /// The person declined the sign-in.
+    #[error("the sign-in was declined")]
+    AuthorizationDeclined,
+    /// An OIDC discovery document could not be used.
+    #[error("the OpenID discovery document at {url} could not be used: {detail}")]
+    Discovery { url: String, detail: String },
+}
+
+impl CredentialError {
+    /// A stable code: `AADSTS7000215`, `invalid_client`, `network`, `certificate`, …
+    pub fn code(&self) -> String {
+        match self {
+            CredentialError::Entra(e) => e.aadsts(),
+            CredentialError::OAuth { error, .. } => error.clone(),
+            CredentialError::Network { .. } => "network".into(),
+            CredentialError::InvalidResponse { .. } => "invalid_response".into(),
+            CredentialError::Certificate { .. } => "certificate".into(),
+            CredentialError::FederatedTokenFile { .. } => "federated_token_file".into(),
+            CredentialError::GitHubIdToken { .. } => "github_id_token".into(),
+            CredentialError::MissingClientSecret => "missing_client_secret".into(),
+            CredentialError::DeviceCodeExpired => "expired_token".into(),
+            CredentialError::AuthorizationDeclined => "authorization_declined".into(),
+            CredentialError::Discovery { .. } => "discovery_failed".into(),
+        }
+    }
+
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            CredentialError::Entra(e) => e.remediation(),
+            CredentialError::OAuth { error, .. } => match error.as_str() {
+                "invalid_client" => "Check the client id and secret registered with the identity provider.".into(),
+                "invalid_scope" => "Check the scope (or --resource / --audience) the provider expects for this API.".into(),
+                "unauthorized_client" => "Allow the client credentials grant for this client in the identity provider.".into(),
+                _ => "Check the client's settings in the identity provider.".into(),
+            },
+            CredentialError::Network { .. } => "Check the authority host / issuer URL and network access (proxy, firewall).".into(),
+            CredentialError::InvalidResponse { .. } => "Check that the URL points at the identity provider's token endpoint (authority host, tenant, cloud).".into(),
+            CredentialError::Certificate { .. } => "Give one unencrypted PEM file holding the certificate (BEGIN CERTIFICATE) and its RSA private key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY), e.g. `cat cert.pem key.pem > client.pem`.".into(),
+            CredentialError::FederatedTokenFile { .. } => "AZURE_FEDERATED_TOKEN_FILE must name a readable file holding one JWT (the projected service account token).".into(),
+            CredentialError::GitHubIdToken { .. } => "Give the job `permissions: id-token: write` (and `contents: read`); ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are set only then.".into(),
+            CredentialError::MissingClientSecret => "Set ENTRA_CLIENT_SECRET on the server (a secret, never in deploy.toml).".into(),
+            CredentialError::DeviceCodeExpired => "Run the command again and finish the sign-in within the time shown.".into(),
+            CredentialError::AuthorizationDeclined => "Run the command again and accept the sign-in.".into(),
+            CredentialError::Discovery { .. } => "Check the issuer URL: `{issuer}/.well-known/openid-configuration` must be reachable and name the same issuer.".into(),
+        }
+    }
+
+    /// The parsed Entra error, if this is one.
+    pub fn entra(&self) -> Option<&EntraTokenError> {
+        match self {
+            CredentialError::Entra(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials
+// ---------------------------------------------------------------------------------------------
+
+/// How the client (the app asking for the token) proves who it is.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ClientCredential {
+    /// A client secret, sent as a form field.
+    Secret(SecretString),
+    /// A certificate: we sign a client assertion with its private key.
+    Certificate(Arc<Certificate>),
+    /// A federated assertion issued by someone else (workload identity, GitHub Actions).
+    Federated(AssertionSource),
+}
+
+impl ClientCredential {
+    /// Short name: `secret`, `certificate`, `federated`, `github`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientCredential::Secret(_) => "secret",
+            ClientCredential::Certificate(_) => "certificate",
+            ClientCredential::Federated(AssertionSource::File(_)) => "federated",
+            ClientCredential::Federated(AssertionSource::GitHubActions(_)) => "github",
+        }
+    }
+}
+
+/// Where a federated assertion comes from. Both are fetched fresh for every exchange: token files
+/// are rotated underneath us, and GitHub ID tokens are short-lived.
+#[derive(Debug, Clone)]
+pub enum AssertionSource {
+    /// A file holding one JWT (`AZURE_FEDERATED_TOKEN_FILE`).
+    File(PathBuf),
+    /// The GitHub Actions ID token service.
+    GitHubActions(GitHubOidc),
+}
+
+/// The GitHub Actions ID token service of the running job.
+#[derive(Debug, Clone)]
+pub struct GitHubOidc {
+    /// `ACTIONS_ID_TOKEN_REQUEST_URL`.
+    pub request_url: String,
+    /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
+    pub request_token: SecretString,
+    /// The audience asked for: [`Cloud::token_exchange_audience`].
+    pub audience: String,
+}
+
+impl GitHubOidc {
+    /// Read `ACTIONS_ID_TOKEN_REQUEST_URL` / `ACTIONS_ID_TOKEN_REQUEST_TOKEN`; `None` outside a
+    /// GitHub Actions job with `id-token: write`. The audience is `cloud`'s token exchange audience.
+    pub fn from_env(cloud: Cloud) -> Option<Self> {
+        let url = std::env::var(ACTIONS_ID_TOKEN_REQUEST_URL)
+            .ok()
+            .filter(|v| !v.trim().is_empty())?;
+        let token = std::env::var(ACTIONS_ID_TOKEN_REQUEST_TOKEN)
+            .ok()
+            .filter(|v| !v.trim().is_empty())?;
+        Some(Self {
+            request_url: url.trim().to_string(),
+            request_token: SecretString::new(token.trim()),
+            audience: cloud.token_exchange_audience().to_string(),
+        })
+    }
+}
+
+/// How the certificate assertion is signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AssertionAlgorithm {
+    /// PS256 with the `x5t#S256` header (SHA-256 thumbprint). The default.
+    #[default]
+    Ps256,
+    /// RS256 with the legacy `x5t` header (SHA-1 thumbprint), for older clouds and libraries.
+    Rs256,
+}
+
+/// A certificate with its RSA private key, from one PEM file.
+pub struct Certificate {
+    origin: String,
+    der: Vec<u8>,
+    key: jsonwebtoken::EncodingKey,
+}
+
+impl std::fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Certificate")
+            .field("origin", &self.origin)
+            .field("sha1_thumbprint", &self.sha1_thumbprint_hex())
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+/// One `-----BEGIN X-----` … `-----END X-----` block.
+struct PemBlock<'a> {
+    label: &'a str,
+    text: &'a str,
+    body: String,
+}
+
+fn pem_blocks(pem: &str) -> Vec<PemBlock<'_>> {
+    let mut out = Vec::new();
+    let mut rest = pem;
+    let mut offset = 0;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let after = &rest[start + 11..];
+        let Some(label_end) = after.find("-----") else {
+            break;
+        };
+        let label = &after[..label_end];
+        let end_marker = format!("-----END {label}-----");
+        let body_start = start + 11 + label_end + 5;
+        let Some(end_rel) = rest[body_start..].find(&end_marker) else {
+            break;
+        };
+        let end = body_start + end_rel + end_marker.len();
+        let body: String = rest[body_start..body_start + end_rel]
+            .lines()
+            .filter(|l| !l.contains(':'))
+            .flat_map(|l| l.chars())
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        out.push(PemBlock {
+            label,
+            text: &pem[offset + start..offset + end],
+            body,
+        });
+        offset += end;
+        rest = &rest[end..];
+    }
+    out
+}
+
+impl Certificate {
+    /// Read a PEM holding the certificate and its unencrypted RSA private key (either order).
+    /// `origin` names where it came from, for messages (a path or an env var).
+    pub fn from_pem(pem: &str, origin: impl Into<String>) -> Result<Self, CredentialError> {
+        let origin = origin.into();
+        let err = |detail: String| CredentialError::Certificate {
+            origin: origin.clone(),
+            detail,
+        };
+        let blocks = pem_blocks(pem);
+        if blocks.is_empty() {
+            return Err(err(
+                "no PEM blocks found (expected BEGIN CERTIFICATE and BEGIN PRIVATE KEY)".into(),
+            ));
+        }
+        let cert = blocks
+            .iter()
+            .find(|b| b.label == "CERTIFICATE")
+            .ok_or_else(|| err("no certificate (BEGIN CERTIFICATE) in the PEM".into()))?;
+        if blocks.iter().any(|b| b.label == "ENCRYPTED PRIVATE KEY") {
+            return Err(err(
+                "the private key is encrypted; decrypt it first (`openssl pkey -in key.pem -out plain.pem`)".into(),
+            ));
+        }
+        let key_block = blocks
+            .iter()
+            .find(|b| b.label == "PRIVATE KEY" || b.label == "RSA PRIVATE KEY")
+            .ok_or_else(|| err("no private key (BEGIN PRIVATE KEY) in the PEM".into()))?;
+        let der = STANDARD
+            .decode(&cert.body)
+            .map_err(|e| err(format!("the certificate is not valid base64: {e}")))?;
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_block.text.as_bytes())
+            .map_err(|e| err(format!("the private key is not a usable RSA key: {e}")))?;
+        Ok(Self { origin, der, key })
+    }
+
+    /// Read [`Certificate::from_pem`] from a file.
+    pub fn from_pem_file(path: &Path) -> Result<Self, CredentialError> {
+        let text = std::fs::read_to_string(path).map_err(|e| CredentialError::Certificate {
+            origin: path.display().to_string(),
+            detail: format!("cannot read it: {e}"),
+        })?;
+        Self::from_pem(&text, path.display().to_string())
+    }
+
+    /// Where the PEM came from.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The DER bytes of the certificate.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// `x5t#S256`: base64url of the certificate's SHA-256.
+    pub fn x5t_s256(&self) -> String {
+        URL_SAFE_NO_PAD.encode(Sha256::digest(&self.der))
+    }
+
+    /// `x5t`: base64url of the certificate's SHA-1.
+    pub fn x5t(&self) -> String {
+        URL_SAFE_NO_PAD.encode(sha1_smol::Sha1::from(&self.der).digest().bytes())
+    }
+
+    /// The SHA-1 thumbprint in upper-case hex, as the Azure Portal lists it.
+    pub fn sha1_thumbprint_hex(&self) -> String {
+        hex::encode_upper(sha1_smol::Sha1::from(&self.der).digest().bytes())
+    }
+
+    /// Sign a client assertion for `client_id` at `token_endpoint` (the `aud`), valid 10 minutes.
+    pub fn client_assertion(
+        &self,
+        client_id: &str,
+        token_endpoint: &str,
+        alg: AssertionAlgorithm,
+        now: SystemTime,
+    ) -> Result<SecretString, CredentialError> {
+        let mut header = match alg {
+            AssertionAlgorithm::Ps256 => {
+                let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
+                h.x5t_s256 = Some(self.x5t_s256());
+                h
+            }
+            AssertionAlgorithm::Rs256 => {
+                let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+                h.x5t = Some(self.x5t());
+                h
+            }
+        };
+        header.typ = Some("JWT".into());
+        let iat = unix(now);
+        let claims = serde_json::json!({
+            "aud": token_endpoint,
+            "iss": client_id,
+            "sub": client_id,
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "iat": iat,
+            "nbf": iat,
+            "exp": iat + ASSERTION_LIFETIME.as_secs(),
+        });
+        jsonwebtoken::encode(&header, &claims, &self.key)
+            .map(SecretString::new)
+            .map_err(|e| CredentialError::Certificate {
+                origin: self.origin.clone(),
+                detail: format!("signing the client assertion failed: {e}"),
+            })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Device code
+// ---------------------------------------------------------------------------------------------
+
+/// A device authorization in progress: show `message` (or `user_code` + `verification_uri`) to
+/// the person, then [`TokenClient::poll_device_code`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DeviceAuthorization {
+    pub user_code: String,
+    pub device_code: SecretString,
+    pub verification_uri: String,
+    /// Microsoft's ready-made sentence for the person.
+    pub message: Option<String>,
+    pub expires_in: Duration,
+    pub interval: Duration,
+    /// When it was issued (from the client's clock).
+    pub issued_at: SystemTime,
+}
+
+#[derive(Deserialize)]
+struct RawDeviceAuthorization {
+    user_code: String,
+    device_code: String,
+    #[serde(alias = "verification_url")]
+    verification_uri: String,
+    message: Option<String>,
+    #[serde(deserialize_with = "de_u64_or_string")]
+    expires_in: u64,
+    #[serde(default, deserialize_with = "de_opt_u64_or_string")]
+    interval: Option<u64>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client
+// ---------------------------------------------------------------------------------------------
+
+/// A sleep function: `Box::pin(tokio::time::sleep(d))` normally; tests advance a fake clock.
+pub type SleepFn = Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+/// A clock.
+pub type NowFn = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+/// Called with every secret value the client learns or builds, before it is used.
+pub type SecretHook = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A client-credentials request.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientCredentialsRequest<'a> {
+    /// The token endpoint URL.
+    pub token_endpoint: &'a str,
+    /// The client asking for the token.
+    pub client_id: &'a str,
+    /// `scope`, e.g. `api://<client_id>/.default` (Entra requires it; OIDC providers may not).
+    pub scope: Option<&'a str>,
+    /// RFC 8707 `resource` indicator (OIDC providers that scope tokens by resource).
+    pub resource: Option<&'a str>,
+    /// `audience` (Auth0-style providers).
+    pub audience: Option<&'a str>,
+}
+
+/// Talks to token endpoints. Cheap to clone.
+#[derive(Clone)]
+pub struct TokenClient {
+    http: reqwest::Client,
+    now: NowFn,
+    sleep: SleepFn,
+    on_secret: SecretHook,
+    assertion_alg: AssertionAlgorithm,
+}
+
+impl std::fmt::Debug for TokenClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenClient")
+            .field("assertion_alg", &self.assertion_alg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TokenClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TokenClient {
+    /// A client with a 30 s timeout, the system clock and real sleeps.
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("cargo-pmcp/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Self::with_http(http)
+    }
+
+    /// A client on your own `reqwest::Client`.
+    pub fn with_http(http: reqwest::Client) -> Self {
+        Self {
+            http,
+            now: Arc::new(SystemTime::now),
+            sleep: Arc::new(|d| Box::pin(tokio::time::sleep(d))),
+            on_secret: Arc::new(|_| {}),
+            assertion_alg: AssertionAlgorithm::default(),
+        }
+    }
+
+    /// Replace the clock (tests).
+    pub fn with_clock(mut self, now: NowFn) -> Self {
+        self.now = now;
+        self
+    }
+
+    /// Replace the sleep function (tests).
+    pub fn with_sleep(mut self, sleep: SleepFn) -> Self {
+        self.sleep = sleep;
+        self
+    }
+
+    /// Call `hook` with every secret value handled (to mask it in CI logs).
+    pub fn on_secret(mut self, hook: SecretHook) -> Self {
+        self.on_secret = hook;
+        self
+    }
+
+    /// How certificate assertions are signed. Defaults to PS256 + `x5t#S256`.
+    pub fn with_assertion_algorithm(mut self, alg: AssertionAlgorithm) -> Self {
+        self.assertion_alg = alg;
+        self
+    }
+
+    fn secret(&self, s: &SecretString) {
+        (self.on_secret)(s.secret());
+    }
+
+    /// Request a GitHub Actions ID token for `oidc.audience` (a fresh one on every call).
+    pub async fn github_id_token(
+        &self,
+        oidc: &GitHubOidc,
+    ) -> Result<SecretString, CredentialError> {
+        self.secret(&oidc.request_token);
+        let mut url =
+            url::Url::parse(&oidc.request_url).map_err(|e| CredentialError::GitHubIdToken {
+                detail: format!("{ACTIONS_ID_TOKEN_REQUEST_URL} is not a URL: {e}"),
+            })?;
+        url.query_pairs_mut()
+            .append_pair("audience", &oidc.audience);
+        let shown = redact_query(&url);
+        let resp = self
+            .http
+            .get(url)
+            .header(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {}", oidc.request_token.secret()),
+            )
+            .header(reqwest::header::ACCEPT, "application/json; api-version=2.0")
+            .send()
+            .await
+            .map_err(|e| CredentialError::GitHubIdToken {
+                detail: format!("could not reach {shown}: {}", error_chain(&e)),
+            })?;
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(CredentialError::GitHubIdToken {
+                detail: format!(
+                    "{shown} answered HTTP {}: {}",
+                    status.as_u16(),
+                    quote(&body)
+                ),
+            });
+        }
+        #[derive(Deserialize)]
+        struct IdTokenAnswer {
+            value: String,
+        }
+        let answer: IdTokenAnswer =
+            serde_json::from_str(&body).map_err(|e| CredentialError::GitHubIdToken {
+                detail: format!("{shown} did not answer {{\"value\": \"<jwt>\"}}: {e}"),
+            })?;
+        let token = SecretString::new(answer.value);
+        self.secret(&token);
+        Ok(token)
+    }
+
+    /// The federated assertion, fetched now.
+    pub async fn federated_assertion(
+        &self,
+        source: &AssertionSource,
+    ) -> Result<SecretString, CredentialError> {
+        match source {
+            AssertionSource::File(path) => {
+                let text = tokio::fs::read_to_string(path).await.map_err(|e| {
+                    CredentialError::FederatedTokenFile {
+                        path: path.clone(),
+                        detail: format!("cannot read it: {e}"),
+                    }
+                })?;
+                let jwt = text.trim();
+                if jwt.is_empty() {
+                    return Err(CredentialError::FederatedTokenFile {
+                        path: path.clone(),
+                        detail: "it is empty".into(),
+                    });
+                }
+                let s = SecretString::new(jwt);
+                self.secret(&s);
+                if jwt.split('.').count() != 3 {
+                    return Err(CredentialError::FederatedTokenFile {
+                        path: path.clone(),
+                        detail: "it does not hold a JWT (three dot-separated parts)".into(),
+                    });
+                }
+                Ok(s)
+            }
+            AssertionSource::GitHubActions(oidc) => self.github_id_token(oidc).await,
+        }
+    }
+
+    /// Form fields authenticating the client, plus the assertion identity when federated.
+    async fn client_auth(
+        &self,
+        client_id: &str,
+        token_endpoint: &str,
+        credential: &ClientCredential,
+    ) -> Result<(Vec<(&'static str, String)>, Option<AssertionIdentity>), CredentialError> {
+        match credential {
+            ClientCredential::Secret(s) => {
+                self.secret(s);
+                Ok((vec![("client_secret", s.secret().to_string())], None))
+            }
+            ClientCredential::Certificate(cert) => {
+                let a = cert.client_assertion(
+                    client_id,
+                    token_endpoint,
+                    self.assertion_alg,
+                    (self.now)(),
+                )?;
+                self.secret(&a);
+                Ok((
+                    vec![
+                        ("client_assertion_type", JWT_BEARER_ASSERTION_TYPE.into()),
+                        ("client_assertion", a.secret().to_string()),
+                    ],
+                    None,
+                ))
+            }
+            ClientCredential::Federated(source) => {
+                let a = self.federated_assertion(source).await?;
+                let identity = AssertionIdentity::from_unverified_jwt(a.secret());
+                Ok((
+                    vec![
+                        ("client_assertion_type", JWT_BEARER_ASSERTION_TYPE.into()),
+                        ("client_assertion", a.secret().to_string()),
+                    ],
+                    identity,
+                ))
+            }
+        }
+    }
+
+    /// Client credentials grant: an app-only token.
+    pub async fn client_credentials(
+        &self,
+        req: ClientCredentialsRequest<'_>,
+        credential: &ClientCredential,
+    ) -> Result<AccessToken, CredentialError> {
+        let (auth, identity) = self
+            .client_auth(req.client_id, req.token_endpoint, credential)
+            .await?;
+        let mut form: Vec<(&str, String)> = vec![
+            ("grant_type", "client_credentials".into()),
+            ("client_id", req.client_id.into()),
+        ];
+        if let Some(s) = req.scope {
+            form.push(("scope", s.into()));
+        }
+        if let Some(r) = req.resource {
+            form.push(("resource", r.into()));
+        }
+        if let Some(a) = req.audience {
+            form.push(("audience", a.into()));
+        }
+        form.extend(auth);
+        self.token_request(req.token_endpoint, req.client_id, &form, identity)
+            .await
+    }
+
+    /// On-behalf-of: exchange `user_token` (a token for this API) for a token for `scope`.
+    pub async fn on_behalf_of(
+        &self,
+        token_endpoint: &str,
+        client_id: &str,
+        credential: &ClientCredential,
+        user_token: &SecretString,
+        scope: &str,
+    ) -> Result<AccessToken, CredentialError> {
+        self.secret(user_token);
+        let (auth, identity) = self
+            .client_auth(client_id, token_endpoint, credential)
+            .await?;
+        let mut form: Vec<(&str, String)> = vec![
+            ("grant_type", JWT_BEARER_GRANT.into()),
+            ("client_id", client_id.into()),
+            ("assertion", user_token.secret().into()),
+            ("scope", scope.into()),
+            ("requested_token_use", "on_behalf_of".into()),
+        ];
+        form.extend(auth);
+        self.token_request(token_endpoint, client_id, &form, identity)
+            .await
+    }
+
+    /// Start a device code sign-in (a public client; no credential).
+    pub async fn start_device_code(
+        &self,
+        device_code_endpoint: &str,
+        client_id: &str,
+        scope: &str,
+    ) -> Result<DeviceAuthorization, CredentialError> {
+        let form = [("client_id", client_id), ("scope", scope)];
+        let (status, body) = self.post_form(device_code_endpoint, &form).await?;
+        if !(200..300).contains(&status) {
+            return Err(self.error_answer(device_code_endpoint, client_id, status, &body, None));
+        }
+        let raw: RawDeviceAuthorization =
+            serde_json::from_str(&body).map_err(|e| CredentialError::InvalidResponse {
+                url: device_code_endpoint.into(),
+                status,
+                detail: format!("not a device authorization answer: {e}"),
+            })?;
+        let device_code = SecretString::new(raw.device_code);
+        self.secret(&device_code);
+        Ok(DeviceAuthorization {
+            user_code: raw.user_code,
+            device_code,
+            verification_uri: raw.verification_uri,
+            message: raw.message,
+            expires_in: Duration::from_secs(raw.expires_in),
+            interval: Duration::from_secs(raw.interval.unwrap_or(5)),
+            issued_at: (self.now)(),
+        })
+    }
+
+    /// Poll until the person signs in: waits `interval` between polls, adds 5 s on `slow_down`,
+    /// keeps going on `authorization_pending`, stops on `expired_token`, a decline, or when
+    /// `expires_in` has passed on the client's clock.
+    pub async fn poll_device_code(
+        &self,
+        token_endpoint: &str,
+        client_id: &str,
+        auth: &DeviceAuthorization,
+    ) -> Result<AccessToken, CredentialError> {
+        let deadline = auth.issued_at + auth.expires_in;
+        let mut interval = auth.interval;
+        loop {
+            let form = [
+                ("grant_type", DEVICE_CODE_GRANT),
+                ("client_id", client_id),
+                ("device_code", auth.device_code.secret()),
+            ];
+            let (status, body) = self.post_form(token_endpoint, &form).await?;
+            if (200..300).contains(&status) {
+                return self.parse_token(token_endpoint, status, &body);
+            }
+            let oauth_error = serde_json::from_str::<RawErrorBody>(&body)
+                .ok()
+                .and_then(|b| b.error);
+            match oauth_error.as_deref() {
+                Some("authorization_pending") => {}
+                Some("slow_down") => interval += Duration::from_secs(5),
+                Some("expired_token") | Some("code_expired") => {
+                    return Err(CredentialError::DeviceCodeExpired);
+                }
+                Some("authorization_declined") | Some("access_denied") => {
+                    return Err(CredentialError::AuthorizationDeclined);
+                }
+                _ => return Err(self.error_answer(token_endpoint, client_id, status, &body, None)),
+            }
+            if (self.now)() + interval >= deadline {
+                return Err(CredentialError::DeviceCodeExpired);
+            }
+            (self.sleep)(interval).await;
+        }
+    }
+
+    async fn token_request(
+        &self,
+        url: &str,
+        client_id: &str,
+        form: &[(&str, String)],
+        identity: Option<AssertionIdentity>,
+    ) -> Result<AccessToken, CredentialError> {
+        let (status, body) = self.post_form(url, form).await?;
+        if (200..300).contains(&status) {
+            self.parse_token(url, status, &body)
+        } else {
+            Err(self.error_answer(url, client_id, status, &body, identity))
+        }
+    }
+
+    async fn post_form<K: serde::Serialize, V: serde::Serialize>(
+        &self,
+        url: &str,
+        form: &[(K, V)],
+    ) -> Result<(u16, String), CredentialError> {
+        let resp = self
+            .http
+            .post(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| CredentialError::Network {
+                url: url.into(),
+                detail: error_chain(&e),
+            })?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.map_err(|e| CredentialError::Network {
+            url: url.into(),
+            detail: format!("the answer broke off: {}", error_chain(&e)),
+        })?;
+        Ok((status, body))
+    }
+
+    fn parse_token(
+        &self,
+        url: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<AccessToken, CredentialError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            access_token: String,
+            #[serde(default)]
+            token_type: Option<String>,
+            #[serde(default, deserialize_with = "de_opt_u64_or_string")]
+            expires_in: Option<u64>,
+            #[serde(default)]
+            scope: Option<String>,
+            #[serde(default)]
+            refresh_token: Option<String>,
+        }
+        let raw: Raw =
+            serde_json::from_str(body).map_err(|e| CredentialError::InvalidResponse {
+                url: url.into(),
+                status,
+                detail: format!("not a token answer ({e})"),
+            })?;
+        let token = SecretString::new(raw.access_token);
+        self.secret(&token);
+        let refresh_token = raw.refresh_token.map(SecretString::new);
+        if let Some(r) = &refresh_token {
+            self.secret(r);
+        }
+        Ok(AccessToken {
+            token,
+            token_type: raw.token_type.unwrap_or_else(|| "Bearer".into()),
+            expires_in: raw.expires_in,
+            scope: raw.scope,
+            refresh_token,
+        })
+    }
+
+    fn error_answer(
+        &self,
+        url: &str,
+        client_id: &str,
+        status: u16,
+        body: &str,
+        identity: Option<AssertionIdentity>,
+    ) -> CredentialError {
+        if let Some(mut e) = EntraTokenError::parse(status, body) {
+            e.assertion = identity;
+            e.client_id = Some(client_id.to_string());
+            return CredentialError::Entra(Box::new(e));
+        }
+        if let Ok(RawErrorBody {
+            error: Some(error),
+            error_description,
+            ..
+        }) = serde_json::from_str::<RawErrorBody>(body)
+        {
+            return CredentialError::OAuth {
+                url: url.into(),
+                status,
+                error,
+                description: error_description,
+            };
+        }
+        CredentialError::InvalidResponse {
+            url: url.into(),
+            status,
+            detail: if body.trim().is_empty() {
+                "empty body".into()
+            } else {
+                quote(body)
+            },
+        }
+    }
+
+    /// Fetch `{issuer}/.well-known/openid-configuration` and return its token endpoint (and the
+    /// device authorization endpoint, when present). The document must name the same issuer.
+    pub async fn discover(&self, issuer: &str) -> Result<OidcEndpoints, CredentialError> {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| CredentialError::Discovery {
+                url: url.clone(),
+                detail: error_chain(&e),
+            })?;
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(CredentialError::Discovery {
+                url,
+                detail: format!("HTTP {}", status.as_u16()),
+            });
+        }
+        #[derive(Deserialize)]
+        struct Doc {
+            issuer: String,
+            token_endpoint: Option<String>,
+            device_authorization_endpoint: Option<String>,
+        }
+        let doc: Doc = serde_json::from_str(&body).map_err(|e| CredentialError::Discovery {
+            url: url.clone(),
+            detail: format!("not a discovery document: {e}"),
+        })?;
+        if doc.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
+            return Err(CredentialError::Discovery {
+                url,
+                detail: format!(
+                    "it names issuer `{}`, not `{issuer}` (use exactly the issuer the provider publishes)",
+                    doc.issuer
+                ),
+            });
+        }
+        let token_endpoint = doc
+            .token_endpoint
+            .ok_or_else(|| CredentialError::Discovery {
+                url: url.clone(),
+                detail: "it has no token_endpoint".into(),
+            })?;
+        Ok(OidcEndpoints {
+            issuer: doc.issuer,
+            token_endpoint,
+            device_authorization_endpoint: doc.device_authorization_endpoint,
+        })
+    }
+}
+
+/// Endpoints read from an OIDC discovery document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcEndpoints {
+    pub issuer: String,
+    pub token_endpoint: String,
+    pub device_authorization_endpoint: Option<String>,
+}
+
+/// On-behalf-of with the API's own client secret (`config.client_secret`): exchange the caller's
+/// token for one to call `scope` (e.g. `https://graph.microsoft.com/.default`) as the same user.
+/// Errors are typed: [`CredentialError::MissingClientSecret`], or [`CredentialError::Entra`] —
+/// check [`EntraTokenError::is_interaction_required`] and pass its `claims` back to the client.
+pub async fn get_obo_token(
+    config: &EntraConfig,
+    user_token: &str,
+    scope: &str,
+) -> Result<AccessToken, CredentialError> {
+    let secret = config
+        .client_secret
+        .clone()
+        .ok_or(CredentialError::MissingClientSecret)?;
+    TokenClient::new()
+        .on_behalf_of(
+            &config.token_endpoint(),
+            &config.client_id,
+            &ClientCredential::Secret(secret),
+            &SecretString::new(user_token),
+            scope,
+        )
+        .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+// ---------------------------------------------------------------------------------------------
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The first `AADSTS<digits>` in a text.
+fn aadsts_in_text(text: &str) -> Option<u32> {
+    let i = text.find("AADSTS")?;
+    let digits: String = text[i + 6..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().ok()
+}
+
+/// The value after `label` in the description's trailer (`Trace ID: …`).
+fn line_value(text: &str, label: &str) -> Option<String> {
+    let i = text.find(label)?;
+    let v: String = text[i + label.len()..]
+        .trim_start()
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    (!v.is_empty()).then_some(v)
+}
+
+/// Microsoft's message without `AADSTSnnn: ` and the Trace/Correlation/Timestamp trailer.
+fn clean_description(text: &str) -> String {
+    let mut s = text;
+    if let Some(rest) = s.strip_prefix("AADSTS") {
+        let after_digits = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+        s = after_digits.strip_prefix(':').unwrap_or(after_digits);
+    }
+    let cut = ["Trace ID:", "Correlation ID:", "Timestamp:"]
+        .iter()
+        .filter_map(|m| s.find(m))
+        .min()
+        .unwrap_or(s.len());
+    s[..cut].split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A body quoted in an error: trimmed and cut short.
+fn quote(body: &str) -> String {
+    let t = body.trim();
+    if t.chars().count() > MAX_QUOTED_BODY {
+        let cut: String = t.chars().take(MAX_QUOTED_BODY).collect();
+        format!("{cut}…")
+    } else {
+        t.to_string()
+    }
+}
+
+/// A URL for messages, without its query string (which may carry tokens on some services).
+fn redact_query(url: &url::Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.to_string()
+}
+
+/// `reqwest` errors with their causes (connection refused, timeouts).
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut s = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "connection failed".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut src = std::error::Error::source(e);
+    while let Some(cause) = src {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        src = cause.source();
+    }
+    s
+}
+
+fn de_u64_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    de_opt_u64_or_string(d)?.ok_or_else(|| serde::de::Error::custom("missing number"))
+}
+
+fn de_opt_u64_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Number(n)) => n
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom("not a non-negative integer")),
+        Some(serde_json::Value::String(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom("not a number")),
+        Some(_) => Err(serde::de::Error::custom("not a number")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const CERT_PEM: &str = include_str!("../../tests/fixtures/auth_test/client.pem");
+    const CERT_PKCS1_PEM: &str = include_str!("../../tests/fixtures/auth_test/client-pkcs1.pem");
+
+    /// One request as the loopback server saw it.
+    #[derive(Debug, Clone)]
+    struct Seen {
+        method: String,
+        target: String,
+        headers: Vec<(String, String)>,
+        body: String,
+    }
+
+    impl Seen {
+        fn form(&self) -> std::collections::BTreeMap<String, String> {
+            url::form_urlencoded::parse(self.body.as_bytes())
+                .into_owned()
+                .collect()
+        }
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    type Handler = Arc<dyn Fn(&Seen) -> (u16, String) + Send + Sync>;
+
+    /// A minimal HTTP/1.1 server on 127.0.0.1:0 answering JSON from `handler`.
+    struct Loopback {
+        base: String,
+        seen: Arc<Mutex<Vec<Seen>>>,
+    }
+
+    impl Loopback {
+        async fn start(handler: Handler) -> Self {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let seen2 = seen.clone();
+            tokio::spawn(async move {
+                loop {
+                    let Ok((mut sock, _)) = listener.accept().await else {
+                        return;
+                    };
+                    let handler = handler.clone();
+                    let seen = seen2.clone();
+                    tokio::spawn(async move {
+                        let mut buf = Vec::new();
+                        let mut chunk = [0u8; 4096];
+                        let (head_end, content_length) = loop {
+                            let n = sock.read(&mut chunk).await.unwrap_or(0);
+                            if n == 0 {
+                                return;
+                            }
+                            buf.extend_from_slice(&chunk[..n]);
+                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                let head = String::from_utf8_lossy(&buf[..i]).to_string();
+                                let cl = head
+                                    .lines()
+                                    .find_map(|l| {
+                                        let (k, v) = l.split_once(':')?;
+                                        k.eq_ignore_ascii_case("content-length")
+                                            .then(|| v.trim().parse::<usize>().ok())?
+                                    })
+                                    .unwrap_or(0);
+                                break (i + 4, cl);
+                            }
+                        };
+                        while buf.len() < head_end + content_length {
+                            let n = sock.read(&mut chunk).await.unwrap_or(0);
+                            if n == 0 {
+                                break;
+                            }
+                            buf.extend_from_slice(&chunk[..n]);
+                        }
+                        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                        let mut lines = head.lines();
+                        let mut first = lines.next().unwrap_or("").split_whitespace();
+                        let method = first.next().unwrap_or("").to_string();
+                        let target = first.next().unwrap_or("").to_string();
+                        let headers = lines
+                            .filter_map(|l| l.split_once(':'))
+                            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                            .collect();
+                        let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
+                        let req = Seen {
+                            method,
+                            target,
+                            headers,
+                            body,
+                        };
+                        let (status, body) = handler(&req);
+                        seen.lock().unwrap().push(req);
+                        let resp = format!(
+                            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = sock.write_all(resp.as_bytes()).await;
+                        let _ = sock.shutdown().await;
+                    });
+                }
+            });
+            Self { base, seen }
+        }
+
+        fn seen(&self) -> Vec<Seen> {
+            self.seen.lock().unwrap().clone()
+        }
+    }
+
+    fn token_ok() -> (u16, String) {
+        (
+            200,
+            r#"{"token_type":"Bearer","expires_in":3599,"access_token":"eyJ.the-access-token.sig"}"#
+                .into(),
+        )
+    }
+
+    fn jwt_with(claims: serde_json::Value) -> String {
+        format!(
+            "{}.{}.sig",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        )
+    }
+
+    fn decode_part(jwt: &str, i: usize) -> serde_json::Value {
+        let p = jwt.split('.').nth(i).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap()
+    }
+
+    fn collecting_client() -> (TokenClient, Arc<Mutex<Vec<String>>>) {
+        let masked = Arc::new(Mutex::new(Vec::new()));
+        let m = masked.clone();
+        let client = TokenClient::new().on_secret(Arc::new(move |s: &str| {
+            m.lock().unwrap().push(s.to_string());
+        }));
+        (client, masked)
+    }
+
+    #[tokio::test]
+    async fn client_secret_is_sent_as_a_form_field_and_every_secret_is_reported() {
+        let srv = Loopback::start(Arc::new(|_| token_ok())).await;
+        let (client, masked) = collecting_client();
+        let url = format!("{}/t1/oauth2/v2.0/token", srv.base);
+        let tok = client
+            .client_credentials(
+                ClientCredentialsRequest {
+                    token_endpoint: &url,
+                    client_id: "app-1",
+                    scope: Some("api://app-1/.default"),
+                    resource: None,
+                    audience: None,
+                },
+                &ClientCredential::Secret(SecretString::new("s3cr3t-value")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(tok.token.secret(), "eyJ.the-access-token.sig");
+        assert_eq!(tok.expires_in, Some(3599));
+        let seen = srv.seen();
+        assert_eq!(seen[0].method, "POST");
+        assert_eq!(seen[0].target, "/t1/oauth2/v2.0/token");
+        let form = seen[0].form();
+        assert_eq!(form["grant_type"], "client_credentials");
+        assert_eq!(form["client_id"], "app-1");
+        assert_eq!(form["client_secret"], "s3cr3t-value");
+        assert_eq!(form["scope"], "api://app-1/.default");
+        assert!(!form.contains_key("resource"));
+        let masked = masked.lock().unwrap();
+        assert!(masked.contains(&"s3cr3t-value".to_string()));
+        assert!(masked.contains(&"eyJ.the-access-token.sig".to_string()));
+    }
+
+    #[tokio::test]
+    async fn oidc_client_credentials_sends_the_rfc8707_resource() {
+        let srv = Loopback::start(Arc::new(|_| token_ok())).await;
+        let url = format!("{}/oauth/token", srv.base);
+        TokenClient::new()
+            .client_credentials(
+                ClientCredentialsRequest {
+                    token_endpoint: &url,
+                    client_id: "okta-app",
+                    scope: None,
+                    resource: Some("https://mcp.example.com"),
+                    audience: None,
+                },
+                &ClientCredential::Secret(SecretString::new("x")),
+            )
+            .await
+            .unwrap();
+        let form = srv.seen()[0].form();
+        assert_eq!(form["resource"], "https://mcp.example.com");
+        assert!(!form.contains_key("scope"));
+    }
+
+    #[test]
+    fn certificate_thumbprints_match_openssl() {
+        let cert = Certificate::from_pem(CERT_PEM, "client.pem").unwrap();
+        // Values from tests/fixtures/auth_test/README.md (computed with openssl).
+        assert_eq!(
+            cert.sha1_thumbprint_hex(),
+            "847E73D3D9CE9709B3A17151B353F7306B3E6000"
+        );
+        assert_eq!(
+            cert.x5t_s256(),
+            "8ZAONTu8uyc8NOeak2QV3k_4sEJjDep12tg_Q_AJpXI"
+        );
+        let pkcs1 = Certificate::from_pem(CERT_PKCS1_PEM, "client-pkcs1.pem").unwrap();
+        assert_eq!(pkcs1.x5t(), cert.x5t());
+    }
+
+    #[test]
+    fn certificate_pem_errors_say_what_is_missing() {
+        let only_cert: String = CERT_PEM
+            .split("-----BEGIN PRIVATE KEY-----")
+            .next()
+            .unwrap()
+            .to_string();
+        let e = Certificate::from_pem(&only_cert, "c.pem").unwrap_err();
+        assert!(e.to_string().contains("no private key"), "{e}");
+        let e = Certificate::from_pem("hello", "c.pem").unwrap_err();
+        assert!(e.to_string().contains("no PEM blocks"), "{e}");
+        let enc = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        let e = Certificate::from_pem(enc, "c.pem").unwrap_err();
+        assert!(e.to_string().contains("encrypted"), "{e}");
+        assert_eq!(e.code(), "certificate");
+    }
+
+    #[tokio::test]
+    async fn certificate_assertion_is_ps256_with_x5t_s256_by_default_and_rs256_x5t_on_request() {
+        let cert = Arc::new(Certificate::from_pem(CERT_PEM, "client.pem").unwrap());
+        let srv = Loopback::start(Arc::new(|_| token_ok())).await;
+        let url = format!("{}/t/oauth2/v2.0/token", srv.base);
+        let fixed = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let req = ClientCredentialsRequest {
+            token_endpoint: &url,
+            client_id: "app-1",
+            scope: Some("api://app-1/.default"),
+            resource: None,
+            audience: None,
+        };
+        let client = TokenClient::new().with_clock(Arc::new(move || fixed));
+        client
+            .client_credentials(req, &ClientCredential::Certificate(cert.clone()))
+            .await
+            .unwrap();
+        client
+            .clone()
+            .with_assertion_algorithm(AssertionAlgorithm::Rs256)
+            .client_credentials(req, &ClientCredential::Certificate(cert.clone()))
+            .await
+            .unwrap();
+        let seen = srv.seen();
+        let f0 = seen[0].form();
+        assert_eq!(f0["client_assertion_type"], JWT_BEARER_ASSERTION_TYPE);
+        assert!(!f0.contains_key("client_secret"));
+        let a0 = &f0["client_assertion"];
+        let h0 = decode_part(a0, 0);
+        assert_eq!(h0["alg"], "PS256");
+        assert_eq!(h0["x5t#S256"], cert.x5t_s256());
+        assert!(h0.get("x5t").is_none());
+        let c0 = decode_part(a0, 1);
+        assert_eq!(c0["aud"], url.as_str());
+        assert_eq!(c0["iss"], "app-1");
+        assert_eq!(c0["sub"], "app-1");
+        assert_eq!(c0["nbf"], 1_800_000_000u64);
+        assert_eq!(c0["exp"], 1_800_000_600u64);
+        assert!(c0["jti"].as_str().is_some_and(|j| j.len() == 36));
+        // the signature verifies with the certificate's public key
+        let pub_key = jsonwebtoken::DecodingKey::from_rsa_pem(include_bytes!(
+            "../../tests/fixtures/auth_test/client-cert.pem"
+        ))
+        .unwrap();
+        let parts: Vec<&str> = a0.rsplitn(2, '.').collect();
+        assert!(
+            jsonwebtoken::crypto::verify(
+                parts[0],
+                parts[1].as_bytes(),
+                &pub_key,
+                jsonwebtoken::Algorithm::PS256
+            )
+            .unwrap()
+        );
+        let a1 = &seen[1].form()["client_assertion"];
+        let h1 = decode_part(a1, 0);
+        assert_eq!(h1["alg"], "RS256");
+        assert_eq!(h1["x5t"], cert.x5t());
+        assert!(h1.get("x5t#S256").is_none());
+        // two assertions are never the same (fresh jti)
+        assert_ne!(decode_part(a1, 1)["jti"], c0["jti"]);
+    }
+
+    #[tokio::test]
+    async fn federated_token_file_is_read_fresh_for_every_exchange() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        let srv = Loopback::start(Arc::new(|_| token_ok())).await;
+        let url = format!("{}/t/oauth2/v2.0/token", srv.base);
+        let cred = ClientCredential::Federated(AssertionSource::File(path.clone()));
+        let req = ClientCredentialsRequest {
+            token_endpoint: &url,
+            client_id: "app-1",
+            scope: Some("api://app-1/.default"),
+            resource: None,
+            audience: None,
+        };
+        let (client, masked) = collecting_client();
+        std::fs::write(&path, "aaa.first.sig\n").unwrap();
+        client.client_credentials(req, &cred).await.unwrap();
+        std::fs::write(&path, "bbb.second.sig").unwrap();
+        client.client_credentials(req, &cred).await.unwrap();
+        let seen = srv.seen();
+        assert_eq!(seen[0].form()["client_assertion"], "aaa.first.sig");
+        assert_eq!(seen[1].form()["client_assertion"], "bbb.second.sig");
+        assert!(
+            masked
+                .lock()
+                .unwrap()
+                .contains(&"bbb.second.sig".to_string())
+        );
+
+        std::fs::remove_file(&path).unwrap();
+        let e = client.client_credentials(req, &cred).await.unwrap_err();
+        assert_eq!(e.code(), "federated_token_file");
+        assert!(e.to_string().contains("token"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn github_id_token_is_requested_with_the_cloud_audience_for_every_exchange() {
+        let n = Arc::new(Mutex::new(0u32));
+        let n2 = n.clone();
+        let gh = Loopback::start(Arc::new(move |req: &Seen| {
+            let mut n = n2.lock().unwrap();
+            *n += 1;
+            assert_eq!(req.header("authorization"), Some("Bearer req-token"));
+            (200, format!(r#"{{"count":1,"value":"gh.idtoken{n}.sig"}}"#))
+        }))
+        .await;
+        let entra = Loopback::start(Arc::new(|_| token_ok())).await;
+        let url = format!("{}/t/oauth2/v2.0/token", entra.base);
+        for cloud in Cloud::ALL {
+            let oidc = GitHubOidc {
+                request_url: format!("{}/_apis/idtoken?api-version=2.0", gh.base),
+                request_token: SecretString::new("req-token"),
+                audience: cloud.token_exchange_audience().into(),
+            };
+            let (client, masked) = collecting_client();
+            client
+                .client_credentials(
+                    ClientCredentialsRequest {
+                        token_endpoint: &url,
+                        client_id: "app-1",
+                        scope: Some("api://app-1/.default"),
+                        resource: None,
+                        audience: None,
+                    },
+                    &ClientCredential::Federated(AssertionSource::GitHubActions(oidc)),
+                )
+                .await
+                .unwrap();
+            let masked = masked.lock().unwrap();
+            assert!(masked.contains(&"req-token".to_string()));
+        }
+        let gh_seen = gh.seen();
+        assert_eq!(gh_seen.len(), 3);
+        let targets: Vec<&str> = gh_seen.iter().map(|s| s.target.as_str()).collect();
+        assert_eq!(
+            targets,
+            [
+                "/_apis/idtoken?api-version=2.0&audience=api%3A%2F%2FAzureADTokenExchange",
+                "/_apis/idtoken?api-version=2.0&audience=api%3A%2F%2FAzureADTokenExchangeUSGov",
+                "/_apis/idtoken?api-version=2.0&audience=api%3A%2F%2FAzureADTokenExchangeChina",
+            ]
+        );
+        let assertions: Vec<String> = entra
+            .seen()
+            .iter()
+            .map(|s| s.form()["client_assertion"].clone())
+            .collect();
+        assert_eq!(
+            assertions,
+            ["gh.idtoken1.sig", "gh.idtoken2.sig", "gh.idtoken3.sig"]
+        );
+    }
+
+    #[tokio::test]
+    async fn github_id_token_failure_says_to_grant_id_token_write() {
+        let gh = Loopback::start(Arc::new(|_| (403, r#"{"message":"nope"}"#.into()))).await;
+        let e = TokenClient::new()
+            .github_id_token(&GitHubOidc {
+                request_url: format!("{}/idtoken?x=1", gh.base),
+                request_token: SecretString::new("req-token"),
+                audience: "api://AzureADTokenExchange".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "github_id_token");
+        assert!(e.to_string().contains("403"), "{e}");
+        assert!(e.hint().contains("id-token: write"));
+        assert!(!e.to_string().contains("req-token"));
+    }
+
+    fn entra_error(code: u32, error: &str, text: &str) -> String {
+        serde_json::json!({
+            "error": error,
+            "error_description": format!("AADSTS{code}: {text}\r\nTrace ID: 0000aaaa-11bb-cccc-dd22-eeeeee333333\r\nCorrelation ID: aaaa0000-bb11-2222-33cc-444444dddddd\r\nTimestamp: 2026-01-09 02:02:12Z"),
+            "error_codes": [code],
+            "timestamp": "2026-01-09 02:02:12Z",
+            "trace_id": "0000aaaa-11bb-cccc-dd22-eeeeee333333",
+            "correlation_id": "aaaa0000-bb11-2222-33cc-444444dddddd",
+            "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn entra_errors_parse_with_code_message_and_ids() {
+        let body = entra_error(
+            7000215,
+            "invalid_client",
+            "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+        );
+        let e = EntraTokenError::parse(401, &body).unwrap();
+        assert_eq!(e.code, Some(7000215));
+        assert_eq!(e.aadsts(), "AADSTS7000215");
+        assert_eq!(e.error, "invalid_client");
+        assert!(e.message.starts_with("Invalid client secret provided."));
+        assert!(!e.message.contains("Trace ID"));
+        assert_eq!(
+            e.trace_id.as_deref(),
+            Some("0000aaaa-11bb-cccc-dd22-eeeeee333333")
+        );
+        assert_eq!(
+            e.correlation_id.as_deref(),
+            Some("aaaa0000-bb11-2222-33cc-444444dddddd")
+        );
+        assert!(e.remediation().contains("Value"));
+        // ids only in the description (older answers)
+        let old = r#"{"error":"invalid_request","error_description":"AADSTS90002: Tenant 'x' not found.\r\nTrace ID: t-1\r\nCorrelation ID: c-1\r\nTimestamp: 2026"}"#;
+        let e = EntraTokenError::parse(400, old).unwrap();
+        assert_eq!(e.code, Some(90002));
+        assert_eq!(e.trace_id.as_deref(), Some("t-1"));
+        assert_eq!(e.correlation_id.as_deref(), Some("c-1"));
+        assert_eq!(e.message, "Tenant 'x' not found.");
+        // not Entra: a plain OAuth error
+        assert!(EntraTokenError::parse(400, r#"{"error":"invalid_client"}"#).is_none());
+        assert!(EntraTokenError::parse(502, "<html>bad gateway</html>").is_none());
+    }
+
+    #[test]
+    fn every_listed_aadsts_code_has_its_own_remediation() {
+        let cases: &[(u32, &str)] = &[
+            (7000215, "Secret ID"),
+            (7000222, "expired"),
+            (700016, "client id"),
+            (90002, "cloud"),
+            (500011, "Application ID URI"),
+            (70011, "/.default"),
+            (1002012, "/.default"),
+            (9001023, "instead of `common`"),
+            (700024, "clock"),
+            (700211, "issuer"),
+            (700213, "subject"),
+            (7002138, "subject"),
+            (70021, "issuer, subject or audience"),
+        ];
+        let generic = EntraTokenError::parse(400, &entra_error(1, "invalid_request", "x"))
+            .unwrap()
+            .remediation();
+        for (code, needle) in cases {
+            let e =
+                EntraTokenError::parse(400, &entra_error(*code, "invalid_request", "m")).unwrap();
+            let r = e.remediation();
+            assert_ne!(r, generic, "{code} has no remediation of its own");
+            assert!(r.contains(needle), "{code}: {r}");
+        }
+    }
+
+    #[tokio::test]
+    async fn federated_mismatch_shows_the_presented_iss_and_sub() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        let assertion = jwt_with(serde_json::json!({
+            "iss": GITHUB_ACTIONS_ISSUER,
+            "sub": "repo:Contoso/api:ref:refs/heads/feature",
+            "aud": "api://AzureADTokenExchange",
+        }));
+        std::fs::write(&path, &assertion).unwrap();
+        let body = entra_error(
+            700213,
+            "invalid_client",
+            "No matching federated identity record found for presented assertion subject 'repo:Contoso/api:ref:refs/heads/feature'.",
+        );
+        let srv = Loopback::start(Arc::new(move |_| (400, body.clone()))).await;
+        let url = format!("{}/t/oauth2/v2.0/token", srv.base);
+        let e = TokenClient::new()
+            .client_credentials(
+                ClientCredentialsRequest {
+                    token_endpoint: &url,
+                    client_id: "app-1",
+                    scope: Some("api://app-1/.default"),
+                    resource: None,
+                    audience: None,
+                },
+                &ClientCredential::Federated(AssertionSource::File(path)),
+            )
+            .await
+            .unwrap_err();
+        let entra = e.entra().unwrap();
+        assert!(entra.is_federated_mismatch());
+        assert_eq!(
+            entra.assertion.as_ref().unwrap().subject.as_deref(),
+            Some("repo:Contoso/api:ref:refs/heads/feature")
+        );
+        let hint = e.hint();
+        assert!(
+            hint.contains("issuer:   https://token.actions.githubusercontent.com"),
+            "{hint}"
+        );
+        assert!(
+            hint.contains("subject:  repo:Contoso/api:ref:refs/heads/feature"),
+            "{hint}"
+        );
+        assert!(
+            hint.contains("audience: api://AzureADTokenExchange"),
+            "{hint}"
+        );
+        assert!(hint.contains("app-1"), "{hint}");
+        assert!(!e.to_string().contains(&assertion));
+    }
+
+    #[tokio::test]
+    async fn non_entra_errors_are_typed_too() {
+        let srv = Loopback::start(Arc::new(|req: &Seen| {
+            if req.target.starts_with("/oauth") {
+                (
+                    401,
+                    r#"{"error":"invalid_client","error_description":"bad creds"}"#.into(),
+                )
+            } else {
+                (502, "<html>gateway</html>".into())
+            }
+        }))
+        .await;
+        let client = TokenClient::new();
+        let cred = ClientCredential::Secret(SecretString::new("x"));
+        let mk = |u: &str| -> String { format!("{}{u}", srv.base) };
+        let u1 = mk("/oauth/token");
+        let req = |u: &'static str| ClientCredentialsRequest {
+            token_endpoint: u,
+            client_id: "c",
+            scope: None,
+            resource: None,
+            audience: None,
+        };
+        let u1: &'static str = Box::leak(u1.into_boxed_str());
+        let e = client.client_credentials(req(u1), &cred).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_client");
+        assert!(e.to_string().contains("bad creds"));
+        let u2: &'static str = Box::leak(mk("/other").into_boxed_str());
+        let e = client.client_credentials(req(u2), &cred).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_response");
+        assert!(e.to_string().contains("502"), "{e}");
+        // nothing listening
+        let dead = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}/token", l.local_addr().unwrap())
+        };
+        let dead: &'static str = Box::leak(dead.into_boxed_str());
+        let e = client
+            .client_credentials(req(dead), &cred)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "network");
+    }
+
+    /// A clock that the sleep function advances: no real waiting.
+    fn fake_time() -> (NowFn, SleepFn, Arc<Mutex<Vec<Duration>>>) {
+        let t = Arc::new(Mutex::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000)));
+        let sleeps = Arc::new(Mutex::new(Vec::new()));
+        let t1 = t.clone();
+        let t2 = t.clone();
+        let s2 = sleeps.clone();
+        let now: NowFn = Arc::new(move || *t1.lock().unwrap());
+        let sleep: SleepFn = Arc::new(move |d| {
+            *t2.lock().unwrap() += d;
+            s2.lock().unwrap().push(d);
+            Box::pin(async {})
+        });
+        (now, sleep, sleeps)
+    }
+
+    #[tokio::test]
+    async fn device_code_polls_with_interval_and_slow_down_until_signed_in() {
+        let polls = Arc::new(Mutex::new(0u32));
+        let p2 = polls.clone();
+        let srv = Loopback::start(Arc::new(move |req: &Seen| {
+            if req.target.ends_with("/devicecode") {
+                let f = req.form();
+                assert_eq!(f["client_id"], "public-1");
+                assert_eq!(f["scope"], "api://app-1/access_as_user");
+                return (200, r#"{"user_code":"ABCD-EFGH","device_code":"dc-secret","verification_uri":"https://microsoft.com/devicelogin","expires_in":"900","interval":"5","message":"To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code ABCD-EFGH to authenticate."}"#.into());
+            }
+            let f = req.form();
+            assert_eq!(f["grant_type"], DEVICE_CODE_GRANT);
+            assert_eq!(f["device_code"], "dc-secret");
+            let mut n = p2.lock().unwrap();
+            *n += 1;
+            match *n {
+                1 => (400, r#"{"error":"authorization_pending","error_codes":[70016]}"#.into()),
+                2 => (400, r#"{"error":"slow_down"}"#.into()),
+                3 => (400, r#"{"error":"authorization_pending","error_codes":[70016]}"#.into()),
+                _ => (200, r#"{"token_type":"Bearer","scope":"api://app-1/access_as_user","expires_in":4000,"access_token":"user.token.sig","refresh_token":"rt"}"#.into()),
+            }
+        }))
+        .await;
+        let (now, sleep, sleeps) = fake_time();
+        let client = TokenClient::new().with_clock(now).with_sleep(sleep);
+        let dc = client
+            .start_device_code(
+                &format!("{}/t/oauth2/v2.0/devicecode", srv.base),
+                "public-1",
+                "api://app-1/access_as_user",
+            )
+            .await
+            .unwrap();
+        assert_eq!(dc.user_code, "ABCD-EFGH");
+        assert_eq!(dc.expires_in, Duration::from_secs(900));
+        let tok = client
+            .poll_device_code(
+                &format!("{}/t/oauth2/v2.0/token", srv.base),
+                "public-1",
+                &dc,
+            )
+            .await
+            .unwrap();
+        assert_eq!(tok.token.secret(), "user.token.sig");
+        assert_eq!(tok.scope.as_deref(), Some("api://app-1/access_as_user"));
+        assert_eq!(
+            *sleeps.lock().unwrap(),
+            [
+                Duration::from_secs(5),
+                Duration::from_secs(10),
+                Duration::from_secs(10)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn device_code_expires_by_server_answer_or_by_clock() {
+        let srv = Loopback::start(Arc::new(|req: &Seen| {
+            if req.target.ends_with("/devicecode") {
+                return (200, r#"{"user_code":"U","device_code":"d","verification_uri":"https://x","expires_in":12,"interval":5}"#.into());
+            }
+            if req.target.starts_with("/expired") {
+                return (400, r#"{"error":"expired_token","error_codes":[70019]}"#.into());
+            }
+            if req.target.starts_with("/declined") {
+                return (400, r#"{"error":"authorization_declined"}"#.into());
+            }
+            (400, r#"{"error":"authorization_pending"}"#.into())
+        }))
+        .await;
+        let (now, sleep, sleeps) = fake_time();
+        let client = TokenClient::new().with_clock(now).with_sleep(sleep);
+        let dc = client
+            .start_device_code(&format!("{}/devicecode", srv.base), "p", "s")
+            .await
+            .unwrap();
+        let e = client
+            .poll_device_code(&format!("{}/expired", srv.base), "p", &dc)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, CredentialError::DeviceCodeExpired));
+        let e = client
+            .poll_device_code(&format!("{}/declined", srv.base), "p", &dc)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, CredentialError::AuthorizationDeclined));
+        // pending forever: gives up once the 12 s lifetime has passed on the clock
+        let e = client
+            .poll_device_code(&format!("{}/pending", srv.base), "p", &dc)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, CredentialError::DeviceCodeExpired));
+        assert_eq!(sleeps.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn obo_sends_the_jwt_bearer_grant_and_needs_a_secret() {
+        let body = entra_error(
+            50076,
+            "interaction_required",
+            "Due to a configuration change made by your administrator, you must use multi-factor authentication.",
+        );
+        let srv = Loopback::start(Arc::new(move |req: &Seen| {
+            let f = req.form();
+            if f["assertion"] == "mfa.user.token" {
+                let mut v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                v["claims"] = serde_json::json!("{\"access_token\":{\"capolids\":{}}}");
+                return (400, v.to_string());
+            }
+            assert_eq!(f["grant_type"], JWT_BEARER_GRANT);
+            assert_eq!(f["requested_token_use"], "on_behalf_of");
+            assert_eq!(f["client_id"], "api-1");
+            assert_eq!(f["client_secret"], "api-secret");
+            assert_eq!(f["scope"], "https://graph.microsoft.com/.default");
+            token_ok()
+        }))
+        .await;
+        let mut config = EntraConfig::new("t", "api-1").with_authority_host(&srv.base);
+        let e = get_obo_token(
+            &config,
+            "user.token.sig",
+            "https://graph.microsoft.com/.default",
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, CredentialError::MissingClientSecret));
+        config.client_secret = Some(SecretString::new("api-secret"));
+        let tok = get_obo_token(
+            &config,
+            "user.token.sig",
+            "https://graph.microsoft.com/.default",
+        )
+        .await
+        .unwrap();
+        assert_eq!(tok.token.secret(), "eyJ.the-access-token.sig");
+        assert_eq!(srv.seen()[0].target, "/t/oauth2/v2.0/token");
+        let e = get_obo_token(
+            &config,
+            "mfa.user.token",
+            "https://graph.microsoft.com/.default",
+        )
+        .await
+        .unwrap_err();
+        let entra = e.entra().unwrap();
+        assert!(entra.is_interaction_required());
+        assert!(entra.claims.as_deref().unwrap().contains("capolids"));
+    }
+
+    #[tokio::test]
+    async fn discovery_finds_the_token_endpoint_and_checks_the_issuer() {
+        let srv = Loopback::start(Arc::new(|req: &Seen| {
+            let host = req.header("host").unwrap_or_default().to_string();
+            let issuer = if req.target.starts_with("/wrong") {
+                "https://elsewhere".to_string()
+            } else {
+                format!("http://{host}/good")
+            };
+            (
+                200,
+                serde_json::json!({"issuer": issuer, "token_endpoint": format!("http://{host}/good/token")})
+                    .to_string(),
+            )
+        }))
+        .await;
+        let client = TokenClient::new();
+        let ep = client
+            .discover(&format!("{}/good", srv.base))
+            .await
+            .unwrap();
+        assert_eq!(ep.token_endpoint, format!("{}/good/token", srv.base));
+        let e = client
+            .discover(&format!("{}/wrong", srv.base))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "discovery_failed");
+        assert!(e.to_string().contains("https://elsewhere"), "{e}");
+    }
+
+    #[test]
+    fn assertion_identity_reads_iss_sub_aud() {
+        let jwt = jwt_with(serde_json::json!({"iss": "i", "sub": "s", "aud": ["a", "b"]}));
+        let id = AssertionIdentity::from_unverified_jwt(&jwt).unwrap();
+        assert_eq!(id.issuer.as_deref(), Some("i"));
+        assert_eq!(id.subject.as_deref(), Some("s"));
+        assert_eq!(id.audience.as_deref(), Some("a, b"));
+        assert!(AssertionIdentity::from_unverified_jwt("nope").is_none());
+    }
+}

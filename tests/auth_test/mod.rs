@@ -1,0 +1,106 @@
+//! `cargo pmcp auth test`: the built binary against the Entra emulator (in-process, on 127.0.0.1)
+//! and the small loopback servers in `fakes`. Each test asserts what a user sees: exit code,
+//! stderr, the `--json` document, GitHub Actions output — and that no token or secret leaks.
+
+mod actions;
+mod credentials;
+mod fakes;
+mod server;
+mod tokens;
+
+use crate::support::TestDir;
+use cargo_pmcp::auth::SecretString;
+use cargo_pmcp::emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use serde_json::Value;
+use std::process::Output;
+
+/// The client secret the emulator's apps accept.
+pub const SECRET: &str = "emu-client-secret-Qx7~v2";
+
+pub async fn emulator_with(mut config: EmulatorConfig) -> RunningEmulator {
+    config.set_default_secret(&SecretString::new(SECRET));
+    Emulator::start(config, 0).await.expect("emulator starts")
+}
+
+pub async fn emulator() -> RunningEmulator {
+    emulator_with(EmulatorConfig::default()).await
+}
+
+/// `cargo-pmcp auth test` pointed at the emulator: tenant and API client id from the environment,
+/// the authority host as a flag.
+pub fn auth_test(emu: &RunningEmulator, dir: &TestDir) -> assert_cmd::Command {
+    let mut cmd = dir.cmd();
+    cmd.args(["auth", "test", "--authority-host"])
+        .arg(emu.authority_host())
+        .env("ENTRA_TENANT_ID", emu.tenant_id())
+        .env("ENTRA_CLIENT_ID", emu.client_id());
+    cmd
+}
+
+/// Run without blocking the runtime that serves the emulator.
+pub async fn run(mut cmd: assert_cmd::Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+        .await
+        .unwrap()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `--json` document: the last line of stdout (GitHub workflow commands may precede it).
+pub fn json(out: &Output) -> Value {
+    let text = stdout(out);
+    let last = text.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+pub fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code")
+}
+
+/// Fails when anything looking like a JWT, or any of `secrets`, appears in stdout or stderr
+/// (outside `::add-mask::` lines, whose whole point is to name the value to hide).
+pub fn assert_nothing_secret(out: &Output, secrets: &[&str]) {
+    let all = format!("{}\n{}", stdout(out), stderr(out));
+    let visible: String = all
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for s in secrets.iter().chain([&SECRET]) {
+        assert!(!visible.contains(s), "secret `{s}` leaked:\n{visible}");
+    }
+    // A JWT header always starts `eyJ`; a dot-joined pair of base64url JSON is a token.
+    let looks_like_jwt = visible
+        .split(|c: char| c.is_whitespace() || c == '"')
+        .any(|w| {
+            let parts: Vec<&str> = w.split('.').collect();
+            parts.len() == 3 && parts[0].starts_with("eyJ") && parts[1].starts_with("eyJ")
+        });
+    assert!(!looks_like_jwt, "a token leaked:\n{visible}");
+}
+
+/// Exit code, stage and error code of a failed run, with a readable message when they differ.
+pub fn assert_failed(out: &Output, exit: i32, stage: &str, error_code: &str) -> Value {
+    let j = json(out);
+    assert_eq!(code(out), exit, "stderr:\n{}\njson: {j}", stderr(out));
+    assert_eq!(j["ok"], false, "{j}");
+    assert_eq!(j["stage"], stage, "{j}");
+    assert_eq!(j["error"]["code"], error_code, "{j}");
+    assert!(
+        j["error"]["hint"].as_str().is_some_and(|h| !h.is_empty()),
+        "{j}"
+    );
+    let err = stderr(out);
+    assert!(
+        err.contains(&format!("error [{stage}] {error_code}")),
+        "stderr:\n{err}"
+    );
+    assert!(err.contains("hint: "), "stderr:\n{err}");
+    j
+}
