@@ -8,6 +8,8 @@ mod auth_test;
 mod cli;
 mod emulator;
 #[cfg(all(feature = "server", feature = "emulator"))]
+mod e2e;
+#[cfg(all(feature = "server", feature = "emulator"))]
 mod server;
 mod init;
 mod deploy;

@@ -46,6 +46,7 @@ use tower::{Layer, Service};
 use super::entra::{ConfigError, EntraConfig, is_loopback_url};
 use super::env;
 use super::error::AuthError;
+use super::secret::fingerprint;
 use super::{AuthContext, GroupPermissionMapper, JwtValidator, JwtValidatorConfig};
 
 /// The RFC 9728 well-known path.
@@ -225,6 +226,28 @@ struct Shared {
     /// Set by [`EntraAuthLayer::resource_url`]: the path is fixed by configuration.
     resource_fixed: bool,
     public_paths: Vec<String>,
+    on_rejection: Option<Arc<RejectionHook>>,
+}
+
+type RejectionHook = dyn Fn(&Rejection) + Send + Sync;
+
+/// A request the layer refused, for the server's logs and metrics. It never holds the token, only
+/// its fingerprint (first 12 hex of SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The request's method.
+    pub method: Method,
+    /// The request's path (no query).
+    pub path: String,
+    /// The status answered: 400, 401 or 503.
+    pub status: StatusCode,
+    /// `missing_token`, `invalid_request`, `malformed`, or the validator's code (`expired`,
+    /// `wrong_audience`, `jwks_unavailable`, …).
+    pub code: String,
+    /// The reason in words (the validator's message, scrubbed of the token).
+    pub message: String,
+    /// Fingerprint of the token that was refused, when there was one.
+    pub token_fingerprint: Option<String>,
 }
 
 impl std::fmt::Debug for EntraAuthLayer {
@@ -297,6 +320,7 @@ impl EntraAuthLayer {
                 resource_path: String::new(),
                 resource_fixed: false,
                 public_paths: Vec::new(),
+                on_rejection: None,
             }),
         }
     }
@@ -432,6 +456,13 @@ impl EntraAuthLayer {
     /// Replace `scopes_supported` in the metadata.
     pub fn scopes_supported(mut self, scopes: Vec<String>) -> Self {
         self.shared_mut().scopes_supported = scopes;
+        self
+    }
+
+    /// Call `hook` for every request the layer refuses (400/401/503), e.g. to log it. The 403s of
+    /// handlers are theirs to log.
+    pub fn on_rejection(mut self, hook: impl Fn(&Rejection) + Send + Sync + 'static) -> Self {
+        self.shared_mut().on_rejection = Some(Arc::new(hook));
         self
     }
 
@@ -655,8 +686,15 @@ where
         };
         let token = match bearer_token(req.headers()) {
             Ok(token) => token,
-            Err(rejection) => {
-                let resp = rejection.into_response(&metadata_url);
+            Err(missing) => {
+                shared.report(
+                    &req,
+                    missing.status(),
+                    missing.code(),
+                    missing.message(),
+                    None,
+                );
+                let resp = missing.into_response(&metadata_url);
                 return Box::pin(async move { Ok(resp) });
             }
         };
@@ -670,13 +708,43 @@ where
                     req.extensions_mut().insert(context);
                     inner.call(req).await
                 }
-                Err(err) => Ok(rejection_for(&err, &token, &metadata_url)),
+                Err(err) => {
+                    let resp: Response<ResBody> = rejection_for(&err, &token, &metadata_url);
+                    shared.report(
+                        &req,
+                        resp.status(),
+                        err.code(),
+                        &scrub(&err.to_string(), &token),
+                        Some(fingerprint(token.as_bytes())),
+                    );
+                    Ok(resp)
+                }
             }
         })
     }
 }
 
 impl Shared {
+    fn report<B>(
+        &self,
+        req: &Request<B>,
+        status: StatusCode,
+        code: &str,
+        message: &str,
+        token_fingerprint: Option<String>,
+    ) {
+        if let Some(hook) = &self.on_rejection {
+            hook(&Rejection {
+                method: req.method().clone(),
+                path: req.uri().path().to_string(),
+                status,
+                code: code.to_string(),
+                message: message.to_string(),
+                token_fingerprint,
+            });
+        }
+    }
+
     /// `Some(resource path)` when `path` asks for the protected resource metadata.
     fn metadata_request(&self, path: &str) -> Option<String> {
         let rest = path.strip_prefix(PROTECTED_RESOURCE_METADATA_PATH)?;
@@ -801,6 +869,9 @@ fn strip_identity_headers(headers: &mut HeaderMap) {
     }
 }
 
+const AMBIGUOUS: &str = "the request has more than one Authorization header";
+const UNUSABLE: &str = "the bearer token is empty or contains characters a token cannot have";
+
 /// Why there is no usable bearer token.
 enum MissingToken {
     /// No `Authorization` header, or another scheme: a plain challenge (RFC 6750 §3.1).
@@ -812,6 +883,29 @@ enum MissingToken {
 }
 
 impl MissingToken {
+    fn status(&self) -> StatusCode {
+        match self {
+            MissingToken::Ambiguous => StatusCode::BAD_REQUEST,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            MissingToken::Absent { .. } => "missing_token",
+            MissingToken::Ambiguous => "invalid_request",
+            MissingToken::Unusable => "malformed",
+        }
+    }
+
+    fn message(&self) -> &'static str {
+        match self {
+            MissingToken::Absent { detail } => detail,
+            MissingToken::Ambiguous => AMBIGUOUS,
+            MissingToken::Unusable => UNUSABLE,
+        }
+    }
+
     fn into_response<R: From<Bytes>>(self, metadata_url: &str) -> Response<R> {
         match self {
             MissingToken::Absent { detail } => json_response(
@@ -824,7 +918,7 @@ impl MissingToken {
                 }),
             ),
             MissingToken::Ambiguous => {
-                let d = "the request has more than one Authorization header";
+                let d = AMBIGUOUS;
                 json_response(
                     StatusCode::BAD_REQUEST,
                     Some(&challenge(metadata_url, Some(("invalid_request", d)))),
@@ -832,7 +926,7 @@ impl MissingToken {
                 )
             }
             MissingToken::Unusable => {
-                let d = "the bearer token is empty or contains characters a token cannot have";
+                let d = UNUSABLE;
                 json_response(
                     StatusCode::UNAUTHORIZED,
                     Some(&challenge(metadata_url, Some(("invalid_token", d)))),

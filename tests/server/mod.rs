@@ -473,3 +473,71 @@ async fn an_unreachable_issuer_is_503_never_a_pass() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "temporarily_unavailable");
 }
+
+#[tokio::test]
+async fn refusals_are_reported_to_the_hook_without_the_token() {
+    let mut config = EmulatorConfig::default();
+    config.set_default_secret(&SecretString::new(TEST_CLIENT_SECRET));
+    let emu = Emulator::start(config, 0).await.unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let layer = EntraAuthLayer::entra(&entra_config(&emu))
+        .on_rejection(move |r| sink.lock().unwrap().push(r.clone()));
+    let base = serve(
+        Router::new()
+            .route("/x", get(|| async { "ok" }))
+            .layer(layer),
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let token = tokens::client_credentials(
+        &emu.authority_host(),
+        &emu.tenant_id(),
+        &emu.client_id(),
+        TEST_CLIENT_SECRET,
+        &format!("api://{}/.default", emu.client_id()),
+    )
+    .await
+    .unwrap();
+    // Tamper with the payload: the signature no longer matches.
+    let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+    parts[1].insert_str(0, "eyJ4IjoxfQ");
+    let tampered = parts.join(".");
+
+    assert_eq!(
+        http.get(format!("{base}/x")).send().await.unwrap().status(),
+        401
+    );
+    let resp = http
+        .get(format!("{base}/x"))
+        .bearer_auth(&tampered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        http.get(format!("{base}/x"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0].code, "missing_token");
+    assert_eq!(seen[0].status, 401);
+    assert_eq!(seen[0].path, "/x");
+    assert_eq!(seen[0].token_fingerprint, None);
+    assert_ne!(seen[1].code, "missing_token");
+    assert_eq!(
+        seen[1].token_fingerprint,
+        Some(SecretString::new(tampered.clone()).fingerprint())
+    );
+    let debug = format!("{seen:?}");
+    for piece in tampered.split('.').filter(|p| p.len() >= 16) {
+        assert!(!debug.contains(piece), "the hook saw the token");
+    }
+}

@@ -387,7 +387,21 @@ pub async fn serve_from_env() -> ExitCode {
         .unwrap_or_else(|| env!("CARGO_PKG_NAME").to_string());
 
     let auth = match EntraAuthLayer::from_env() {
-        Ok(layer) => Some(layer.resource_name(&name)),
+        Ok(layer) => Some(layer.resource_name(&name).on_rejection(|r| {
+            // One line per refused request: why, and which token (by fingerprint, never the token).
+            eprintln!(
+                "refused {} {}: {} {} ({}){}",
+                r.method,
+                r.path,
+                r.status.as_u16(),
+                r.code,
+                r.message,
+                r.token_fingerprint
+                    .as_deref()
+                    .map(|f| format!(" token {f}"))
+                    .unwrap_or_default()
+            )
+        })),
         Err(MiddlewareError::Disabled { var }) => {
             eprintln!(
                 "warning: {var}=none: authentication is disabled; every caller is anonymous and admin tools are refused"
