@@ -13,3 +13,5 @@ mod e2e;
 mod server;
 mod init;
 mod deploy;
+#[cfg(feature = "emulator")]
+mod validator;

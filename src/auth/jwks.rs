@@ -12,9 +12,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arc_swap::ArcSwapOption;
+use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
 
 use super::error::AuthError;
@@ -83,8 +84,8 @@ pub struct VerificationKey {
     pub alg: Option<Algorithm>,
     /// Algorithms this key can verify (by type and curve, narrowed by `alg`).
     pub algorithms: Vec<Algorithm>,
-    /// The parsed key, ready for verification.
-    pub decoding_key: DecodingKey,
+    /// One key parsed once per algorithm, so a verification does no key setup.
+    verifiers: Vec<(Algorithm, ParsedPublicKey)>,
 }
 
 impl std::fmt::Debug for VerificationKey {
@@ -102,6 +103,14 @@ impl VerificationKey {
     /// True when this key may verify a token signed with `alg`.
     pub fn allows(&self, alg: Algorithm) -> bool {
         self.algorithms.contains(&alg)
+    }
+
+    /// True when `signature` (raw bytes) is a valid `alg` signature of `message` by this key.
+    pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        self.verifiers
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .is_some_and(|(_, key)| key.verify_sig(message, signature).is_ok())
     }
 }
 
@@ -193,17 +202,19 @@ pub fn verification_key(jwk: &Jwk) -> Result<VerificationKey, String> {
             Err(_) => return Err(format!("unsupported `alg` `{a}`")),
         },
     };
-    let (family_algs, decoding_key): (Vec<Algorithm>, DecodingKey) = match jwk.kty.as_str() {
+    enum Material {
+        Rsa { n: Vec<u8>, e: Vec<u8> },
+        Point(Vec<u8>),
+    }
+    let (family_algs, material): (Vec<Algorithm>, Material) = match jwk.kty.as_str() {
         "RSA" => {
             let n = b64("n", &jwk.n)?;
             let e = b64("e", &jwk.e)?;
-            let n_trim: &[u8] = {
-                let first = n.iter().position(|b| *b != 0).unwrap_or(n.len());
-                &n[first..]
-            };
-            let bits = n_trim
+            let first = n.iter().position(|b| *b != 0).unwrap_or(n.len());
+            let n = n[first..].to_vec();
+            let bits = n
                 .first()
-                .map_or(0, |b| n_trim.len() * 8 - b.leading_zeros() as usize);
+                .map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize);
             if bits < MIN_RSA_BITS {
                 return Err(format!(
                     "RSA modulus is {bits} bits; at least {MIN_RSA_BITS} are required"
@@ -221,7 +232,7 @@ pub fn verification_key(jwk: &Jwk) -> Result<VerificationKey, String> {
                     Algorithm::PS384,
                     Algorithm::PS512,
                 ],
-                DecodingKey::from_rsa_raw_components(n_trim, &e),
+                Material::Rsa { n, e },
             )
         }
         "EC" => {
@@ -244,7 +255,7 @@ pub fn verification_key(jwk: &Jwk) -> Result<VerificationKey, String> {
             point.push(4);
             point.extend_from_slice(&x);
             point.extend_from_slice(&y);
-            (vec![alg_for_curve], DecodingKey::from_ec_der(&point))
+            (vec![alg_for_curve], Material::Point(point))
         }
         "OKP" => {
             if jwk.crv.as_deref() != Some("Ed25519") {
@@ -254,7 +265,7 @@ pub fn verification_key(jwk: &Jwk) -> Result<VerificationKey, String> {
             if x.len() != 32 {
                 return Err("Ed25519 key is not 32 bytes".into());
             }
-            (vec![Algorithm::EdDSA], DecodingKey::from_ed_der(&x))
+            (vec![Algorithm::EdDSA], Material::Point(x))
         }
         "oct" => return Err("symmetric (`oct`) keys are never accepted".into()),
         other => return Err(format!("unsupported key type `{other}`")),
@@ -264,12 +275,41 @@ pub fn verification_key(jwk: &Jwk) -> Result<VerificationKey, String> {
         Some(a) => return Err(format!("`alg` {a:?} does not fit key type `{}`", jwk.kty)),
         None => family_algs,
     };
+    let mut verifiers = Vec::with_capacity(algorithms.len());
+    for a in &algorithms {
+        let parsed = match (&material, a) {
+            (Material::Rsa { n, e }, _) => {
+                let params: &'static sig::RsaParameters = match a {
+                    Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+                    Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+                    Algorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+                    Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
+                    Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
+                    _ => &sig::RSA_PSS_2048_8192_SHA512,
+                };
+                RsaPublicKeyComponents {
+                    n: n.as_slice(),
+                    e: e.as_slice(),
+                }
+                .to_parsed_public_key(params)
+            }
+            (Material::Point(p), Algorithm::ES256) => {
+                ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, p)
+            }
+            (Material::Point(p), Algorithm::ES384) => {
+                ParsedPublicKey::new(&sig::ECDSA_P384_SHA384_FIXED, p)
+            }
+            (Material::Point(p), _) => ParsedPublicKey::new(&sig::ED25519, p),
+        }
+        .map_err(|e| format!("the key material is not a valid {} key: {e}", jwk.kty))?;
+        verifiers.push((*a, parsed));
+    }
     Ok(VerificationKey {
         kid,
         issuer: jwk.issuer.clone(),
         alg,
         algorithms,
-        decoding_key,
+        verifiers,
     })
 }
 
@@ -473,6 +513,9 @@ mod tests {
 
     #[test]
     fn keeps_issuer_accepts_missing_alg_and_skips_unusable_keys() {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        let ec = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let point = ec.public_key().as_ref().to_vec();
         let doc = serde_json::json!({"keys": [
             {"kty": "RSA", "kid": "good", "use": "sig", "n": rsa_n(2048), "e": "AQAB",
              "issuer": "https://login.microsoftonline.com/{tenantid}/v2.0", "x5c": ["MII"]},
@@ -481,7 +524,8 @@ mod tests {
             {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
             {"kty": "RSA", "n": rsa_n(2048), "e": "AQAB"},
             {"kty": "RSA", "kid": "badalg", "alg": "ES256", "n": rsa_n(2048), "e": "AQAB"},
-            {"kty": "EC", "kid": "ec", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode([1u8; 32]), "y": URL_SAFE_NO_PAD.encode([2u8; 32])},
+            {"kty": "EC", "kid": "ec", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..])},
+            {"kty": "EC", "kid": "off-curve", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode([1u8; 32]), "y": URL_SAFE_NO_PAD.encode([2u8; 32])},
             {"kty": "XYZ", "kid": "weird"},
             "not an object",
             {"kty": "RSA", "kid": "good", "n": rsa_n(4096), "e": "AQAB"},
@@ -499,7 +543,12 @@ mod tests {
         let mut kids: Vec<_> = set.keys.keys().cloned().collect();
         kids.sort();
         assert_eq!(kids, vec!["ec", "good"]);
-        assert_eq!(set.skipped.len(), 8, "{:#?}", set.skipped);
+        assert_eq!(set.skipped.len(), 9, "{:#?}", set.skipped);
+        assert!(
+            set.skipped
+                .iter()
+                .any(|s| s.kid.as_deref() == Some("off-curve"))
+        );
         assert!(set.skipped.iter().any(|s| s.reason.contains("1024 bits")));
     }
 

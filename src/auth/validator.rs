@@ -646,14 +646,11 @@ impl JwtValidator {
         if !key.allows(parsed.alg) {
             return Err(AuthError::InvalidSignature);
         }
-        match jsonwebtoken::crypto::verify(
-            parsed.signature,
-            parsed.signing_input.as_bytes(),
-            &key.decoding_key,
-            parsed.alg,
-        ) {
-            Ok(true) => {}
-            _ => return Err(AuthError::InvalidSignature),
+        let signature = URL_SAFE_NO_PAD
+            .decode(parsed.signature)
+            .map_err(|_| AuthError::InvalidSignature)?;
+        if !key.verify(parsed.alg, parsed.signing_input.as_bytes(), &signature) {
+            return Err(AuthError::InvalidSignature);
         }
         let claims = parsed.claims;
         check_times(&claims, now, config.leeway_seconds)?;
@@ -972,4 +969,80 @@ pub fn asymmetric_algorithms() -> BTreeSet<String> {
     .iter()
     .map(|a| format!("{a:?}"))
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + Clone + 'static>(_: &T) {}
+    fn assert_send<T: Send>(_: T) {}
+
+    #[test]
+    fn validator_is_shareable_and_its_futures_are_send() {
+        let v = JwtValidator::new(JwtValidatorConfig::from_oidc_issuer(
+            "https://idp.example",
+            "api",
+        ));
+        assert_send_sync(&v);
+        // Servers run validation inside spawned tasks (axum, tower): the futures must be Send.
+        assert_send(v.validate("x"));
+        assert_send(v.validate_generic("x"));
+        assert_send(v.refresh());
+    }
+
+    #[test]
+    fn time_checks_report_by_how_much() {
+        let mut claims = Map::new();
+        claims.insert("exp".into(), Value::from(1000u64));
+        assert!(check_times(&claims, 1300, 300).is_ok());
+        assert_eq!(
+            check_times(&claims, 1301, 300),
+            Err(AuthError::Expired {
+                by_seconds: 301,
+                leeway_seconds: 300
+            })
+        );
+        claims.insert("nbf".into(), Value::from(2000u64));
+        assert_eq!(
+            check_times(&claims, 1000, 300),
+            Err(AuthError::NotYetValid {
+                by_seconds: 1000,
+                leeway_seconds: 300
+            })
+        );
+        claims.remove("exp");
+        assert_eq!(check_times(&claims, 1000, 300), Err(missing("exp")));
+    }
+
+    #[test]
+    fn config_check_catches_mistakes_before_the_network() {
+        let entra = EntraConfig::new("t", "c");
+        JwtValidatorConfig::from_entra(&entra).check().unwrap();
+        let mut c = JwtValidatorConfig::from_entra(&entra);
+        c.audiences.clear();
+        assert!(c.check().unwrap_err().to_string().contains("audience"));
+        let mut c = JwtValidatorConfig::from_entra(&entra);
+        c.algorithms = vec![Algorithm::RS256, Algorithm::HS512];
+        assert!(c.check().unwrap_err().to_string().contains("symmetric"));
+        let c = JwtValidatorConfig {
+            audiences: vec!["a".into()],
+            ..JwtValidatorConfig::default()
+        };
+        assert!(c.check().is_err(), "no discovery and no issuer/jwks");
+    }
+
+    #[test]
+    fn multi_tenant_constructor_uses_organizations() {
+        let entra = EntraConfig::new("72f988bf-86f1-41af-91ab-2d7cd011db47", "c");
+        let c = JwtValidatorConfig::from_entra_multitenant(&entra, vec![" ABC ".into()]);
+        assert!(c.multi_tenant);
+        assert_eq!(c.allowed_tenants, vec!["abc".to_string()]);
+        assert!(
+            c.discovery_url
+                .unwrap()
+                .contains("/organizations/v2.0/.well-known/")
+        );
+        assert!(JwtValidatorConfig::from_entra(&EntraConfig::new("common", "c")).multi_tenant);
+    }
 }
