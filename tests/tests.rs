@@ -6,6 +6,7 @@ mod support;
 
 mod auth_test;
 mod cli;
+#[cfg(feature = "cli")]
 mod emulator;
 #[cfg(all(feature = "server", feature = "emulator"))]
 mod e2e;

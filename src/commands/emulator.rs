@@ -42,7 +42,8 @@ pub struct EmulatorArgs {
     /// Access token version of the API app: 1 or 2 (Entra's requestedAccessTokenVersion).
     #[arg(long, value_name = "1|2", value_parser = parse_version)]
     pub token_version: Option<TokenVersion>,
-    /// Approve every device code at once as this user (upn), for unattended runs.
+    /// Sign this user (upn) in at once, for unattended runs: device codes are approved on creation
+    /// and the authorize endpoint needs no login_hint.
     #[arg(long, value_name = "UPN")]
     pub auto_approve: Option<String>,
 }
@@ -160,6 +161,51 @@ fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// One line per app and per user of the default tenant, for the ready text.
+fn describe(cfg: &EmulatorConfig) -> (Vec<String>, Vec<String>) {
+    let tenant = cfg.default_tenant().cloned();
+    let users = tenant
+        .iter()
+        .flat_map(|t| t.users.iter())
+        .map(|u| {
+            let groups = u.all_groups().len();
+            format!(
+                "{} (roles: {}; {groups} group{})",
+                u.upn,
+                if u.roles.is_empty() {
+                    "none".into()
+                } else {
+                    u.roles.join(", ")
+                },
+                if groups == 1 { "" } else { "s" }
+            )
+        })
+        .collect();
+    let apps = tenant
+        .iter()
+        .flat_map(|t| t.apps.iter().map(move |a| (t, a)))
+        .map(|(t, a)| {
+            let mut s = format!("{} {}", a.client_id, a.name);
+            if !a.app_roles.is_empty() {
+                s.push_str(&format!(
+                    " (API, token v{}, roles {})",
+                    a.token_version.ver().trim_end_matches(".0"),
+                    a.app_roles.join(", ")
+                ));
+            }
+            let granted: Vec<String> = t.apps.iter().flat_map(|r| a.roles_on(r)).collect();
+            if !granted.is_empty() {
+                s.push_str(&format!(" [granted {}]", granted.join(", ")));
+            }
+            if a.public_client {
+                s.push_str(" [public client]");
+            }
+            s
+        })
+        .collect();
+    (apps, users)
+}
+
 /// Run the command.
 pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let ui = &ctx.ui;
@@ -192,6 +238,11 @@ pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
             }
         }
     }
+    // Check the directory before writing anything (a generated secret file).
+    cfg.validate().map_err(|m| {
+        Failure::usage(format!("invalid emulator configuration: {m}"))
+            .with_hint("Fix the config file or the --tenant-id/--client-id/--auto-approve flags (ids are GUIDs).")
+    })?;
     // The default secret: from the env var, else generated into a private file.
     let (secret, from_env, secret_file, remove_file) = match std::env::var(&args.client_secret_env)
         .ok()
@@ -230,7 +281,13 @@ pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
     };
     cfg.set_default_secret(&secret);
 
-    let emu = Emulator::start(cfg, args.port).await.map_err(|e| match e {
+    let started = Emulator::start(cfg, args.port).await;
+    if started.is_err()
+        && let Some(p) = secret_file.as_ref().filter(|_| remove_file)
+    {
+        let _ = std::fs::remove_file(p);
+    }
+    let emu = started.map_err(|e| match e {
         EmulatorError::Config(m) => anyhow::Error::from(
             Failure::usage(format!("invalid emulator configuration: {m}")).with_hint(
                 "Fix the config file or the --tenant-id/--client-id flags (ids are GUIDs).",
@@ -242,8 +299,7 @@ pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
         ),
         other => anyhow::Error::from(other),
     })?;
-    let cfg = emu.config();
-    let tenant = cfg.default_tenant().cloned();
+    let (apps, users) = describe(&emu.config());
     let ready = EmulatorReady {
         authority_host: emu.authority_host(),
         tenant_id: emu.tenant_id(),
@@ -252,58 +308,38 @@ pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
         discovery_url: emu.discovery_url(),
         client_secret_env: from_env,
         client_secret_file: secret_file.clone(),
-        users: tenant
-            .iter()
-            .flat_map(|t| t.users.iter())
-            .map(|u| {
-                let groups = u.all_groups().len();
-                format!(
-                    "{} (roles: {}; {groups} group{})",
-                    u.upn,
-                    if u.roles.is_empty() {
-                        "none".into()
-                    } else {
-                        u.roles.join(", ")
-                    },
-                    if groups == 1 { "" } else { "s" }
-                )
-            })
-            .collect(),
-        apps: tenant
-            .iter()
-            .flat_map(|t| t.apps.iter().map(move |a| (t, a)))
-            .map(|(t, a)| {
-                let mut s = format!("{} {}", a.client_id, a.name);
-                if !a.app_roles.is_empty() {
-                    s.push_str(&format!(
-                        " (API, token v{}, roles {})",
-                        a.token_version.ver().trim_end_matches(".0"),
-                        a.app_roles.join(", ")
-                    ));
-                }
-                let granted: Vec<String> = t.apps.iter().flat_map(|r| a.roles_on(r)).collect();
-                if !granted.is_empty() {
-                    s.push_str(&format!(" [granted {}]", granted.join(", ")));
-                }
-                if a.public_client {
-                    s.push_str(" [public client]");
-                }
-                s
-            })
-            .collect(),
+        users,
+        apps,
     };
     if ui.json {
         ui.print_json(&ready).context("cannot write to stdout")?;
     } else {
         eprintln!("{ready}");
     }
+    if ready.client_secret_file.is_some() {
+        // The value is never printed; mask it anyway so a later step that prints it is covered.
+        crate::ui::github::add_mask(secret.secret());
+    }
+    // The request log: method, path, status and AADSTS code on stderr (never bodies or headers).
+    let mut events = emu.subscribe();
+    let log_ui = ui.clone();
+    let logger = tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(e) => log_ui.info(format_args!("  {e}")),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    log_ui.info(format_args!("  ({n} requests not shown)"))
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
     wait_for_stop().await;
     ui.info("stopping the Entra emulator");
+    logger.abort();
     emu.shutdown().await;
-    if remove_file {
-        if let Some(p) = secret_file {
-            let _ = std::fs::remove_file(p);
-        }
+    if let Some(p) = secret_file.filter(|_| remove_file) {
+        let _ = std::fs::remove_file(p);
     }
     Ok(())
 }
@@ -323,4 +359,65 @@ async fn wait_for_stop() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The config file example in docs/emulator.md parses and (with a real certificate) validates.
+    #[test]
+    fn docs_example_config_loads() {
+        let doc = include_str!("../../docs/emulator.md");
+        let start = doc.find("```toml\n").expect("toml block") + "```toml\n".len();
+        let end = start + doc[start..].find("```\n").expect("end of block");
+        let key = crate::emulator::SigningKey::generate().unwrap();
+        let text = doc[start..end].replace(
+            "-----BEGIN CERTIFICATE-----\nMIIC…\n-----END CERTIFICATE-----\n",
+            &key.cert_pem(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("emulator.toml");
+        std::fs::write(&path, text).unwrap();
+        let cfg = load_config(&path).unwrap_or_else(|f| panic!("{}", f.message));
+        cfg.validate().unwrap();
+        let t = cfg.default_tenant().unwrap();
+        assert_eq!(t.apps.len(), 3);
+        assert_eq!(
+            t.apps[2].redirect_uris,
+            vec!["http://localhost/callback".to_string()]
+        );
+        assert_eq!(
+            t.apps[1].federated_credentials[0].audience,
+            "api://AzureADTokenExchange"
+        );
+        assert_eq!(cfg.key_grace_seconds, 3600);
+    }
+
+    /// What users read when the emulator is ready (ports and paths fixed for the snapshot).
+    #[test]
+    fn ready_text() {
+        let (apps, users) = describe(&EmulatorConfig::default());
+        let ready = EmulatorReady {
+            authority_host: "http://127.0.0.1:8399".into(),
+            tenant_id: crate::emulator::DEFAULT_TENANT_ID.into(),
+            client_id: crate::emulator::DEFAULT_API_CLIENT_ID.into(),
+            port: 8399,
+            discovery_url: format!(
+                "http://127.0.0.1:8399/{}/v2.0/.well-known/openid-configuration",
+                crate::emulator::DEFAULT_TENANT_ID
+            ),
+            client_secret_env: None,
+            client_secret_file: Some(PathBuf::from("/tmp/cargo-pmcp-emulator-1.secret")),
+            users,
+            apps,
+        };
+        insta::assert_snapshot!(ready.to_string());
+        // The JSON line keeps the contract's field order (and never a secret).
+        let line = serde_json::to_string(&ready).unwrap();
+        assert!(
+            line.starts_with(r#"{"authority_host":"http://127.0.0.1:8399","tenant_id":"#),
+            "{line}"
+        );
+    }
 }

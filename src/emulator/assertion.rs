@@ -160,7 +160,7 @@ pub async fn verify(
     let auds = audiences(&claims);
     let Some(fc) = by_subject
         .into_iter()
-        .find(|fc| auds.iter().any(|a| *a == fc.audience))
+        .find(|fc| auds.contains(&fc.audience))
     else {
         return Err(AadError::assertion_audience(
             &auds.join(" "),

@@ -3,7 +3,7 @@
 //! [`EmulatorConfig::default`] is a complete directory a bare `cargo pmcp auth emulator` serves: one
 //! tenant, an API app with the app roles `MCP.User`, `MCP.Admin` and `MCP.Service`, a second client
 //! app with no role, a downstream API for on-behalf-of calls, and three users (one of them with more
-//! than 200 groups). The same shape deserializes from TOML (see `docs/emulator.md`).
+//! than 200 groups, and one without any role). The same shape deserializes from TOML (see `docs/emulator.md`).
 
 use crate::auth::SecretString;
 use serde::{Deserialize, Serialize};
@@ -76,8 +76,9 @@ pub struct EmulatorConfig {
     /// retired keys published for a while so cached tokens keep validating).
     #[serde(default = "default_grace")]
     pub key_grace_seconds: u64,
-    /// Approve every device code at once for this user (upn). Defaults to none (approve through the
-    /// control endpoint or [`super::RunningEmulator::approve_device_code`]).
+    /// Sign this user (upn) in at once: device codes are approved on creation and the authorize
+    /// endpoint needs no `login_hint`. Defaults to none (approve through the control endpoint or
+    /// [`super::RunningEmulator::approve_device_code`]; pass `login_hint` to authorize).
     #[serde(default)]
     pub device_code_auto_approve: Option<String>,
     /// Lifetime of app-only tokens in seconds. Defaults to 3599 (Entra's).
@@ -174,6 +175,13 @@ impl EmulatorConfig {
         if self.tenants.is_empty() {
             return Err("no tenant is configured (add a [[tenant]] table)".into());
         }
+        if let Some(upn) = &self.device_code_auto_approve
+            && !self.tenants.iter().any(|t| t.user(upn).is_some())
+        {
+            return Err(format!(
+                "device_code_auto_approve names `{upn}`, who is no user of any configured tenant"
+            ));
+        }
         let mut seen = std::collections::BTreeSet::new();
         for t in &self.tenants {
             if !crate::auth::entra::is_guid(&t.id) {
@@ -217,6 +225,14 @@ impl EmulatorConfig {
                                 r.app_roles.join(", ")
                             ));
                         }
+                    }
+                }
+                for (i, pem) in a.certificates.iter().enumerate() {
+                    if super::assertion::thumbprints(pem).is_none() {
+                        return Err(format!(
+                            "app `{}`: certificates[{i}] is not a PEM certificate (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)",
+                            a.name
+                        ));
                     }
                 }
                 for fc in &a.federated_credentials {
@@ -273,9 +289,9 @@ impl TenantConfig {
         }
     }
 
-    /// The standard tenant: the API app, the client app, the downstream API and three users
-    /// (`alice@{domain}` with MCP.User, `admin@{domain}` with MCP.Admin, `overage@{domain}` with
-    /// 250 groups). Object ids are derived from the tenant id, so two standard tenants differ.
+    /// The standard tenant: the API app, the client app, the downstream API and four users
+    /// (`alice@{domain}` with MCP.User, `admin@{domain}` with MCP.Admin and MCP.User,
+    /// `bob@{domain}` with no role and no group, `overage@{domain}` with MCP.User and 251 groups). Object ids are derived from the tenant id, so two standard tenants differ.
     pub fn standard(id: &str, domain: &str) -> Self {
         let oid = |name: &str| derived_guid(id, name);
         let api = AppConfig {
@@ -299,6 +315,12 @@ impl TenantConfig {
             client_id: DEFAULT_CLIENT_APP_ID.into(),
             object_id: Some(oid("sp:client")),
             public_client: true,
+            redirect_uris: vec![
+                "http://localhost".into(),
+                "http://localhost/callback".into(),
+                "http://127.0.0.1".into(),
+                "http://127.0.0.1/callback".into(),
+            ],
             ..AppConfig::default()
         };
         let downstream = AppConfig {
@@ -329,6 +351,15 @@ impl TenantConfig {
                     DEFAULT_GROUP_ENGINEERING.into(),
                     DEFAULT_GROUP_ADMINS.into(),
                 ],
+                extra_group_count: 0,
+            },
+            UserConfig {
+                name: "Bob Noroles".into(),
+                upn: format!("bob@{domain}"),
+                oid: oid("user:bob"),
+                email: Some(format!("bob@{domain}")),
+                roles: Vec::new(),
+                groups: Vec::new(),
                 extra_group_count: 0,
             },
             UserConfig {
@@ -439,9 +470,14 @@ pub struct AppConfig {
     /// App roles granted to this app as a client: resource (client id or identifier URI) → roles.
     #[serde(default)]
     pub app_role_assignments: BTreeMap<String, Vec<String>>,
-    /// `allowPublicClient`: may use the device code flow without a credential.
+    /// `allowPublicClient`: may use the device code and authorization code flows without a
+    /// credential.
     #[serde(default)]
     pub public_client: bool,
+    /// Redirect URIs for the authorization code flow. A loopback URI (`http://localhost…`,
+    /// `http://127.0.0.1…`) matches any port (same path), as Entra does for native clients.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
     /// `groupMembershipClaims`: put `groups` (or the overage claims) in tokens for this resource.
     #[serde(default)]
     pub group_membership_claims: bool,
@@ -592,5 +628,93 @@ impl EmulatorConfig {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_directory_is_valid_and_complete() {
+        let c = EmulatorConfig::default();
+        c.validate().unwrap();
+        let t = c.default_tenant().unwrap();
+        assert_eq!(t.id, DEFAULT_TENANT_ID);
+        let api = t.app(DEFAULT_API_CLIENT_ID).unwrap();
+        assert_eq!(api.roles_on(api), vec!["MCP.Service".to_string()]);
+        assert!(
+            t.app(DEFAULT_CLIENT_APP_ID)
+                .unwrap()
+                .roles_on(api)
+                .is_empty()
+        );
+        assert!(
+            t.user("OVERAGE@contoso.onmicrosoft.com")
+                .unwrap()
+                .all_groups()
+                .len()
+                > GROUPS_OVERAGE_LIMIT
+        );
+        assert_eq!(
+            t.resource(&format!("api://{DEFAULT_API_CLIENT_ID}/"))
+                .unwrap()
+                .client_id,
+            DEFAULT_API_CLIENT_ID
+        );
+        EmulatorConfig::with_second_tenant().validate().unwrap();
+    }
+
+    #[test]
+    fn second_tenant_has_its_own_object_ids() {
+        let a = TenantConfig::standard(DEFAULT_TENANT_ID, DEFAULT_TENANT_DOMAIN);
+        let b = TenantConfig::second();
+        assert_ne!(a.users[0].oid, b.users[0].oid);
+        assert_eq!(a.apps[0].client_id, b.apps[0].client_id);
+    }
+
+    #[test]
+    fn validation_names_what_is_wrong() {
+        let mut c = EmulatorConfig::default();
+        c.tenants[0].id = "contoso".into();
+        assert!(c.validate().unwrap_err().contains("not a GUID"));
+        let mut c = EmulatorConfig::default();
+        c.tenants[0].apps[1]
+            .app_role_assignments
+            .insert(DEFAULT_API_CLIENT_ID.into(), vec!["MCP.Root".into()]);
+        assert!(c.validate().unwrap_err().contains("MCP.Root"));
+        let mut c = EmulatorConfig::default();
+        c.tenants[0].apps[1].certificates.push("not a cert".into());
+        assert!(c.validate().unwrap_err().contains("certificates[0]"));
+        let mut c = EmulatorConfig::default();
+        c.tenants[0].apps[1]
+            .app_role_assignments
+            .insert("api://nowhere".into(), vec![]);
+        assert!(c.validate().unwrap_err().contains("api://nowhere"));
+    }
+
+    #[test]
+    fn overriding_the_client_id_keeps_assignments() {
+        let mut c = EmulatorConfig::default();
+        let new = "12345678-1234-4234-8234-123456789abc";
+        c.override_default_ids(Some(SECOND_TENANT_ID), Some(new));
+        c.validate().unwrap();
+        let t = c.default_tenant().unwrap();
+        assert_eq!(t.id, SECOND_TENANT_ID);
+        let api = t.app(new).unwrap();
+        assert_eq!(api.identifier_uris, vec![format!("api://{new}")]);
+        assert_eq!(api.roles_on(api), vec!["MCP.Service".to_string()]);
+    }
+
+    #[test]
+    fn token_version_parses_user_spellings() {
+        for (s, v) in [
+            ("1", TokenVersion::V1),
+            ("v2", TokenVersion::V2),
+            ("1.0", TokenVersion::V1),
+        ] {
+            assert_eq!(TokenVersion::parse(s), Some(v));
+        }
+        assert_eq!(TokenVersion::parse("3"), None);
     }
 }

@@ -268,6 +268,58 @@ impl AadError {
         )
     }
 
+    /// 50011: the redirect URI is not registered on the app.
+    pub fn redirect_mismatch(uri: &str, client_id: &str) -> Self {
+        Self::new(
+            400,
+            "invalid_request",
+            50011,
+            format!(
+                "The redirect URI '{uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal."
+            ),
+        )
+    }
+
+    /// 700054-like: only `response_type=code` is served.
+    pub fn unsupported_response_type() -> Self {
+        Self::new(
+            400,
+            "unsupported_response_type",
+            700054,
+            "response_type is not enabled for the application; use response_type=code.",
+        )
+    }
+
+    /// 50058: nobody to sign in (no `login_hint` and no auto-approve user).
+    pub fn login_required() -> Self {
+        Self::new(
+            400,
+            "login_required",
+            50058,
+            "A silent sign-in request was sent but no user is signed in. (Entra emulator: pass login_hint=<upn>, or start it with --auto-approve <upn>.)",
+        )
+    }
+
+    /// 70000: an authorization code or refresh token that is unknown or used.
+    pub fn bad_code() -> Self {
+        Self::new(
+            400,
+            "invalid_grant",
+            70000,
+            "The provided authorization code or refresh token is not valid: it is unknown, was already redeemed, or belongs to another client or tenant.",
+        )
+    }
+
+    /// 70008: an expired authorization code.
+    pub fn code_expired() -> Self {
+        Self::new(
+            400,
+            "invalid_grant",
+            70008,
+            "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
+        )
+    }
+
     /// 50034: the user is not in the directory.
     pub fn unknown_user(upn: &str, tenant: &str) -> Self {
         Self::new(

@@ -17,6 +17,7 @@ pub enum KeyError {
 /// One RSA signing key with its certificate.
 pub struct SigningKey {
     key: aws_lc_rs::rsa::KeyPair,
+    pkcs8: Vec<u8>,
     /// Key id (Entra uses the certificate's SHA-1 thumbprint, base64url: the same value as `x5t`).
     pub kid: String,
     /// base64url SHA-1 of the certificate.
@@ -52,8 +53,8 @@ impl SigningKey {
             .push(rcgen::DnType::CommonName, "accounts.emulator.cargo-pmcp");
         let cert = params.self_signed(&rc_key).map_err(|e| err(&e))?;
         let cert_der = cert.der().to_vec();
-        let key =
-            aws_lc_rs::rsa::KeyPair::from_pkcs8(&rc_key.serialize_der()).map_err(|e| err(&e))?;
+        let pkcs8 = rc_key.serialize_der();
+        let key = aws_lc_rs::rsa::KeyPair::from_pkcs8(&pkcs8).map_err(|e| err(&e))?;
         use aws_lc_rs::signature::KeyPair as _;
         let public = key.public_key();
         let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
@@ -64,6 +65,7 @@ impl SigningKey {
         );
         Ok(Self {
             key,
+            pkcs8,
             kid: x5t.clone(),
             x5t,
             cert_der,
@@ -104,14 +106,14 @@ impl SigningKey {
 
     /// The certificate as PEM.
     pub fn cert_pem(&self) -> String {
-        let b64 = STANDARD.encode(&self.cert_der);
-        let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-        for chunk in b64.as_bytes().chunks(64) {
-            out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-            out.push('\n');
-        }
-        out.push_str("-----END CERTIFICATE-----\n");
-        out
+        pem("CERTIFICATE", &self.cert_der)
+    }
+
+    /// The private key as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`): with [`SigningKey::cert_pem`]
+    /// it makes the PEM file a client uses for certificate credentials
+    /// (`AZURE_CLIENT_CERTIFICATE_PATH`). A secret: write it with mode 0600, never print it.
+    pub fn private_key_pem(&self) -> crate::auth::SecretString {
+        crate::auth::SecretString::new(pem("PRIVATE KEY", &self.pkcs8))
     }
 
     /// The key as Entra publishes it: `kty, use, kid, x5t, n, e, x5c` and, in v2 sets, `issuer`.
@@ -131,6 +133,17 @@ impl SigningKey {
         }
         k
     }
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }
 
 /// The current key and the retired ones still published.

@@ -18,9 +18,11 @@
 //! ```
 
 pub mod assertion;
+pub mod authcode;
 pub mod config;
 pub mod errors;
 pub mod keys;
+pub mod observe;
 pub mod server;
 pub mod time;
 pub mod tokens;
@@ -34,6 +36,7 @@ pub use config::{
 };
 pub use errors::AadError;
 pub use keys::SigningKey;
+pub use observe::{EndpointKind, Fault, RequestEvent};
 
 use crate::auth::SecretString;
 use server::{DeviceState, ServerState};
@@ -83,9 +86,6 @@ impl Emulator {
         port: u16,
     ) -> Result<RunningEmulator, EmulatorError> {
         config.validate().map_err(EmulatorError::Config)?;
-        let ring = tokio::task::spawn_blocking(keys::KeyRing::new)
-            .await
-            .map_err(|e| EmulatorError::Config(format!("key generation task failed: {e}")))??;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .map_err(|source| EmulatorError::Bind { port, source })?;
@@ -93,6 +93,10 @@ impl Emulator {
             .local_addr()
             .map_err(|source| EmulatorError::Bind { port, source })?
             .port();
+        // Bind first so a busy port fails fast, then pay for the key.
+        let ring = tokio::task::spawn_blocking(keys::KeyRing::new)
+            .await
+            .map_err(|e| EmulatorError::Config(format!("key generation task failed: {e}")))??;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
@@ -101,9 +105,12 @@ impl Emulator {
             config: RwLock::new(config),
             keys: Mutex::new(ring),
             devices: Mutex::new(Default::default()),
+            codes: Mutex::new(Default::default()),
+            refresh_tokens: Mutex::new(Default::default()),
             clock: time::Clock::default(),
             authority_host: format!("http://127.0.0.1:{port}"),
             http,
+            observer: observe::Observer::default(),
         });
         let app = server::router(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -455,6 +462,29 @@ impl RunningEmulator {
     /// `kid`) — for tests that need a token Entra would never issue (wrong audience, odd claims).
     pub fn sign_claims(&self, claims: &serde_json::Value) -> Result<SecretString, EmulatorError> {
         Ok(SecretString::new(self.state.sign(claims)?))
+    }
+
+    /// Requests served so far to one kind of endpoint (faults included): e.g. how often a
+    /// validator fetched the keys.
+    pub fn request_count(&self, kind: EndpointKind) -> u64 {
+        self.state.observer.requests(kind)
+    }
+
+    /// Answer requests to `kind` with `fault` instead of the real response, for the next `times`
+    /// requests (`None`: until [`RunningEmulator::clear_faults`]).
+    pub fn inject_fault(&self, kind: EndpointKind, fault: Fault, times: Option<u32>) {
+        self.state.observer.inject(kind, fault, times);
+    }
+
+    /// Remove every injected fault.
+    pub fn clear_faults(&self) {
+        self.state.observer.clear();
+    }
+
+    /// Receive an event for each request served from now on (method, path, status, AADSTS code;
+    /// never bodies or headers).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<RequestEvent> {
+        self.state.observer.subscribe()
     }
 
     /// Stop serving and wait for the server task to finish.

@@ -60,9 +60,12 @@ pub struct ServerState {
     pub config: RwLock<EmulatorConfig>,
     pub keys: Mutex<KeyRing>,
     pub devices: Mutex<HashMap<String, DeviceGrant>>,
+    pub codes: Mutex<HashMap<String, super::authcode::AuthCode>>,
+    pub refresh_tokens: Mutex<HashMap<String, super::authcode::RefreshGrant>>,
     pub clock: Clock,
     pub authority_host: String,
     pub http: reqwest::Client,
+    pub observer: super::observe::Observer,
 }
 
 impl ServerState {
@@ -102,6 +105,7 @@ impl ServerState {
     fn error(&self, e: &AadError) -> Response {
         let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
         let mut r = (status, axum::Json(e.body(self.now(), &self.authority_host))).into_response();
+        r.extensions_mut().insert(super::observe::AadCode(e.code));
         r.headers_mut().insert(
             header::CACHE_CONTROL,
             "no-store, no-cache".parse().expect("static header"),
@@ -111,14 +115,14 @@ impl ServerState {
 }
 
 /// How the path names the tenant.
-enum TenantRef {
+pub(super) enum TenantRef {
     /// A configured tenant (by GUID or domain), resolved to its GUID.
     Known(String),
     /// `common` or `organizations`.
     Multi(String),
 }
 
-fn resolve_tenant(state: &ServerState, segment: &str) -> Result<TenantRef, AadError> {
+pub(super) fn resolve_tenant(state: &ServerState, segment: &str) -> Result<TenantRef, AadError> {
     let lower = segment.to_ascii_lowercase();
     if lower == "common" || lower == "organizations" {
         return Ok(TenantRef::Multi(lower));
@@ -147,13 +151,59 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .route("/{tenant}/oauth2/token", post(token_v1))
         .route("/{tenant}/oauth2/v2.0/devicecode", post(devicecode_v2))
         .route("/{tenant}/oauth2/devicecode", post(devicecode_v1))
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(super::authcode::authorize),
+        )
         .route("/_emulator/health", get(health))
         .route("/_emulator/rotate-keys", post(control_rotate))
         .route("/_emulator/device", get(device_page))
         .route("/_emulator/device/approve", post(control_approve))
         .route("/_emulator/device/decline", post(control_decline))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// Count the request, serve an injected fault if one is set, and publish the request event.
+async fn observe(
+    State(state): State<Arc<ServerState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use super::observe::{AadCode, EndpointKind, Fault, RequestEvent};
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let kind = EndpointKind::of_path(&path);
+    state.observer.count(kind);
+    let (resp, injected) = match state.observer.take_fault(kind) {
+        Some(fault) => {
+            let r = match fault {
+                Fault::Status(code) => (
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    axum::Json(json!({"error": "server_error", "error_description": format!("injected fault: HTTP {code}")})),
+                )
+                    .into_response(),
+                Fault::BadJson => (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    "{\"keys\": [ this is not JSON",
+                )
+                    .into_response(),
+                Fault::Body(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            };
+            (r, true)
+        }
+        None => (next.run(req).await, false),
+    };
+    state.observer.publish(RequestEvent {
+        method,
+        path,
+        kind,
+        status: resp.status().as_u16(),
+        aadsts: resp.extensions().get::<AadCode>().map(|c| c.0),
+        injected,
+    });
+    resp
 }
 
 async fn not_found() -> Response {
@@ -278,19 +328,19 @@ async fn keys_v1(State(s): State<Arc<ServerState>>, Path(t): Path<String>) -> Re
 
 // ---------- token endpoint ----------
 
-type Form = HashMap<String, String>;
+pub(super) type Form = HashMap<String, String>;
 
-fn parse_form(body: &[u8]) -> Form {
+pub(super) fn parse_form(body: &[u8]) -> Form {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
-fn param<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
+pub(super) fn param<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
     form.get(name)
         .map(String::as_str)
         .filter(|v| !v.trim().is_empty())
 }
 
-fn require<'a>(form: &'a Form, name: &str) -> Result<&'a str, AadError> {
+pub(super) fn require<'a>(form: &'a Form, name: &str) -> Result<&'a str, AadError> {
     param(form, name).ok_or_else(|| AadError::missing_parameter(name))
 }
 
@@ -321,9 +371,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The client as authenticated on the request.
-struct AuthedClient {
-    app: AppConfig,
-    auth: ClientAuth,
+pub(super) struct AuthedClient {
+    pub(super) app: AppConfig,
+    pub(super) auth: ClientAuth,
 }
 
 /// The token endpoints of a tenant: what a certificate assertion's `aud` may be.
@@ -337,7 +387,7 @@ fn token_endpoints(state: &ServerState, tenant: &TenantConfig) -> Vec<String> {
     v
 }
 
-async fn authenticate_client(
+pub(super) async fn authenticate_client(
     state: &ServerState,
     tenant: &TenantConfig,
     headers: &HeaderMap,
@@ -392,19 +442,19 @@ async fn authenticate_client(
 }
 
 /// A requested resource and the scopes on it.
-struct Requested {
-    resource: AppConfig,
+pub(super) struct Requested {
+    pub(super) resource: AppConfig,
     /// The resource identifier as the client wrote it.
-    resource_id: String,
+    pub(super) resource_id: String,
     /// Bare scope names (for `scp`); empty for `/.default` on a resource without scopes.
-    scopes: Vec<String>,
-    /// True when the request was `{resource}/.default`.
-    default: bool,
-    openid: bool,
+    pub(super) scopes: Vec<String>,
+    pub(super) openid: bool,
+    /// `offline_access` was asked for (a refresh token is returned).
+    pub(super) offline: bool,
 }
 
 /// Split `api://x/access_as_user api://x/.default openid` into one resource and its scopes.
-fn parse_scopes(
+pub(super) fn parse_scopes(
     tenant: &TenantConfig,
     scope: &str,
     client_credentials: bool,
@@ -413,9 +463,11 @@ fn parse_scopes(
     let mut names = Vec::new();
     let mut default = false;
     let mut openid = false;
+    let mut offline = false;
     for s in scope.split_whitespace() {
         if OIDC_SCOPES.contains(&s.to_ascii_lowercase().as_str()) {
             openid |= s.eq_ignore_ascii_case("openid");
+            offline |= s.eq_ignore_ascii_case("offline_access");
             continue;
         }
         let (res, name) = match s.rsplit_once('/') {
@@ -468,8 +520,8 @@ fn parse_scopes(
         resource,
         resource_id,
         scopes,
-        default,
         openid,
+        offline,
     })
 }
 
@@ -482,8 +534,8 @@ fn parse_resource(tenant: &TenantConfig, resource_id: &str) -> Result<Requested,
         scopes: resource.scopes.clone(),
         resource,
         resource_id: resource_id.to_string(),
-        default: true,
         openid: false,
+        offline: false,
     })
 }
 
@@ -500,7 +552,7 @@ fn requested(
     }
 }
 
-fn user_lifetime(cfg: &EmulatorConfig) -> u64 {
+pub(super) fn user_lifetime(cfg: &EmulatorConfig) -> u64 {
     let [lo, hi] = cfg.user_token_lifetime_seconds;
     if hi > lo {
         rand::random_range(lo..=hi)
@@ -509,13 +561,15 @@ fn user_lifetime(cfg: &EmulatorConfig) -> u64 {
     }
 }
 
-fn token_response(
+#[allow(clippy::too_many_arguments)]
+pub(super) fn token_response(
     state: &ServerState,
     token: String,
     lifetime: u64,
     req: &Requested,
     v1: bool,
-    extra: Option<(&str, String)>,
+    app_only: bool,
+    extra: Vec<(&str, String)>,
 ) -> Response {
     let now = state.now();
     let mut body = if v1 {
@@ -529,7 +583,8 @@ fn token_response(
             "access_token": token,
         })
     } else {
-        let scope = if req.default {
+        // Entra lists what was granted: `/.default` resolves to the resource's scopes.
+        let scope = if req.scopes.is_empty() {
             format!("{}/.default", req.resource_id)
         } else {
             req.scopes
@@ -538,15 +593,20 @@ fn token_response(
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        json!({
+        let mut body = json!({
             "token_type": "Bearer",
             "scope": scope,
             "expires_in": lifetime,
             "ext_expires_in": lifetime,
             "access_token": token,
-        })
+        });
+        if app_only && let Some(m) = body.as_object_mut() {
+            // Entra's client credentials responses carry no `scope`.
+            m.remove("scope");
+        }
+        body
     };
-    if let Some((k, v)) = extra {
+    for (k, v) in extra {
         body[k] = Value::String(v);
     }
     let mut r = axum::Json(body).into_response();
@@ -581,7 +641,7 @@ async fn token_v1(
     }
 }
 
-fn sign_err(e: super::keys::KeyError) -> AadError {
+pub(super) fn sign_err(e: super::keys::KeyError) -> AadError {
     AadError::invalid_grant(50000, format!("There was an error issuing a token: {e}."))
 }
 
@@ -623,10 +683,25 @@ async fn token(
             let token = state
                 .sign(&Value::Object(tokens::claims(&spec)))
                 .map_err(sign_err)?;
-            Ok(token_response(state, token, lifetime, &req, v1, None))
+            Ok(token_response(
+                state,
+                token,
+                lifetime,
+                &req,
+                v1,
+                true,
+                Vec::new(),
+            ))
         }
         GT_DEVICE_CODE => device_code_grant(state, tref, headers, &form, v1).await,
         GT_JWT_BEARER => on_behalf_of(state, tref, segment, headers, &form, v1).await,
+        super::authcode::GT_AUTHORIZATION_CODE => {
+            super::authcode::authorization_code_grant(state, tref, segment, headers, &form, v1)
+                .await
+        }
+        super::authcode::GT_REFRESH_TOKEN => {
+            super::authcode::refresh_token_grant(state, tref, segment, headers, &form, v1).await
+        }
         other => Err(AadError::unsupported_grant(other)),
     }
 }
@@ -776,7 +851,15 @@ async fn on_behalf_of(
     let token = state
         .sign(&Value::Object(tokens::claims(&spec)))
         .map_err(sign_err)?;
-    Ok(token_response(state, token, lifetime, &req, v1, None))
+    Ok(token_response(
+        state,
+        token,
+        lifetime,
+        &req,
+        v1,
+        false,
+        Vec::new(),
+    ))
 }
 
 // ---------- device code ----------
@@ -882,7 +965,7 @@ fn devicecode(
     .into_response())
 }
 
-fn tokens_opaque(n: usize) -> String {
+pub(super) fn tokens_opaque(n: usize) -> String {
     let bytes: Vec<u8> = (0..n).map(|_| rand::random::<u8>()).collect();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -956,46 +1039,34 @@ async fn device_code_grant(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&device_code);
-    let lifetime = user_lifetime(&state.config());
-    let now = state.now();
-    let spec = TokenSpec {
-        authority_host: &state.authority_host,
-        tenant: &tenant,
-        resource: &req.resource,
-        requested_resource: &req.resource_id,
-        client: &client.app,
-        client_auth: client.auth,
-        subject: Subject::User {
-            user: &user,
-            scopes: &req.scopes,
-        },
-        issued_at: now,
-        lifetime,
-        version: None,
-    };
-    let token = state
-        .sign(&Value::Object(tokens::claims(&spec)))
-        .map_err(sign_err)?;
-    let id_token = if grant.openid {
-        Some((
-            "id_token",
-            id_token(state, &tenant, &client.app, &user, now).map_err(sign_err)?,
-        ))
-    } else {
-        None
-    };
-    Ok(token_response(state, token, lifetime, &req, v1, id_token))
+    let mut req = req;
+    req.openid |= grant.openid;
+    req.offline |= grant
+        .scope_param
+        .split_whitespace()
+        .any(|s| s.eq_ignore_ascii_case("offline_access"));
+    super::authcode::issue_for_user(
+        state,
+        &tenant,
+        &client,
+        &user,
+        &req,
+        v1,
+        None,
+        &grant.scope_param,
+    )
 }
 
 /// A v2 ID token for the client.
-fn id_token(
+pub(super) fn id_token(
     state: &ServerState,
     tenant: &TenantConfig,
     client: &AppConfig,
     user: &UserConfig,
     now: u64,
+    nonce: Option<&str>,
 ) -> Result<String, super::keys::KeyError> {
-    let claims = json!({
+    let mut claims = json!({
         "aud": client.client_id,
         "iss": issuer_v2(&state.authority_host, &tenant.id),
         "iat": now,
@@ -1008,6 +1079,9 @@ fn id_token(
         "tid": tenant.id,
         "ver": "2.0",
     });
+    if let Some(n) = nonce {
+        claims["nonce"] = Value::String(n.to_string());
+    }
     state.sign(&claims)
 }
 
@@ -1027,10 +1101,10 @@ pub fn set_device_state(
     user_code: &str,
     new: DeviceState,
 ) -> Result<(), String> {
-    if let DeviceState::Approved { upn } = &new {
-        if !state.config().tenants.iter().any(|t| t.user(upn).is_some()) {
-            return Err(format!("no user `{upn}` in any configured tenant"));
-        }
+    if let DeviceState::Approved { upn } = &new
+        && !state.config().tenants.iter().any(|t| t.user(upn).is_some())
+    {
+        return Err(format!("no user `{upn}` in any configured tenant"));
     }
     let mut devices = state.devices.lock().unwrap_or_else(|e| e.into_inner());
     let grant = devices

@@ -191,3 +191,31 @@ async fn federated_assertion_round_trip_with_a_second_issuer() {
     let (s, b) = cc_with_assertion(&emu, &emu.client_id(), &forged).await;
     assert_aad_error(s, &b, 400, "invalid_client", 700027);
 }
+
+#[tokio::test]
+async fn a_client_signing_with_the_exported_pem_key_is_accepted() {
+    // What a client library does with a PEM file holding the certificate and its private key.
+    let emu = start().await;
+    let client_key = SigningKey::generate().unwrap();
+    emu.add_certificate(
+        &emu.tenant_id(),
+        DEFAULT_CLIENT_APP_ID,
+        &client_key.cert_pem(),
+    )
+    .unwrap();
+    let pem = client_key.private_key_pem();
+    assert!(pem.secret().starts_with("-----BEGIN PRIVATE KEY-----"));
+    let enc = jsonwebtoken::EncodingKey::from_rsa_pem(pem.secret().as_bytes()).unwrap();
+    let (x5t, _) = thumbprints(&client_key.cert_pem()).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.x5t = Some(x5t);
+    let now = emu.now();
+    let claims = json!({"aud": emu.token_endpoint(), "iss": DEFAULT_CLIENT_APP_ID, "sub": DEFAULT_CLIENT_APP_ID,
+        "jti": "1", "iat": now, "nbf": now, "exp": now + 600});
+    let assertion = jsonwebtoken::encode(&header, &claims, &enc).unwrap();
+    let (s, b) = cc_with_assertion(&emu, DEFAULT_CLIENT_APP_ID, &assertion).await;
+    assert_eq!(s, 200, "{b}");
+    let c = verify_with_jwks(b["access_token"].as_str().unwrap(), &emu.jwks_uri()).await;
+    assert_eq!(c["azp"], DEFAULT_CLIENT_APP_ID);
+    assert!(c.get("roles").is_none(), "the client app holds no role");
+}

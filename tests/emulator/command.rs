@@ -191,3 +191,124 @@ app_roles = ["MCP.User"]
     let text = all_output(&out);
     assert!(text.contains("MY_API_SECRET"), "{text}");
 }
+
+#[test]
+fn config_file_and_token_version_flag() {
+    let dir = TestDir::new();
+    let cfg = dir.write(
+        "emulator.toml",
+        r#"[[tenant]]
+id = "11111111-2222-4333-8444-555555555555"
+domain = "example.onmicrosoft.com"
+
+[[tenant.app]]
+name = "My MCP API"
+client_id = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
+identifier_uris = ["api://my-mcp"]
+app_roles = ["MCP.Admin"]
+app_role_assignments = { "api://my-mcp" = ["MCP.Admin"] }
+"#,
+    );
+    let (_child, ready) = spawn(
+        &[
+            "auth",
+            "emulator",
+            "--json",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--token-version",
+            "1",
+        ],
+        &[("ENTRA_CLIENT_SECRET", "s3cret-from-env")],
+    );
+    assert_eq!(ready["tenant_id"], "11111111-2222-4333-8444-555555555555");
+    assert_eq!(ready["client_id"], "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let url = format!(
+            "{}/example.onmicrosoft.com/oauth2/token",
+            ready["authority_host"].as_str().unwrap()
+        );
+        let r: serde_json::Value = reqwest::Client::new()
+            .post(&url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"),
+                ("client_secret", "s3cret-from-env"),
+                ("resource", "api://my-mcp"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let claims: serde_json::Value =
+            jsonwebtoken::dangerous::insecure_decode_claims(r["access_token"].as_str().unwrap())
+                .unwrap();
+        assert_eq!(claims["ver"], "1.0");
+        assert_eq!(claims["aud"], "api://my-mcp");
+        assert_eq!(claims["roles"], serde_json::json!(["MCP.Admin"]));
+    });
+}
+
+#[test]
+fn auto_approve_flag_completes_device_code_at_once() {
+    let (_child, ready) = spawn(
+        &[
+            "auth",
+            "emulator",
+            "--json",
+            "--auto-approve",
+            "alice@contoso.onmicrosoft.com",
+        ],
+        &[("ENTRA_CLIENT_SECRET", "x")],
+    );
+    let base = format!(
+        "{}/{}",
+        ready["authority_host"].as_str().unwrap(),
+        ready["tenant_id"].as_str().unwrap()
+    );
+    let scope = format!("api://{}/.default", ready["client_id"].as_str().unwrap());
+    let client = cargo_pmcp::emulator::DEFAULT_CLIENT_APP_ID;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let dc: serde_json::Value = http
+            .post(format!("{base}/oauth2/v2.0/devicecode"))
+            .form(&[("client_id", client), ("scope", scope.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let r = http
+            .post(format!("{base}/oauth2/v2.0/token"))
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("client_id", client),
+                ("device_code", dc["device_code"].as_str().unwrap()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    });
+}
+
+#[test]
+fn auto_approve_of_an_unknown_user_is_refused_at_start() {
+    let out = crate::support::cargo_pmcp()
+        .args([
+            "auth",
+            "emulator",
+            "--auto-approve",
+            "ghost@contoso.onmicrosoft.com",
+        ])
+        .env("ENTRA_CLIENT_SECRET", "x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(all_output(&out).contains("ghost@contoso.onmicrosoft.com"));
+}

@@ -120,8 +120,10 @@ async fn device_code_library_approval_decline_and_expiry() {
 
 #[tokio::test]
 async fn device_code_auto_approve_and_confidential_client_needs_a_secret() {
-    let mut cfg = EmulatorConfig::default();
-    cfg.device_code_auto_approve = Some("alice@contoso.onmicrosoft.com".into());
+    let cfg = EmulatorConfig {
+        device_code_auto_approve: Some("alice@contoso.onmicrosoft.com".into()),
+        ..Default::default()
+    };
     let emu = start_with(cfg).await;
     let scope = format!("api://{}/.default", emu.client_id());
     let dc = device_code(&emu, &scope).await;
@@ -200,4 +202,95 @@ async fn on_behalf_of_exchanges_a_user_token_for_the_downstream_api() {
     app_only[3].1 = app.secret();
     let (s, b) = post_form(&emu.token_endpoint(), &app_only).await;
     assert_aad_error(s, &b, 400, "invalid_grant", 50013);
+}
+
+#[tokio::test]
+async fn device_code_on_common_signs_the_user_in_to_their_home_tenant() {
+    let emu = start_with(EmulatorConfig::with_second_tenant()).await;
+    let url = format!(
+        "{}/organizations/oauth2/v2.0/devicecode",
+        emu.authority_host()
+    );
+    let scope = format!("api://{}/.default", emu.client_id());
+    let (s, dc) = post_form(
+        &url,
+        &[("client_id", DEFAULT_CLIENT_APP_ID), ("scope", &scope)],
+    )
+    .await;
+    assert_eq!(s, 200, "{dc}");
+    emu.approve_device_code(
+        dc["user_code"].as_str().unwrap(),
+        "alice@fabrikam.onmicrosoft.com",
+    )
+    .unwrap();
+    let (s, b) = post_form(
+        &format!("{}/organizations/oauth2/v2.0/token", emu.authority_host()),
+        &[
+            ("grant_type", DEVICE_GRANT),
+            ("client_id", DEFAULT_CLIENT_APP_ID),
+            ("device_code", dc["device_code"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let c = verify_with_jwks(b["access_token"].as_str().unwrap(), &emu.jwks_uri()).await;
+    assert_eq!(c["tid"], SECOND_TENANT_ID);
+    assert_eq!(
+        c["iss"],
+        format!("{}/{SECOND_TENANT_ID}/v2.0", emu.authority_host())
+    );
+}
+
+#[tokio::test]
+async fn v1_device_code_with_resource() {
+    let emu = start().await;
+    let url = format!(
+        "{}/{}/oauth2/devicecode",
+        emu.authority_host(),
+        emu.tenant_id()
+    );
+    let resource = format!("api://{}", emu.client_id());
+    let (s, dc) = post_form(
+        &url,
+        &[
+            ("client_id", DEFAULT_CLIENT_APP_ID),
+            ("resource", &resource),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{dc}");
+    emu.approve_device_code(
+        dc["user_code"].as_str().unwrap(),
+        "alice@contoso.onmicrosoft.com",
+    )
+    .unwrap();
+    let (s, b) = post_form(
+        &format!("{}/{}/oauth2/token", emu.authority_host(), emu.tenant_id()),
+        &[
+            ("grant_type", DEVICE_GRANT),
+            ("client_id", DEFAULT_CLIENT_APP_ID),
+            ("code", dc["device_code"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["resource"], resource);
+    let c = verify_with_jwks(b["access_token"].as_str().unwrap(), &emu.jwks_uri()).await;
+    // The API's token version decides the shape (v2 here), whatever endpoint was used.
+    assert_eq!(c["ver"], "2.0");
+    assert_eq!(c["scp"], DEFAULT_API_SCOPE);
+}
+
+#[tokio::test]
+async fn a_busy_port_is_a_clear_error() {
+    let emu = start().await;
+    let err = Emulator::start(EmulatorConfig::default(), emu.port())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EmulatorError::Bind { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains(&format!("127.0.0.1:{}", emu.port())),
+        "{err}"
+    );
 }

@@ -40,6 +40,11 @@ async fn v2_discovery_keys_and_client_credentials_token() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3599);
+    assert!(
+        body.get("scope").is_none(),
+        "client credentials responses carry no scope: {body}"
+    );
     let token = body["access_token"].as_str().unwrap();
     let c = verify_with_jwks(token, doc["jwks_uri"].as_str().unwrap()).await;
     assert_eq!(c["aud"], emu.client_id());

@@ -3,10 +3,13 @@
 //! `cargo pmcp auth emulator` command.
 
 mod assertions;
+mod authcode;
 mod command;
 mod common;
 mod device_obo;
 mod endpoints;
 mod errors;
+mod faults;
 mod rotation;
 mod shapes;
+mod validator;

@@ -16,8 +16,10 @@ async fn kids(emu: &RunningEmulator) -> Vec<String> {
 
 #[tokio::test]
 async fn rotation_keeps_the_old_key_for_the_grace_period() {
-    let mut cfg = EmulatorConfig::default();
-    cfg.key_grace_seconds = 3600;
+    let cfg = EmulatorConfig {
+        key_grace_seconds: 3600,
+        ..Default::default()
+    };
     let emu = start_with(cfg).await;
     let old_kid = emu.current_kid();
     let old_token = emu

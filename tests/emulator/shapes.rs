@@ -118,6 +118,18 @@ async fn overage_user_gets_claim_sources_and_no_groups() {
 }
 
 #[tokio::test]
+async fn user_without_roles_or_groups() {
+    let emu = start().await;
+    let t = emu
+        .issue_user_token("bob@contoso.onmicrosoft.com", &TokenOptions::default())
+        .unwrap();
+    let c = verify_with_jwks(t.secret(), &emu.jwks_uri()).await;
+    assert!(c.get("roles").is_none(), "{c:?}");
+    assert!(c.get("groups").is_none(), "{c:?}");
+    assert_eq!(c["scp"], DEFAULT_API_SCOPE);
+}
+
+#[tokio::test]
 async fn second_tenant_issues_its_own_tokens() {
     let emu = start_with(EmulatorConfig::with_second_tenant()).await;
     let a = emu.authority_host();

@@ -27,6 +27,8 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "PMCP_ACCESS_TOKEN",
     "PMCP_CLIENT_ID",
     "PMCP_CLIENT_SECRET",
+    "PMCP_EMULATOR_PORT",
+    "PMCP_EMULATOR_CONFIG",
 ];
 
 /// A temp directory that lives as long as the value.
