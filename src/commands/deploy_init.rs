@@ -68,7 +68,7 @@ pub struct InitArgs {
     /// The server's name [env: PMCP_SERVER_NAME] [default: the package name]
     #[arg(long, value_name = "NAME")]
     pub server_name: Option<String>,
-    /// Web redirect URI to register [env: PMCP_REDIRECT_URI] [default: https://<server>.pmcp.run/callback, or http://localhost:8080/callback for local]
+    /// Web redirect URI to register [env: PMCP_REDIRECT_URI] [default: https://SERVER.pmcp.run/callback, or http://localhost:8080/callback for local]
     #[arg(long, value_name = "URL")]
     pub redirect_uri: Option<String>,
     /// --oauth oidc: the provider's issuer URL [env: OIDC_ISSUER]
@@ -259,6 +259,10 @@ impl<'a> Resolver<'a> {
                 .join(","),
             other => other.to_string().trim().to_string(),
         };
+        // A blank value in the file (`tenant_id = ""`) counts as not given.
+        if value.trim().is_empty() && !matches!(it.as_value(), Some(toml_edit::Value::Array(_))) {
+            return None;
+        }
         Some(Got {
             value,
             source: Source::File(loc),
@@ -372,7 +376,7 @@ pub fn validate_guid(v: &str) -> Result<String, String> {
     }
 }
 
-/// https, or http for localhost / 127.0.0.1 / [::1]; no fragment.
+/// https, or http for localhost / 127.0.0.1 / `[::1]`; no fragment.
 pub fn validate_redirect(v: &str) -> Result<String, String> {
     let url = url::Url::parse(v).map_err(|e| format!("not a URL ({e})"))?;
     if url.fragment().is_some() {

@@ -109,12 +109,15 @@ pub fn apply(s: &InitSettings, doc: &mut DeployToml) -> Result<(), ShapeError> {
             e.multi_tenant,
             "Accept users from other Entra tenants",
         )?;
-        doc.update_or_add(
-            &["auth", "entra", "allowed_tenants"],
-            string_array(&e.allowed_tenants),
-            !e.allowed_tenants.is_empty(),
-            "Tenant IDs accepted when multi_tenant is on (empty: any tenant)",
-        )?;
+        // Turning multi-tenant off leaves a listed set of tenants alone (it is unused then).
+        if e.multi_tenant || !e.allowed_tenants.is_empty() {
+            doc.update_or_add(
+                &["auth", "entra", "allowed_tenants"],
+                string_array(&e.allowed_tenants),
+                !e.allowed_tenants.is_empty(),
+                "Tenant IDs accepted when multi_tenant is on (empty: any tenant)",
+            )?;
+        }
         doc.update_or_add(
             &["auth", "entra", "redirect_uri"],
             s.redirect_uri.as_str(),

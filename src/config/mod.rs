@@ -1,6 +1,17 @@
 //! `.pmcp/deploy.toml`: a typed view for reading (this module) and a `toml_edit` document for
 //! writing (`edit`), so re-running `deploy init` keeps the user's comments, order and unknown keys.
 //! The schema is summarised for people in `shared/contracts/deploy-toml.md`; this code is the truth.
+//!
+//! For commands that read deploy.toml (`deploy`, `auth test`):
+//! - [`project_root`] finds where `.pmcp/` lives (honours `--manifest-path`);
+//! - [`load_with_warnings`] gives the typed [`DeployConfig`] plus [`ConfigWarning`]s for unknown keys
+//!   in our tables (print each with `ui.warn`); a [`LoadError`] converts into an exit-2
+//!   [`crate::ui::Failure`] with `?` / `.into()`;
+//! - [`Loaded::locate`] gives `path:line:column` of a value, so a bad value can be reported where it
+//!   was written (`.pmcp/deploy.toml:7: …`).
+//!
+//! For commands that write it: [`DeployToml`] (module [`edit`]) keeps comments, order, formatting and
+//! unknown keys, leaves equal values untouched (byte-identical re-runs) and writes atomically.
 
 pub mod edit;
 pub mod init;

@@ -876,3 +876,75 @@ fn github_actions_gets_a_summary_and_warning_annotations_without_secrets() {
     );
     assert!(!so.contains(secret));
 }
+
+#[test]
+fn every_prompted_value_has_an_env_var() {
+    let t = project("weather");
+    let out = t
+        .cmd()
+        .args(["deploy", "init"])
+        .env("PMCP_TARGET", "local")
+        .env("PMCP_OAUTH", "entra")
+        .env("PMCP_SERVER_NAME", "forecast")
+        .env("PMCP_REDIRECT_URI", "http://localhost:9000/callback")
+        .env("ENTRA_MULTI_TENANT", "true")
+        .env(
+            "ENTRA_ALLOWED_TENANTS",
+            format!("{TENANT}, 22222222-2222-3333-4444-555555555555"),
+        )
+        .env("ENTRA_TENANT_ID", "organizations")
+        .env("ENTRA_CLIENT_ID", CLIENT)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    let c = config(&t);
+    assert_eq!(c["target"]["type"].as_str(), Some("local"));
+    assert_eq!(c["server"]["name"].as_str(), Some("forecast"));
+    let entra = &c["auth"]["entra"];
+    assert_eq!(entra["multi_tenant"].as_bool(), Some(true));
+    assert_eq!(entra["allowed_tenants"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        entra["redirect_uri"].as_str(),
+        Some("http://localhost:9000/callback")
+    );
+    assert!(
+        stderr(&out).contains("using target.type = local (PMCP_TARGET)"),
+        "{}",
+        stderr(&out)
+    );
+
+    // `--multi-tenant=false` turns it off again (the key stays, set to false).
+    init_ok(&t, &["--multi-tenant=false", "--tenant-id", TENANT]);
+    assert_eq!(
+        config(&t)["auth"]["entra"]["multi_tenant"].as_bool(),
+        Some(false)
+    );
+
+    let out = t
+        .cmd()
+        .args(["deploy", "init"])
+        .env("PMCP_TARGET", "kubernetes")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("PMCP_TARGET `kubernetes`: expected pmcp-run, aws-lambda or local"),
+        "{}",
+        stderr(&out)
+    );
+
+    let t = project("weather");
+    let out = t
+        .cmd()
+        .args(["deploy", "init"])
+        .env("PMCP_OAUTH", "oidc")
+        .env("OIDC_ISSUER", "https://id.example.com")
+        .env("OIDC_AUDIENCE", "api://weather")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    assert_eq!(
+        config(&t)["auth"]["issuer"].as_str(),
+        Some("https://id.example.com")
+    );
+}
