@@ -127,8 +127,8 @@ pub struct ArtifactInfo {
 pub struct DeployResult {
     pub target: String,
     pub dry_run: bool,
-    /// The MCP URL (with `--dry-run`: what is known of it in advance).
-    pub url: String,
+    /// The MCP URL (with `--dry-run`: when it is known in advance, else null).
+    pub url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -153,7 +153,10 @@ impl fmt::Display for DeployResult {
             writeln!(f, "  artifact:  {}", self.artifact.path.display())?;
             writeln!(f, "  size:      {} bytes", self.artifact.size)?;
             writeln!(f, "  sha256:    {}", self.artifact.sha256)?;
-            writeln!(f, "  url:       {}", self.url)?;
+            match &self.url {
+                Some(u) => writeln!(f, "  url:       {u}")?,
+                None => writeln!(f, "  url:       assigned by {} when deployed", self.target)?,
+            }
             writeln!(f, "  environment:")?;
             for (k, v) in self.environment.iter().flatten() {
                 writeln!(f, "    {k}={v}")?;
@@ -169,7 +172,9 @@ impl fmt::Display for DeployResult {
             return Ok(());
         }
         writeln!(f, "Deployed to {}.", self.target)?;
-        writeln!(f, "  MCP URL:   {}", self.url)?;
+        if let Some(u) = &self.url {
+            writeln!(f, "  MCP URL:   {u}")?;
+        }
         if let Some(h) = &self.health_url {
             writeln!(f, "  health:    {h}")?;
         }
@@ -242,35 +247,57 @@ impl fmt::Display for DestroyedView<'_> {
 
 struct DestroyedView<'a>(&'a Destroyed);
 
-/// The project directory: the one holding `--manifest-path`, else the current directory.
+/// The project directory (where `.pmcp/` lives): next to `--manifest-path`, else the nearest
+/// directory at or above the current one with a Cargo.toml.
 fn project_dir(ctx: &Ctx) -> anyhow::Result<PathBuf> {
     let cwd = std::env::current_dir()?;
-    Ok(match &ctx.manifest_path {
-        Some(m) => {
-            let m = if m.is_absolute() {
-                m.clone()
-            } else {
-                cwd.join(m)
-            };
-            m.parent().map(Path::to_path_buf).unwrap_or(cwd)
-        }
-        None => cwd,
-    })
+    Ok(config::project_root(ctx.manifest_path.as_deref(), &cwd))
 }
 
-fn load_config(ui: &Ui, dir: &Path) -> Result<DeployConfig, Failure> {
+/// deploy.toml read with its unknown-key warnings (each printed), or the defaults when absent.
+fn load_config(ui: &Ui, dir: &Path) -> Result<(DeployConfig, Option<config::Loaded>), Failure> {
     let path = dir.join(DEPLOY_TOML);
-    match config::load(&path) {
-        Ok(Some(c)) => Ok(c),
-        Ok(None) => {
+    match config::load_with_warnings(&path).map_err(Failure::from)? {
+        Some(loaded) => {
+            for w in &loaded.warnings {
+                ui.warn(w);
+            }
+            Ok((loaded.config.clone(), Some(loaded)))
+        }
+        None => {
             ui.info(format_args!(
                 "no {DEPLOY_TOML} found: using defaults (auth off); `cargo pmcp deploy init` writes one"
             ));
-            Ok(DeployConfig::default())
+            Ok((DeployConfig::default(), None))
         }
-        Err(e) => Err(Failure::usage(e.to_string())
-            .with_hint(format!("fix {DEPLOY_TOML} (nothing was built or deployed)"))),
     }
+}
+
+/// An env-contract error as a config failure, pointing at the key (or its table) in deploy.toml.
+fn env_failure(e: denv::EnvError, loaded: Option<&config::Loaded>) -> Failure {
+    let key = match &e {
+        denv::EnvError::Missing { key, .. } | denv::EnvError::Invalid { key, .. } => Some(*key),
+        denv::EnvError::Reserved { section, .. } | denv::EnvError::BadName { section, .. } => {
+            Some(if section.starts_with("[secrets]") {
+                "secrets"
+            } else {
+                "environment"
+            })
+        }
+        _ => None,
+    };
+    let at = key.zip(loaded).and_then(|(key, l)| {
+        let keys: Vec<&str> = key.split('.').collect();
+        (1..=keys.len()).rev().find_map(|n| l.locate(&keys[..n]))
+    });
+    let message = match at {
+        Some(loc) => format!("{loc}: {e}"),
+        None => e.to_string(),
+    };
+    Failure::usage(message).with_hint(match e {
+        denv::EnvError::MissingSecrets { .. } => "export each secret before deploying (in CI, from the secret store), or remove it from [secrets] required".to_string(),
+        _ => format!("edit {DEPLOY_TOML} (`cargo pmcp deploy init` can write the [auth] settings)"),
+    })
 }
 
 fn target_failure(e: TargetError) -> Failure {
@@ -343,7 +370,7 @@ pub async fn run(args: DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
 async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let ui = &ctx.ui;
     let dir = project_dir(ctx)?;
-    let config = load_config(ui, &dir)?;
+    let (config, loaded) = load_config(ui, &dir)?;
     let kind = args.target.unwrap_or(config.target.kind);
     if args.target.is_none() {
         ui.chose("target", kind.as_str(), DEPLOY_TOML);
@@ -360,7 +387,7 @@ async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
             if let Some(t) = args.wait_timeout {
                 s.wait_timeout = t;
             }
-            deploy_to(PmcpRun::new(s), args, ctx, &dir, &config).await
+            deploy_to(PmcpRun::new(s), args, ctx, &dir, &config, loaded.as_ref()).await
         }
         TargetKind::Local => {
             let mut s = LocalSettings {
@@ -370,7 +397,7 @@ async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
             if let Some(t) = args.wait_timeout {
                 s.ready_timeout = t;
             }
-            deploy_to(Local::new(s), args, ctx, &dir, &config).await
+            deploy_to(Local::new(s), args, ctx, &dir, &config, loaded.as_ref()).await
         }
         TargetKind::AwsLambda => Err(unavailable(kind).into()),
     }
@@ -382,24 +409,19 @@ async fn deploy_to<T: Target>(
     ctx: &Ctx,
     dir: &Path,
     config: &DeployConfig,
+    loaded: Option<&config::Loaded>,
 ) -> anyhow::Result<()> {
     let ui = &ctx.ui;
     let total = Instant::now();
     let kind = target.kind();
     // 1. Everything that can be checked without building: env, secrets, target settings.
-    let env: ServerEnv = denv::server_env(config)
-        .map_err(|e| Failure::usage(e.to_string()).with_hint(format!("edit {DEPLOY_TOML}")))?;
+    let env: ServerEnv = denv::server_env(config).map_err(|e| env_failure(e, loaded))?;
     for note in &env.notes {
         ui.info(format_args!("note: {note}"));
     }
     let secrets: Vec<Secret> =
-        denv::resolve_secrets(&config.secrets.required, |n| std::env::var(n).ok()).map_err(
-            |e| {
-                Failure::usage(e.to_string()).with_hint(
-                    "export each secret before deploying (in CI, from the secret store), or remove it from [secrets] required",
-                )
-            },
-        )?;
+        denv::resolve_secrets(&config.secrets.required, |n| std::env::var(n).ok())
+            .map_err(|e| env_failure(e, loaded))?;
     for s in &secrets {
         github::add_mask(s.value.secret());
     }
@@ -561,7 +583,7 @@ async fn deploy_to<T: Target>(
     let result = DeployResult {
         target: kind.to_string(),
         dry_run: false,
-        url: deployed.url,
+        url: Some(deployed.url),
         health_url: deployed.health_url,
         oauth: deployed.oauth,
         artifact: artifact_info,
@@ -574,7 +596,8 @@ async fn deploy_to<T: Target>(
     };
     let _ = github::append_summary(&format!(
         "### `{name}` deployed to {kind}\n\n- MCP URL: {}\n- artifact sha256: `{}`\n",
-        result.url, result.artifact.sha256
+        result.url.as_deref().unwrap_or_default(),
+        result.artifact.sha256
     ));
     print_result(ui, &result)
 }
@@ -622,7 +645,7 @@ pub async fn destroy(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let kind = match args.target {
         Some(k) => k,
         None => {
-            let c = load_config(ui, &dir)?;
+            let (c, _) = load_config(ui, &dir)?;
             ui.chose("target", c.target.kind.as_str(), DEPLOY_TOML);
             c.target.kind
         }
@@ -652,9 +675,8 @@ pub async fn destroy(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<()> {
 pub async fn status(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let ui = &ctx.ui;
     let dir = project_dir(ctx)?;
-    let path = dir.join(DEPLOY_TOML);
-    let config = config::load(&path)
-        .map_err(|e| Failure::usage(e.to_string()))?
+    let config = config::load(&dir.join(DEPLOY_TOML))
+        .map_err(Failure::from)?
         .unwrap_or_default();
     let kinds = match args.target {
         Some(k) => vec![k],

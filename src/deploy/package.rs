@@ -87,11 +87,9 @@ fn entry_options(mode: u32, large: bool) -> SimpleFileOptions {
 }
 
 /// Write the zip for `binary` to `out`. `manifest.binary_sha256` and `binary_size` are filled in
-/// here (the binary is read once to hash it, once to compress it).
+/// here: the binary is hashed while it is compressed (one read), which works because
+/// `pmcp-deploy.json` sorts after `bootstrap` and so is written second.
 pub fn package(binary: &Path, mut manifest: DeployManifest, out: &Path) -> io::Result<Artifact> {
-    let (binary_sha256, binary_size) = sha256_file(binary)?;
-    manifest.binary_sha256 = binary_sha256;
-    manifest.binary_size = binary_size;
     manifest.env_names.sort();
     manifest.secret_names.sort();
     let dir = out
@@ -106,7 +104,7 @@ pub fn package(binary: &Path, mut manifest: DeployManifest, out: &Path) -> io::R
             .unwrap_or_default(),
         std::process::id()
     ));
-    let result = write_zip(binary, &manifest, &tmp).and_then(|()| std::fs::rename(&tmp, out));
+    let result = write_zip(binary, &mut manifest, &tmp).and_then(|()| std::fs::rename(&tmp, out));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -120,15 +118,38 @@ pub fn package(binary: &Path, mut manifest: DeployManifest, out: &Path) -> io::R
     })
 }
 
-fn write_zip(binary: &Path, manifest: &DeployManifest, tmp: &Path) -> io::Result<()> {
+/// A reader that hashes and counts what passes through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+fn write_zip(binary: &Path, manifest: &mut DeployManifest, tmp: &Path) -> io::Result<()> {
     let file = File::create(tmp)?;
     let mut zip = ZipWriter::new(BufWriter::with_capacity(BUF, file));
+    let src = File::open(binary)?;
+    let large = src.metadata()?.len() >= u64::from(u32::MAX);
     // Entries in sorted order: "bootstrap" < "pmcp-deploy.json".
-    let large = manifest.binary_size >= u64::from(u32::MAX);
     zip.start_file(BOOTSTRAP, entry_options(0o755, large))
         .map_err(io::Error::other)?;
-    let mut src = BufReader::with_capacity(BUF, File::open(binary)?);
+    let mut src = HashingReader {
+        inner: BufReader::with_capacity(BUF, src),
+        hasher: Sha256::new(),
+        count: 0,
+    };
     io::copy(&mut src, &mut zip)?;
+    manifest.binary_sha256 = hex::encode(src.hasher.finalize());
+    manifest.binary_size = src.count;
     zip.start_file(MANIFEST, entry_options(0o644, false))
         .map_err(io::Error::other)?;
     let mut json = serde_json::to_vec_pretty(manifest).map_err(io::Error::other)?;

@@ -41,12 +41,15 @@ pub struct Put {
     pub body: Vec<u8>,
 }
 
+/// One request: method, path, headers (lower-case names), raw body.
+pub type RawRequest = (String, String, HashMap<String, String>, Vec<u8>);
+
 /// Everything the API saw.
 #[derive(Debug, Default)]
 pub struct Seen {
     pub faults: Faults,
     /// Every request: method, path, headers, raw body (for "the secret went only here" checks).
-    pub raw: Vec<(String, String, HashMap<String, String>, Vec<u8>)>,
+    pub raw: Vec<RawRequest>,
     pub puts: Vec<Put>,
     /// GraphQL request bodies.
     pub graphql: Vec<Value>,

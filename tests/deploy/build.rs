@@ -21,6 +21,20 @@ fn missing_auth_key_names_it() {
     let se = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{se}");
     assert!(se.contains("`auth.tenant_id` is not set"), "{se}");
+    assert!(
+        se.contains(".pmcp/deploy.toml:3:"),
+        "points at [auth]: {se}"
+    );
+    let project = Project::new(
+        "[auth]\nenabled = true\ntenant_id = \"t\"\nclient_id = \"c\"\n[auth.entra]\nauthority_host = \"http://login.example\"\n",
+    );
+    let out = project.deploy(&[]).output().unwrap();
+    let se = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{se}");
+    assert!(
+        se.contains(".pmcp/deploy.toml:6:18: `auth.entra.authority_host`"),
+        "{se}"
+    );
 }
 
 #[test]
@@ -93,4 +107,58 @@ fn two_packages_of_the_same_binary_are_byte_identical() {
     let text = String::from_utf8_lossy(&zip1);
     assert!(text.contains("bootstrap") && text.contains("pmcp-deploy.json"));
     assert!(!text.contains(SECRET_VALUE));
+}
+
+#[test]
+fn workspace_members_are_candidates_and_manifest_path_is_honoured() {
+    let root = crate::support::TestDir::new();
+    root.write(
+        "proj/Cargo.toml",
+        "[workspace]\nmembers = [\"alpha\", \"beta\"]\nresolver = \"2\"\n",
+    );
+    for name in ["alpha", "beta"] {
+        root.write(
+            &format!("proj/{name}/Cargo.toml"),
+            &format!("[package]\nname = \"{name}\"\nversion = \"1.2.3\"\nedition = \"2021\"\n"),
+        );
+        root.write(&format!("proj/{name}/src/main.rs"), "fn main() {}\n");
+    }
+    root.write("proj/.pmcp/deploy.toml", "[target]\ntype = \"local\"\n");
+    let target_dir = root.join("target");
+    // Run from outside the project: --manifest-path finds the workspace and its deploy.toml.
+    let out = root
+        .cmd()
+        .args(["--manifest-path", "proj/Cargo.toml", "deploy", "--dry-run"])
+        .output()
+        .unwrap();
+    let se = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{se}");
+    assert!(
+        se.contains("alpha (package alpha)") && se.contains("beta (package beta)"),
+        "{se}"
+    );
+    let out = root
+        .cmd()
+        .args([
+            "--manifest-path",
+            "proj/Cargo.toml",
+            "deploy",
+            "--dry-run",
+            "--json",
+            "--bin",
+            "beta",
+        ])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(
+        doc["target"], "local",
+        "deploy.toml next to the manifest was read"
+    );
+    let zip = doc["artifact"]["path"].as_str().unwrap();
+    assert!(zip.starts_with(target_dir.to_str().unwrap()), "{zip}");
+    assert!(zip.ends_with("beta.zip"), "{zip}");
 }

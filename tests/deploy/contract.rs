@@ -119,3 +119,88 @@ fn secret_given_to_the_server_reads_back_as_the_client_secret() {
     }
     assert_eq!(read_back(&env)["has_secret"], true);
 }
+
+/// The validator's side of the contract: `JwtValidatorConfig::from_lookup` (what `from_env` runs)
+/// over exactly the map deploy produces.
+fn validator_config(env: &BTreeMap<String, String>) -> cargo_pmcp::auth::JwtValidatorConfig {
+    cargo_pmcp::auth::JwtValidatorConfig::from_lookup(|n| env.get(n).cloned())
+        .unwrap_or_else(|e| panic!("JwtValidatorConfig::from_lookup: {e}\n{env:#?}"))
+}
+
+fn env_of(toml: &str) -> BTreeMap<String, String> {
+    server_env(&config::parse(Path::new("deploy.toml"), toml).unwrap())
+        .unwrap()
+        .vars
+}
+
+#[test]
+fn validator_reads_back_single_tenant_entra() {
+    let env = env_of(&format!(
+        "[auth]\nenabled = true\ntenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT}\"\n"
+    ));
+    let v = validator_config(&env);
+    assert!(v.entra);
+    assert!(!v.multi_tenant);
+    assert_eq!(v.issuer.as_deref(), Some(env["AUTH_ISSUER"].as_str()));
+    assert_eq!(v.jwks_uri.as_deref(), Some(env["AUTH_JWKS_URI"].as_str()));
+    assert_eq!(v.audiences, vec![CLIENT.to_string()]);
+    assert_eq!(v.client_id.as_deref(), Some(CLIENT));
+    assert_eq!(v.leeway_seconds, 300);
+    assert!(!v.accept_v1);
+    assert!(v.allowed_tenants.is_empty());
+}
+
+#[test]
+fn validator_reads_back_multi_tenant_entra_with_v1_and_allowed_tenants() {
+    let env = env_of(&format!(
+        "[auth]\nenabled = true\nclient_id = \"{CLIENT}\"\n[auth.entra]\nauthority_host = \"https://login.microsoftonline.us\"\nmulti_tenant = true\nallowed_tenants = [\"{TENANT}\"]\naccept_v1_tokens = true\n"
+    ));
+    let v = validator_config(&env);
+    assert!(v.entra && v.multi_tenant && v.accept_v1);
+    assert_eq!(v.allowed_tenants, vec![TENANT.to_string()]);
+    assert_eq!(
+        v.issuer.as_deref(),
+        Some("https://login.microsoftonline.us/{tenantid}/v2.0")
+    );
+    assert_eq!(
+        v.audiences,
+        vec![CLIENT.to_string(), format!("api://{CLIENT}")]
+    );
+    assert_eq!(
+        v.discovery_url.as_deref(),
+        Some(
+            "https://login.microsoftonline.us/organizations/v2.0/.well-known/openid-configuration"
+        )
+    );
+}
+
+#[test]
+fn validator_reads_back_oidc() {
+    let env = env_of(
+        "[auth]\nenabled = true\nprovider = \"oidc\"\nissuer = \"https://idp.example.com/realms/mcp\"\naudience = \"mcp-api\"\n",
+    );
+    let v = validator_config(&env);
+    assert!(!v.entra);
+    assert_eq!(
+        v.issuer.as_deref(),
+        Some("https://idp.example.com/realms/mcp")
+    );
+    assert_eq!(v.audiences, vec!["mcp-api".to_string()]);
+    assert!(
+        v.discovery_url.is_some(),
+        "the server discovers the JWKS from the issuer"
+    );
+    assert_eq!(v.leeway_seconds, 300);
+}
+
+#[test]
+fn group_permissions_read_back_as_the_same_table() {
+    let toml = format!(
+        "[auth]\nenabled = true\ntenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT}\"\n[auth.entra.group_permissions]\n\"12345678-1234-1234-1234-123456789abc\" = [\"admin:*\", \"read:tools\"]\n"
+    );
+    let cfg = config::parse(Path::new("deploy.toml"), &toml).unwrap();
+    let env = server_env(&cfg).unwrap().vars;
+    let mapper =
+        cargo_pmcp::auth::GroupPermissionMapper::from_json(&env["AUTH_GROUP_PERMISSIONS"]).unwrap();
+    assert_eq!(mapper.table(), &cfg.auth.entra.group_permissions);
+}

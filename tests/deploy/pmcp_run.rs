@@ -278,6 +278,45 @@ fn already_uploaded_skips_the_put_and_client_credentials_work() {
     }
     assert!(!so.contains(api::CLIENT_SECRET) && !se.contains(api::CLIENT_SECRET));
     assert!(!so.contains(SECRET_VALUE) && !se.contains(SECRET_VALUE));
+    drop(seen);
+
+    // status asks the API about the recorded deployment.
+    let out = project
+        .dir
+        .cmd()
+        .args(["deploy", "status", "--target", "pmcp-run", "--json"])
+        .env("PMCP_RUN_API_URL", &api.base)
+        .env("PMCP_ACCESS_TOKEN", api::TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(doc["targets"][0]["state"], "SUCCESS");
+    assert_eq!(doc["targets"][0]["deployment_id"], "dep-1");
+    assert_eq!(doc["targets"][0]["url"], "https://tiny-server.pmcp.run/mcp");
+    // Without credentials it shows the record and says how to get the live status.
+    let out = project
+        .dir
+        .cmd()
+        .args(["deploy", "status", "--target", "pmcp-run"])
+        .output()
+        .unwrap();
+    let so = stdout(&out);
+    assert!(so.contains("pmcp-run: deployed (recorded)"), "{so}");
+    assert!(so.contains("PMCP_ACCESS_TOKEN"), "{so}");
+    // The API has no delete: destroy says so instead of pretending.
+    let out = project
+        .dir
+        .cmd()
+        .args(["deploy", "destroy", "--target", "pmcp-run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no delete operation"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -308,6 +347,10 @@ fn dry_run_contacts_nothing_and_never_shows_the_secret() {
     assert!(so.contains("ENTRA_CLIENT_SECRET=********"), "{so}");
     assert!(so.contains("sha256:"), "{so}");
     assert!(so.contains("target:    pmcp-run"), "{so}");
+    assert!(
+        so.contains("url:       assigned by pmcp-run when deployed"),
+        "{so}"
+    );
     assert!(!so.contains(SECRET_VALUE) && !se.contains(SECRET_VALUE));
     assert!(api.seen().raw.is_empty(), "dry run made requests");
     // --json dry run: values of the non-secret environment, names of the secrets.
@@ -320,6 +363,7 @@ fn dry_run_contacts_nothing_and_never_shows_the_secret() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc: Value = serde_json::from_str(so.trim()).unwrap();
     assert_eq!(doc["dry_run"], true);
+    assert!(doc["url"].is_null(), "pmcp.run assigns the URL: {doc}");
     assert_eq!(doc["environment"]["ENTRA_CLIENT_ID"], CLIENT);
     assert_eq!(doc["secret_names"][0], "ENTRA_CLIENT_SECRET");
     assert!(!so.contains(SECRET_VALUE) && !stderr(&out).contains(SECRET_VALUE));
