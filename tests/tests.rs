@@ -4,6 +4,7 @@
 
 mod support;
 
+#[cfg(feature = "cli")]
 mod auth_test;
 mod cli;
 #[cfg(feature = "cli")]

@@ -525,7 +525,8 @@ impl Certificate {
             .iter()
             .find(|b| b.label == "CERTIFICATE")
             .ok_or_else(|| err("no certificate (BEGIN CERTIFICATE) in the PEM".into()))?;
-        if blocks.iter().any(|b| b.label == "ENCRYPTED PRIVATE KEY") {
+        let encrypted_pkcs1 = pem.contains("Proc-Type: 4,ENCRYPTED");
+        if encrypted_pkcs1 || blocks.iter().any(|b| b.label == "ENCRYPTED PRIVATE KEY") {
             return Err(err(
                 "the private key is encrypted; decrypt it first (`openssl pkey -in key.pem -out plain.pem`)".into(),
             ));
@@ -544,11 +545,18 @@ impl Certificate {
 
     /// Read [`Certificate::from_pem`] from a file.
     pub fn from_pem_file(path: &Path) -> Result<Self, CredentialError> {
-        let text = std::fs::read_to_string(path).map_err(|e| CredentialError::Certificate {
-            origin: path.display().to_string(),
+        let origin = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| CredentialError::Certificate {
+            origin: origin.clone(),
             detail: format!("cannot read it: {e}"),
         })?;
-        Self::from_pem(&text, path.display().to_string())
+        let text = String::from_utf8(bytes).map_err(|_| CredentialError::Certificate {
+            origin: origin.clone(),
+            detail: format!(
+                "it is binary, not PEM (a PKCS#12 .pfx/.p12?); convert it with `openssl pkcs12 -in {origin} -nodes -out client.pem`"
+            ),
+        })?;
+        Self::from_pem(&text, origin)
     }
 
     /// Where the PEM came from.
@@ -568,12 +576,19 @@ impl Certificate {
 
     /// `x5t`: base64url of the certificate's SHA-1.
     pub fn x5t(&self) -> String {
-        URL_SAFE_NO_PAD.encode(sha1_smol::Sha1::from(&self.der).digest().bytes())
+        URL_SAFE_NO_PAD.encode(self.sha1())
     }
 
     /// The SHA-1 thumbprint in upper-case hex, as the Azure Portal lists it.
     pub fn sha1_thumbprint_hex(&self) -> String {
-        hex::encode_upper(sha1_smol::Sha1::from(&self.der).digest().bytes())
+        hex::encode_upper(self.sha1())
+    }
+
+    /// SHA-1 of the DER: only for the thumbprint Entra and the Portal still use, never for security.
+    fn sha1(&self) -> Vec<u8> {
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &self.der)
+            .as_ref()
+            .to_vec()
     }
 
     /// Sign a client assertion for `client_id` at `token_endpoint` (the `aud`), valid 10 minutes.
@@ -1278,11 +1293,16 @@ fn error_chain(e: &reqwest::Error) -> String {
     } else {
         "request failed".to_string()
     };
+    // The innermost cause says it best ("Connection refused", "dns error: …").
+    let mut innermost = None;
     let mut src = std::error::Error::source(e);
     while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
+        innermost = Some(cause.to_string());
         src = cause.source();
+    }
+    if let Some(cause) = innermost {
+        s.push_str(": ");
+        s.push_str(&cause);
     }
     s
 }
@@ -1527,6 +1547,17 @@ mod tests {
     }
 
     #[test]
+    fn a_pfx_file_gets_a_conversion_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("client.pfx");
+        std::fs::write(&p, [0x30u8, 0x82, 0x0a, 0xff, 0xfe, 0x00]).unwrap();
+        let e = Certificate::from_pem_file(&p).unwrap_err();
+        assert!(e.to_string().contains("openssl pkcs12"), "{e}");
+        let e = Certificate::from_pem_file(&dir.path().join("missing.pem")).unwrap_err();
+        assert!(e.to_string().contains("cannot read it"), "{e}");
+    }
+
+    #[test]
     fn certificate_pem_errors_say_what_is_missing() {
         let only_cert: String = CERT_PEM
             .split("-----BEGIN PRIVATE KEY-----")
@@ -1541,6 +1572,9 @@ mod tests {
         let e = Certificate::from_pem(enc, "c.pem").unwrap_err();
         assert!(e.to_string().contains("encrypted"), "{e}");
         assert_eq!(e.code(), "certificate");
+        let enc1 = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+        let e = Certificate::from_pem(enc1, "c.pem").unwrap_err();
+        assert!(e.to_string().contains("encrypted"), "{e}");
     }
 
     #[tokio::test]

@@ -44,10 +44,11 @@ pub struct TestArgs {
     #[arg(long, value_name = "ID")]
     pub client_id: Option<String>,
     /// Authority host, e.g. a local emulator [env: ENTRA_AUTHORITY_HOST, AZURE_AUTHORITY_HOST;
-    /// deploy.toml: auth.entra.authority_host]. Defaults to the public cloud.
-    #[arg(long, value_name = "URL", conflicts_with = "cloud")]
+    /// deploy.toml: auth.entra.authority_host]. Defaults to the --cloud's, else the public cloud.
+    #[arg(long, value_name = "URL")]
     pub authority_host: Option<String>,
-    /// Microsoft cloud: public, usgov or china (sets the authority host and the federated audience).
+    /// Microsoft cloud: public, usgov or china. Sets the authority host (unless --authority-host is
+    /// given) and the audience of federated assertions. Defaults to the authority host's cloud.
     #[arg(long, value_name = "NAME", value_parser = parse_cloud)]
     pub cloud: Option<Cloud>,
 
@@ -405,7 +406,7 @@ impl std::fmt::Display for AuthTestReport {
                 ),
                 Some(exp) => format!(
                     "expired {} min ago ({})",
-                    (self.now - exp).div_ceil(60),
+                    (self.now - exp) / 60,
                     t.expires_at.as_deref().unwrap_or("")
                 ),
                 None => "(no exp)".into(),
@@ -780,12 +781,8 @@ enum Plan {
     DeviceCode,
 }
 
-fn read_token_arg(
-    arg: &str,
-    stdin_used: &mut bool,
-) -> Result<(SecretString, String), ConfigProblem> {
+fn read_token_arg(arg: &str) -> Result<(SecretString, String), ConfigProblem> {
     let (text, from) = if arg == "-" {
-        *stdin_used = true;
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s).map_err(|e| {
             ConfigProblem::new("invalid_input", format!("--token -: cannot read stdin: {e}"), "Pipe the token in, e.g. `az account get-access-token … --query accessToken -o tsv | cargo pmcp auth test --token -`.")
@@ -833,8 +830,7 @@ fn secret_from_stdin() -> Result<SecretString, ConfigProblem> {
 
 fn plan(args: &TestArgs, settings: &Settings, ui: &Ui) -> Result<Plan, ConfigProblem> {
     if let Some(t) = &args.token {
-        let mut stdin_used = false;
-        let (token, from) = read_token_arg(t, &mut stdin_used)?;
+        let (token, from) = read_token_arg(t)?;
         github::add_mask(token.secret());
         return Ok(Plan::Given { token, from });
     }
@@ -890,10 +886,8 @@ fn plan(args: &TestArgs, settings: &Settings, ui: &Ui) -> Result<Plan, ConfigPro
     };
     let github = || {
         GitHubOidc::from_env(cloud).map(|mut g| {
-            if oidc {
-                if let Mode::Oidc(o) = &settings.mode {
-                    g.audience = o.audience.clone();
-                }
+            if let Mode::Oidc(o) = &settings.mode {
+                g.audience = o.audience.clone();
             }
             let detail = format!("GitHub Actions ID token, audience {}", g.audience);
             Plan::Client {
@@ -1147,10 +1141,8 @@ fn finish(ui: &Ui, report: &AuthTestReport) -> anyhow::Result<()> {
             "could not append to $GITHUB_STEP_SUMMARY: {e}"
         ));
     }
-    if report.ok {
-        if !ui.quiet {
-            eprint!("{report}");
-        }
+    if report.ok && ui.quiet {
+        eprintln!("ok: the token is valid and meets every expectation");
     } else {
         eprint!("{report}");
     }
@@ -1190,12 +1182,13 @@ async fn execute(args: &TestArgs, ctx: &Ctx, report: &mut AuthTestReport) {
         } else {
             AssertionAlgorithm::Ps256
         });
-    let token = match acquire(&plan, &settings, &client, report).await {
+    let token = match acquire(&plan, &settings, &client, ui, report).await {
         Some(t) => t,
         None => return,
     };
 
-    // validate
+    // validate ("expires in" counts from now: a device code sign-in may have taken minutes)
+    report.now = unix_now();
     let validator = JwtValidator::new(settings.validator.clone());
     let context = match &settings.mode {
         Mode::Entra(_) => match validator.validate(token.secret()).await {
@@ -1264,6 +1257,7 @@ async fn acquire(
     plan: &Plan,
     settings: &Settings,
     client: &TokenClient,
+    ui: &Ui,
     report: &mut AuthTestReport,
 ) -> Option<SecretString> {
     let result: Result<AccessToken, CredentialError> = match plan {
@@ -1283,6 +1277,11 @@ async fn acquire(
             match &settings.mode {
                 Mode::Entra(e) => {
                     let endpoint = e.entra.token_endpoint();
+                    ui.debug(format_args!(
+                        "client credentials at {endpoint} for client {}, scope {}",
+                        e.caller,
+                        settings.scope.as_deref().unwrap_or("-")
+                    ));
                     client
                         .client_credentials(
                             ClientCredentialsRequest {
@@ -1308,6 +1307,10 @@ async fn acquire(
                     };
                     match client.discover(&o.issuer).await {
                         Ok(ep) => {
+                            ui.debug(format_args!(
+                                "client credentials at {} for client {}",
+                                ep.token_endpoint, client_id.value
+                            ));
                             client
                                 .client_credentials(
                                     ClientCredentialsRequest {
@@ -1538,10 +1541,8 @@ pub fn find_jsonrpc_response(content_type: &str, body: &str, id: i64) -> Option<
                 if matches(&v) {
                     return Some(v);
                 }
-                if let Some(arr) = v.as_array() {
-                    if let Some(m) = arr.iter().find(|m| matches(m)) {
-                        return Some(m.clone());
-                    }
+                if let Some(m) = v.as_array().and_then(|a| a.iter().find(|m| matches(m))) {
+                    return Some(m.clone());
                 }
             }
         }
@@ -1613,11 +1614,9 @@ async fn mcp_post(
         match resp.chunk().await {
             Ok(Some(bytes)) => {
                 body.push_str(&String::from_utf8_lossy(&bytes));
-                if let Some(id) = id {
-                    if let Some(m) = find_jsonrpc_response(&content_type, &body, id) {
-                        message = Some(m);
-                        break;
-                    }
+                if let Some(m) = id.and_then(|id| find_jsonrpc_response(&content_type, &body, id)) {
+                    message = Some(m);
+                    break;
                 }
                 if body.len() > 4 * 1024 * 1024 {
                     break;
@@ -1632,10 +1631,10 @@ async fn mcp_post(
             }
         }
     }
-    if message.is_none() {
-        if let Some(id) = id {
-            message = find_jsonrpc_response(&content_type, &body, id);
-        }
+    if message.is_none()
+        && let Some(id) = id
+    {
+        message = find_jsonrpc_response(&content_type, &body, id);
     }
     Ok((
         McpAnswer {

@@ -129,3 +129,57 @@ async fn outside_actions_there_are_no_workflow_commands() {
     assert!(!stdout(&out).contains("::"), "{}", stdout(&out));
     assert!(!dir.join("summary.md").exists());
 }
+
+/// The `run:` command of the workflow template, as arguments (`cargo pmcp auth test …`).
+fn template_command() -> Vec<String> {
+    let text = include_str!("../../templates/github-actions-auth-test.yml");
+    assert!(
+        text.contains("id-token: write"),
+        "the job must be allowed to request an ID token"
+    );
+    assert!(
+        !text.contains("secrets."),
+        "the template uses no stored secret"
+    );
+    let start = text.find("cargo pmcp auth test").expect("the command");
+    let mut words = Vec::new();
+    for line in text[start..].lines() {
+        let line = line.trim();
+        if words.is_empty() || line.starts_with("--") {
+            words.extend(line.split_whitespace().map(str::to_string));
+        } else {
+            break;
+        }
+    }
+    words
+}
+
+#[tokio::test]
+async fn the_workflow_template_command_passes_in_a_github_job() {
+    let words = template_command();
+    assert_eq!(&words[..3], ["cargo", "pmcp", "auth"]);
+    assert!(words.contains(&"github".to_string()), "{words:?}");
+    let emu = emulator().await;
+    let gh = FakeIssuer::start(GH_SUBJECT).await;
+    emu.add_federated_credential(
+        &emu.tenant_id(),
+        &emu.client_id(),
+        FederatedCredential::new(&gh.base, GH_SUBJECT),
+    )
+    .unwrap();
+    let dir = TestDir::new();
+    let mut cmd = dir.cmd();
+    // `cargo-pmcp pmcp auth test …` is what cargo runs for `cargo pmcp auth test …`
+    cmd.args(&words[1..])
+        .args(["--authority-host", &emu.authority_host()])
+        .env("GITHUB_ACTIONS", "true")
+        // as the template sets them: identifiers from repository variables, the caller unset
+        .env("ENTRA_TENANT_ID", emu.tenant_id())
+        .env("ENTRA_CLIENT_ID", emu.client_id())
+        .env("AZURE_CLIENT_ID", "")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", gh.request_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", GH_REQUEST_TOKEN);
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "{words:?}: {}", stderr(&out));
+    assert!(stderr(&out).contains("ok   role MCP.Service"));
+}

@@ -21,7 +21,9 @@ async fn client_secret_from_env_gets_an_app_token_that_validates() {
     let mut cmd = auth_test(&emu, &dir);
     cmd.env("ENTRA_CLIENT_SECRET", SECRET)
         .args(["--expect-role", "MCP.Service", "--json"]);
+    let before = unix_now();
     let out = run(cmd).await;
+    let after = unix_now();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let j = json(&out);
     assert_eq!(j["ok"], true);
@@ -39,7 +41,14 @@ async fn client_secret_from_env_gets_an_app_token_that_validates() {
         "{err}"
     );
     assert!(err.contains("kind          app-only"), "{err}");
-    assert!(err.contains("expires       in 59 min"), "{err}");
+    // "expires in N min", N counted from the moment the command ran
+    let exp = parse_rfc3339(j["token"]["expires_at"].as_str().unwrap());
+    let shown = shown_minutes(&err, "expires       in ");
+    assert!(
+        ((exp - after) / 60..=(exp - before) / 60).contains(&shown),
+        "{shown} min: {err}"
+    );
+    assert!(shown >= 50, "a fresh app token lives about an hour: {err}");
     assert!(err.contains("ok: the token is valid"), "{err}");
     assert_nothing_secret(&out, &[]);
 }
@@ -270,6 +279,34 @@ async fn github_actions_oidc_requests_the_cloud_audience_and_exchanges_it() {
 }
 
 #[tokio::test]
+async fn github_in_a_national_cloud_asks_for_that_clouds_audience() {
+    let emu = emulator().await;
+    let gh = FakeIssuer::start(GH_SUBJECT).await;
+    emu.add_federated_credential(
+        &emu.tenant_id(),
+        &emu.client_id(),
+        FederatedCredential {
+            audience: "api://AzureADTokenExchangeUSGov".into(),
+            ..FederatedCredential::new(&gh.base, GH_SUBJECT)
+        },
+    )
+    .unwrap();
+    let dir = TestDir::new();
+    let mut cmd = auth_test(&emu, &dir);
+    cmd.env("ACTIONS_ID_TOKEN_REQUEST_URL", gh.request_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", GH_REQUEST_TOKEN)
+        .args(["--cloud", "usgov", "--json"]);
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        gh.requested_audiences(),
+        ["api://AzureADTokenExchangeUSGov"]
+    );
+    // --authority-host still wins for the host: the emulator answered
+    assert_eq!(json(&out)["token"]["issuer"], emu.issuer());
+}
+
+#[tokio::test]
 async fn github_subject_mismatch_names_the_subject_to_register() {
     let emu = emulator().await;
     let gh = FakeIssuer::start("repo:contoso/mcp-server:environment:production").await;
@@ -294,11 +331,17 @@ async fn github_subject_mismatch_names_the_subject_to_register() {
     );
 }
 
+/// An emulator where every device code is approved by alice at once.
+fn alice_signs_in() -> EmulatorConfig {
+    EmulatorConfig {
+        device_code_auto_approve: Some("alice@contoso.onmicrosoft.com".into()),
+        ..EmulatorConfig::default()
+    }
+}
+
 #[tokio::test]
 async fn device_code_yields_a_delegated_token_with_scp() {
-    let mut config = EmulatorConfig::default();
-    config.device_code_auto_approve = Some("alice@contoso.onmicrosoft.com".into());
-    let emu = emulator_with(config).await;
+    let emu = emulator_with(alice_signs_in()).await;
     let dir = TestDir::new();
     let scope = format!("api://{}/{DEFAULT_API_SCOPE}", emu.client_id());
     let mut cmd = auth_test(&emu, &dir);
@@ -332,9 +375,7 @@ async fn device_code_yields_a_delegated_token_with_scp() {
 
 #[tokio::test]
 async fn device_code_with_an_unknown_scope_is_70011() {
-    let mut config = EmulatorConfig::default();
-    config.device_code_auto_approve = Some("alice@contoso.onmicrosoft.com".into());
-    let emu = emulator_with(config).await;
+    let emu = emulator_with(alice_signs_in()).await;
     let dir = TestDir::new();
     let mut cmd = auth_test(&emu, &dir);
     cmd.args([
@@ -580,4 +621,67 @@ async fn oidc_client_credentials_with_discovery_and_resource() {
         msg.contains("--audience") && msg.contains("AUTH_AUDIENCE"),
         "{msg}"
     );
+}
+
+#[tokio::test]
+async fn auto_picks_in_order_secret_certificate_federated_github() {
+    let emu = emulator().await;
+    let issuer = FakeIssuer::start(GH_SUBJECT).await;
+    emu.add_federated_credential(
+        &emu.tenant_id(),
+        &emu.client_id(),
+        FederatedCredential::new(&issuer.base, K8S_SUBJECT),
+    )
+    .unwrap();
+    let dir = TestDir::new();
+    let file = dir.write(
+        "token",
+        &issuer.token(K8S_SUBJECT, "api://AzureADTokenExchange"),
+    );
+    // every kind available at once (the certificate is not even registered: it must not be tried)
+    let all = |cmd: &mut assert_cmd::Command| {
+        cmd.env("ENTRA_CLIENT_SECRET", SECRET)
+            .env("AZURE_CLIENT_CERTIFICATE_PATH", fixture("client.pem"))
+            .env("AZURE_FEDERATED_TOKEN_FILE", &file)
+            .env("ACTIONS_ID_TOKEN_REQUEST_URL", issuer.request_url())
+            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", GH_REQUEST_TOKEN)
+            .arg("--json");
+    };
+    let mut cmd = auth_test(&emu, &dir);
+    all(&mut cmd);
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["credential"], "secret");
+
+    let mut cmd = auth_test(&emu, &dir);
+    all(&mut cmd);
+    cmd.env_remove("ENTRA_CLIENT_SECRET");
+    let out = run(cmd).await;
+    assert_eq!(json(&out)["credential"], "certificate");
+    assert_eq!(
+        code(&out),
+        3,
+        "the unregistered certificate was used: {}",
+        stderr(&out)
+    );
+
+    let mut cmd = auth_test(&emu, &dir);
+    all(&mut cmd);
+    cmd.env_remove("ENTRA_CLIENT_SECRET")
+        .env_remove("AZURE_CLIENT_CERTIFICATE_PATH");
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["credential"], "federated");
+    assert!(
+        issuer.requested_audiences().is_empty(),
+        "GitHub was not asked"
+    );
+
+    // an explicit --credential wins over the order
+    let mut cmd = auth_test(&emu, &dir);
+    all(&mut cmd);
+    cmd.args(["--credential", "federated"]);
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["credential"], "federated");
 }

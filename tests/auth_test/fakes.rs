@@ -183,6 +183,8 @@ pub enum McpMode {
     WrongIssuer,
     /// Rejects every token (validates for another audience).
     RejectsTokens,
+    /// Answers initialize on an SSE stream that it never closes (allowed by the spec).
+    SseStaysOpen,
 }
 
 #[derive(Clone)]
@@ -289,15 +291,24 @@ async fn mcp_post(State(s): State<McpState>, headers: HeaderMap, body: String) -
                 json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "hello"}}),
                 answer
             );
-            (
-                StatusCode::OK,
-                [
-                    (header::CONTENT_TYPE.as_str(), "text/event-stream"),
-                    ("mcp-session-id", s.session.as_str()),
-                ],
-                sse,
-            )
-                .into_response()
+            let headers = [
+                (header::CONTENT_TYPE.as_str(), "text/event-stream"),
+                ("mcp-session-id", s.session.as_str()),
+            ];
+            if s.mode == McpMode::SseStaysOpen {
+                use futures_util::StreamExt;
+                let events = futures_util::stream::once(async move {
+                    Ok::<_, std::convert::Infallible>(sse)
+                })
+                .chain(futures_util::stream::pending());
+                return (
+                    StatusCode::OK,
+                    headers,
+                    axum::body::Body::from_stream(events),
+                )
+                    .into_response();
+            }
+            (StatusCode::OK, headers, sse).into_response()
         }
         Some("notifications/initialized") => StatusCode::ACCEPTED.into_response(),
         Some("tools/list") => {

@@ -5,6 +5,7 @@
 mod actions;
 mod credentials;
 mod fakes;
+mod obo;
 mod server;
 mod tokens;
 
@@ -92,6 +93,14 @@ pub fn assert_failed(out: &Output, exit: i32, stage: &str, error_code: &str) -> 
     assert_eq!(j["ok"], false, "{j}");
     assert_eq!(j["stage"], stage, "{j}");
     assert_eq!(j["error"]["code"], error_code, "{j}");
+    let mut keys: Vec<&str> = j["error"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["code", "hint", "message"], "{j}");
     assert!(
         j["error"]["hint"].as_str().is_some_and(|h| !h.is_empty()),
         "{j}"
@@ -103,4 +112,38 @@ pub fn assert_failed(out: &Output, exit: i32, stage: &str, error_code: &str) -> 
     );
     assert!(err.contains("hint: "), "stderr:\n{err}");
     j
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Unix seconds of an RFC 3339 UTC time `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn parse_rfc3339(s: &str) -> u64 {
+    let n = |r: std::ops::Range<usize>| s[r].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    (days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)) as u64
+}
+
+/// The minutes shown in `expires       in N min` / `expired N min ago`.
+pub fn shown_minutes(stderr: &str, prefix: &str) -> u64 {
+    let i = stderr
+        .find(prefix)
+        .unwrap_or_else(|| panic!("`{prefix}` missing:\n{stderr}"));
+    stderr[i + prefix.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }

@@ -128,3 +128,14 @@ async fn nothing_listening_is_a_server_failure() {
     let out = run(cmd).await;
     assert_failed(&out, 6, "server", "server_check_failed");
 }
+
+#[tokio::test]
+async fn an_sse_answer_on_a_stream_left_open_is_read_without_waiting_for_the_end() {
+    let emu = emulator().await;
+    let server = mcp(&emu, McpMode::SseStaysOpen).await;
+    let out = run_against(&emu, &server).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let j = json(&out);
+    assert_eq!(check(&j, "server: initialize")["ok"], true);
+    assert_eq!(check(&j, "server: tools/list")["ok"], true);
+}

@@ -218,11 +218,15 @@ async fn invalid_tokens_exit_4_with_the_validator_code() {
         .unwrap();
     let mut cmd = auth_test(&emu, &dir);
     cmd.args(["--token", expired.secret(), "--json"]);
+    let before = unix_now();
     let out = run(cmd).await;
-    assert_failed(&out, 4, "validate", "expired");
+    let after = unix_now();
+    let j = assert_failed(&out, 4, "validate", "expired");
+    let exp = parse_rfc3339(j["token"]["expires_at"].as_str().unwrap());
+    let shown = shown_minutes(&stderr(&out), "expired ");
     assert!(
-        stderr(&out).contains("expired 60 min ago"),
-        "{}",
+        ((before - exp) / 60..=(after - exp) / 60).contains(&shown),
+        "{shown}: {}",
         stderr(&out)
     );
 
@@ -446,4 +450,46 @@ async fn missing_inputs_and_bad_deploy_toml_exit_2() {
     cmd.args(["auth", "test", "--credential", "password"]);
     let out = run(cmd).await;
     assert_eq!(code(&out), 2);
+}
+
+#[tokio::test]
+async fn multi_tenant_accepts_other_tenants_within_the_allow_list() {
+    use cargo_pmcp::emulator::{DEFAULT_TENANT_ID, SECOND_TENANT_ID};
+    let emu = emulator_with(EmulatorConfig::with_second_tenant()).await;
+    let dir = TestDir::new();
+    let other = emu
+        .issue_app_token(
+            &emu.client_id(),
+            &TokenOptions {
+                tenant: Some(SECOND_TENANT_ID.into()),
+                ..TokenOptions::default()
+            },
+        )
+        .unwrap();
+    // single-tenant: another tenant's token is rejected
+    let mut cmd = auth_test(&emu, &dir);
+    cmd.args(["--token", other.secret(), "--json"]);
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+
+    // multi-tenant, but only the first tenant allowed
+    let mut cmd = auth_test(&emu, &dir);
+    cmd.args([
+        "--token",
+        other.secret(),
+        "--multi-tenant",
+        "--allowed-tenant",
+        DEFAULT_TENANT_ID,
+        "--json",
+    ]);
+    let out = run(cmd).await;
+    assert_failed(&out, 4, "validate", "tenant_not_allowed");
+
+    // multi-tenant, any tenant
+    let mut cmd = auth_test(&emu, &dir);
+    cmd.args(["--token", other.secret(), "--multi-tenant", "--json"]);
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["token"]["tenant_id"], SECOND_TENANT_ID);
+    assert_nothing_secret(&out, &[other.secret()]);
 }
