@@ -7,13 +7,13 @@ mod support;
 #[cfg(feature = "cli")]
 mod auth_test;
 mod cli;
-#[cfg(feature = "cli")]
-mod emulator;
+mod deploy;
 #[cfg(all(feature = "server", feature = "emulator"))]
 mod e2e;
+#[cfg(feature = "cli")]
+mod emulator;
+mod init;
 #[cfg(all(feature = "server", feature = "emulator"))]
 mod server;
-mod init;
-mod deploy;
 #[cfg(feature = "emulator")]
 mod validator;
