@@ -22,7 +22,7 @@
 //! - Paths registered with [`EntraAuthLayer::public_path`] pass through without a token (and without
 //!   an identity).
 //! - Everything else needs `Authorization: Bearer <token>`. The token is checked by
-//!   [`JwtValidator`](crate::auth::JwtValidator); on success an [`AuthContext`] (and an
+//!   [`JwtValidator`]; on success an [`AuthContext`] (and an
 //!   [`Authenticated`], which can produce the 403 for a failed permission check) is inserted into the
 //!   request extensions. Without a token: `401` with
 //!   `WWW-Authenticate: Bearer resource_metadata="…"`; with a bad token: `401` with
