@@ -541,3 +541,70 @@ async fn refusals_are_reported_to_the_hook_without_the_token() {
         assert!(!debug.contains(piece), "the hook saw the token");
     }
 }
+
+#[tokio::test]
+async fn a_generic_oidc_provider_works_through_the_same_layer() {
+    let mut config = EmulatorConfig::default();
+    config.set_default_secret(&SecretString::new(TEST_CLIENT_SECRET));
+    let emu = Emulator::start(config, 0).await.unwrap();
+    let issuer = format!("{}/{}/v2.0", emu.authority_host(), emu.tenant_id());
+    let layer = EntraAuthLayer::oidc(
+        cargo_pmcp::auth::JwtValidatorConfig::from_oidc_issuer(&issuer, &emu.client_id()),
+        &issuer,
+    )
+    .scopes_supported(vec!["openid".into()]);
+    let state = Arc::new(ServerState::new("oidc", "0", json!({})));
+    let base = serve(app(state, Some(layer))).await;
+    let http = reqwest::Client::new();
+
+    let md: Value = http
+        .get(format!("{base}/.well-known/oauth-protected-resource/mcp"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(md["authorization_servers"], json!([issuer]));
+    assert_eq!(md["scopes_supported"], json!(["openid"]));
+
+    let token = tokens::client_credentials(
+        &emu.authority_host(),
+        &emu.tenant_id(),
+        &emu.client_id(),
+        TEST_CLIENT_SECRET,
+        &format!("api://{}/.default", emu.client_id()),
+    )
+    .await
+    .unwrap();
+    let resp = http
+        .post(format!("{base}/mcp"))
+        .bearer_auth(&token)
+        .json(&call("whoami"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    let who = &v["result"]["structuredContent"];
+    assert_eq!(who["app_id"], emu.client_id().as_str());
+    assert_eq!(who["roles"], json!(["MCP.Service"]));
+    // Roles map to permissions for generic providers too; the admin tool stays closed.
+    let resp = http
+        .post(format!("{base}/mcp"))
+        .bearer_auth(&token)
+        .json(&call("admin_status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    // A token signed with a key the issuer does not publish is refused by the generic path too.
+    let resp = http
+        .post(format!("{base}/mcp"))
+        .bearer_auth("eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ4In0.c2ln")
+        .json(&call("whoami"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+}
