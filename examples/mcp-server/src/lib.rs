@@ -142,9 +142,21 @@ fn origin_allowed(origin: &str, host: Option<&str>) -> bool {
             return true;
         }
     }
-    std::env::var("MCP_ALLOWED_ORIGINS").is_ok_and(|list| {
-        list.split(',')
-            .any(|o| o.trim().trim_end_matches('/').eq_ignore_ascii_case(origin))
+    allowed_origins()
+        .iter()
+        .any(|o| o.eq_ignore_ascii_case(origin))
+}
+
+/// `MCP_ALLOWED_ORIGINS` (comma separated), read once.
+fn allowed_origins() -> &'static [String] {
+    static LIST: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    LIST.get_or_init(|| {
+        std::env::var("MCP_ALLOWED_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_string())
+            .filter(|o| !o.is_empty())
+            .collect()
     })
 }
 
