@@ -191,7 +191,7 @@ impl JwtValidatorConfig {
                 });
             }
             Some("entra") | None if has_entra || provider.is_some() => {
-                let entra = EntraConfig::from_lookup(&get)?;
+                let entra = EntraConfig::from_lookup(get)?;
                 let multi = match get(env::AUTH_MULTI_TENANT) {
                     Some(v) => parse_bool(env::AUTH_MULTI_TENANT, &v)?,
                     None => false,
@@ -700,10 +700,10 @@ impl JwtValidator {
                 .allowed_tenants
                 .iter()
                 .any(|t| t.eq_ignore_ascii_case(&tid_lower));
-            if templated
-                && ((!config.allowed_tenants.is_empty() && !listed)
-                    || (!config.multi_tenant && !listed))
-            {
+            // A `{tenantid}` issuer accepts any tenant only when multi-tenant without a list;
+            // otherwise the tenant must be listed.
+            let open_to_all = config.multi_tenant && config.allowed_tenants.is_empty();
+            if templated && !listed && !open_to_all {
                 return Err(AuthError::TenantNotAllowed {
                     tenant: tid.to_string(),
                 });

@@ -223,3 +223,14 @@ async fn https_is_required_except_for_loopback() {
     oidc.jwks_uri = Some("http://idp.example/keys".into());
     assert!(oidc.check().is_err());
 }
+
+#[tokio::test]
+async fn redirects_to_plain_http_are_not_followed() {
+    let issuer = Issuer::start().await;
+    let mut config = issuer.config();
+    config.discovery_url = Some(format!("{}/redirect-to-http", issuer.base()));
+    let (v, _) = validator(config);
+    let err = v.validate(&token(&issuer.claims())).await.unwrap_err();
+    assert_eq!(err.code(), "discovery_failed");
+    assert!(err.to_string().contains("redirect"), "{err}");
+}

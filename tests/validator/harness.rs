@@ -153,6 +153,7 @@ impl Issuer {
                 get(discovery_v1),
             )
             .route("/{tenant}/discovery/v2.0/keys", get(keys))
+            .route("/redirect-to-http", get(redirect_to_http))
             .with_state(state.clone());
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -301,6 +302,18 @@ async fn keys(State(s): State<Arc<IssuerState>>) -> Response {
     }
     let body = s.jwks.lock().unwrap().clone();
     axum::Json(body).into_response()
+}
+
+/// Redirects to a plain-http, non-loopback URL (which the validator must not follow).
+async fn redirect_to_http() -> Response {
+    (
+        StatusCode::FOUND,
+        [(
+            "location",
+            "http://login.example.invalid/common/v2.0/.well-known/openid-configuration",
+        )],
+    )
+        .into_response()
 }
 
 /// A short HTTP timeout for tests that make the issuer hang.
