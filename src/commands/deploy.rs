@@ -443,6 +443,7 @@ async fn deploy_to<T: Target>(
         target_dir: args.target_dir.clone(),
         profile: args.profile.clone(),
         cwd: std::env::current_dir()?,
+        scrub_env: secret_names.clone(),
     };
     let t_build = Instant::now();
     let o = opts.clone();

@@ -21,6 +21,9 @@ pub struct BuildOptions {
     pub profile: Option<String>,
     /// Directory to run cargo in.
     pub cwd: PathBuf,
+    /// Variables removed from cargo's environment (the declared secrets), so a build script or
+    /// `env!`/`option_env!` can never bake a secret value into the binary.
+    pub scrub_env: Vec<String>,
 }
 
 /// The binary that will be built.
@@ -244,12 +247,15 @@ pub fn build_args(spec: &BinarySpec, opts: &BuildOptions) -> Vec<String> {
 /// Run `cargo build` for `spec`. Cargo's human output is captured and returned in the error when
 /// the build fails, so the caller can show it in full.
 pub fn build(spec: &BinarySpec, opts: &BuildOptions) -> Result<Built, BuildError> {
-    let out = Command::new(cargo_program())
-        .args(build_args(spec, opts))
+    let mut cmd = Command::new(cargo_program());
+    cmd.args(build_args(spec, opts))
         .current_dir(&opts.cwd)
         .stdin(Stdio::null())
-        .env("CARGO_TERM_COLOR", "never")
-        .output()?;
+        .env("CARGO_TERM_COLOR", "never");
+    for name in &opts.scrub_env {
+        cmd.env_remove(name);
+    }
+    let out = cmd.output()?;
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if !out.status.success() {
         return Err(BuildError::CargoFailed {

@@ -223,7 +223,9 @@ fn handle(stream: TcpStream, base: &str, seen: &Mutex<Seen>) {
                 s.polls += 1;
                 let d = if let Some(m) = &s.faults.fail_with {
                     json!({"status": "FAILED", "message": m})
-                } else if s.faults.never_ready || s.polls < 3 {
+                } else if s.faults.never_ready {
+                    json!({"status": "DEPLOYING", "message": "waiting for capacity"})
+                } else if s.polls < 3 {
                     json!({"status": if s.polls < 2 { "VALIDATING" } else { "DEPLOYING" }, "message": null})
                 } else {
                     json!({

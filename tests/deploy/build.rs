@@ -11,6 +11,18 @@ fn bad_deploy_toml_is_exit_2_with_line_and_column() {
     assert_eq!(out.status.code(), Some(2), "{se}");
     assert!(se.contains(".pmcp/deploy.toml:3:"), "{se}");
     assert!(!project.dir.join("target").exists(), "nothing built");
+    // --json: one error document on stdout.
+    let out = project.deploy(&["--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(doc["exit_code"], 2);
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains(".pmcp/deploy.toml:3:"),
+        "{doc}"
+    );
 }
 
 #[test]

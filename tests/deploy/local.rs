@@ -9,15 +9,21 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 
-/// Kills the recorded pids (their process groups) on drop.
+/// Kills the recorded servers (each leads its own process group) on drop, pass or fail.
 struct Reaper(Vec<u32>);
 
 impl Drop for Reaper {
     fn drop(&mut self) {
-        for pid in &self.0 {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", &format!("-{pid}")])
-                .output();
+        for &pid in &self.0 {
+            let Ok(pid) = libc::pid_t::try_from(pid) else {
+                continue;
+            };
+            if pid > 1 && running(pid as u32) {
+                // SAFETY: signals only the process group of a server this test started.
+                unsafe {
+                    libc::kill(-pid, libc::SIGKILL);
+                }
+            }
         }
     }
 }
@@ -73,6 +79,14 @@ fn local_up_redeploy_status_destroy() {
     assert_eq!(st["artifact_sha256"], doc["artifact"]["sha256"]);
     assert!(Path::new(st["log"].as_str().unwrap()).exists());
     assert!(get(port1, "/health").contains("200 OK"));
+    // Declared secrets are removed from cargo's environment: nothing baked into the binary.
+    assert!(get(port1, "/build-secret-length").ends_with("\r\n\r\n0\n"));
+    let binary = std::fs::read(project.dir.join(".pmcp/local/bootstrap")).unwrap();
+    assert!(
+        !binary
+            .windows(SECRET_VALUE.len())
+            .any(|w| w == SECRET_VALUE.as_bytes())
+    );
 
     // The server received exactly the contract plus PORT and HOST.
     let cfg = config::parse(Path::new("d"), &entra_toml("local")).unwrap();
@@ -108,6 +122,7 @@ fn local_up_redeploy_status_destroy() {
     );
     reaper.0.push(pid2);
     assert_ne!(pid1, pid2);
+    assert_eq!(port1, port2, "a redeploy keeps the URL");
     assert!(!running(pid1), "the old server still runs");
     assert!(stderr(&out).contains(&format!("stopped the previous local server (pid {pid1})")));
     assert!(stdout(&out).contains(&format!("http://127.0.0.1:{port2}/mcp")));

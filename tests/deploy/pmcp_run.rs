@@ -239,7 +239,7 @@ fn never_ready_times_out_with_exit_5() {
     assert!(se.contains("was not ready after"), "{se}");
     assert!(se.contains("last status: DEPLOYING"), "{se}");
     assert!(se.contains("dep-1"), "{se}");
-    assert!(api.seen().polls >= 2);
+    assert!(api.seen().polls >= 1);
 }
 
 #[test]
@@ -353,6 +353,16 @@ fn dry_run_contacts_nothing_and_never_shows_the_secret() {
     );
     assert!(!so.contains(SECRET_VALUE) && !se.contains(SECRET_VALUE));
     assert!(api.seen().raw.is_empty(), "dry run made requests");
+    // The plan as users read it (the artifact's path, size and hash vary by machine and compiler).
+    let plan: String = so
+        .lines()
+        .map(|l| match l.split_once(':') {
+            Some((k @ ("  artifact" | "  size" | "  sha256"), _)) => format!("{k}:    [varies]"),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!("dry_run_plan_pmcp_run", plan);
     // --json dry run: values of the non-secret environment, names of the secrets.
     let out = project
         .deploy(&["--dry-run", "--json"])
@@ -370,4 +380,42 @@ fn dry_run_contacts_nothing_and_never_shows_the_secret() {
     assert!(api.seen().raw.is_empty());
     let zip = std::fs::read(doc["artifact"]["path"].as_str().unwrap()).unwrap();
     assert!(!contains(&zip, SECRET_VALUE.as_bytes()));
+}
+
+#[test]
+fn in_github_actions_secrets_are_masked_and_a_summary_is_written() {
+    let project = Project::new(&entra_toml("pmcp-run"));
+    let api = FakeApi::start(Faults::default());
+    let summary = project.dir.join("summary.md");
+    let out = project
+        .deploy(FAST)
+        .env("PMCP_RUN_API_URL", &api.base)
+        .env("PMCP_ACCESS_TOKEN", api::TOKEN)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{se}");
+    // The runner masks these values in every later log line; this is the only place they appear.
+    let masks: Vec<&str> = so
+        .lines()
+        .filter(|l| l.starts_with("::add-mask::"))
+        .collect();
+    assert!(
+        masks.contains(&format!("::add-mask::{SECRET_VALUE}").as_str()),
+        "{so}"
+    );
+    assert!(
+        masks.contains(&format!("::add-mask::{}", api::TOKEN).as_str()),
+        "{so}"
+    );
+    let rest: String = so
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect();
+    assert!(!rest.contains(SECRET_VALUE) && !se.contains(SECRET_VALUE));
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("https://tiny-server.pmcp.run/mcp"), "{md}");
+    assert!(!md.contains(SECRET_VALUE));
 }
