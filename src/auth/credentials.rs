@@ -1877,6 +1877,7 @@ mod tests {
             "{hint}"
         );
         assert!(hint.contains("app-1"), "{hint}");
+        assert!(hint.contains("repo:OWNER/REPO:environment:NAME"), "{hint}");
         assert!(!e.to_string().contains(&assertion));
     }
 
