@@ -328,19 +328,6 @@ pub struct Snapshot {
     pub fetched_at: u64,
 }
 
-/// Why a refresh was started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefreshReason {
-    /// No keys yet.
-    Cold,
-    /// A token named a `kid` that is not in the cached set.
-    UnknownKid,
-    /// The scheduled refresh interval passed.
-    Scheduled,
-    /// Asked for explicitly.
-    Explicit,
-}
-
 /// A public view of the cache's state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct KeyCacheStatus {

@@ -3,7 +3,6 @@
 //! the issuer's JWK set (cached, see [`super::jwks`]), issuer from OpenID discovery, audience,
 //! lifetime with our own clock, strict claims JSON, and Entra's tenant and version rules.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -700,10 +699,8 @@ impl JwtValidator {
                 .allowed_tenants
                 .iter()
                 .any(|t| t.eq_ignore_ascii_case(&tid_lower));
-            // A `{tenantid}` issuer accepts any tenant only when multi-tenant without a list;
-            // otherwise the tenant must be listed.
-            let open_to_all = config.multi_tenant && config.allowed_tenants.is_empty();
-            if templated && !listed && !open_to_all {
+            if templated && !listed && (!config.allowed_tenants.is_empty() || !config.multi_tenant)
+            {
                 return Err(AuthError::TenantNotAllowed {
                     tenant: tid.to_string(),
                 });
@@ -951,24 +948,6 @@ fn entra_claims_from_map(claims: Map<String, Value>) -> Result<EntraClaims, Auth
     }
     serde_json::from_value(Value::Object(claims))
         .map_err(|e| malformed(format!("the claims do not fit an Entra access token: {e}")))
-}
-
-/// The algorithms an allow-list may hold (for messages and docs).
-pub fn asymmetric_algorithms() -> BTreeSet<String> {
-    [
-        Algorithm::RS256,
-        Algorithm::RS384,
-        Algorithm::RS512,
-        Algorithm::PS256,
-        Algorithm::PS384,
-        Algorithm::PS512,
-        Algorithm::ES256,
-        Algorithm::ES384,
-        Algorithm::EdDSA,
-    ]
-    .iter()
-    .map(|a| format!("{a:?}"))
-    .collect()
 }
 
 #[cfg(test)]
