@@ -44,6 +44,10 @@ pub const AUTH_DCR_PUBLIC_CLIENT_PATTERNS: &str = "AUTH_DCR_PUBLIC_CLIENT_PATTER
 /// DCR default scopes, space separated.
 pub const AUTH_DCR_DEFAULT_SCOPES: &str = "AUTH_DCR_DEFAULT_SCOPES";
 
+/// Public URL of the protected MCP endpoint (e.g. `https://my-server.pmcp.run/mcp`), read by the
+/// server middleware for its RFC 9728 metadata; optional (default: the request's `Host`).
+pub const AUTH_RESOURCE_URL: &str = "AUTH_RESOURCE_URL";
+
 /// The first of `names` that is set to a non-blank value, with the name that gave it.
 pub fn first_set<'a>(names: &[&'a str]) -> Option<(String, &'a str)> {
     names.iter().find_map(|name| {

@@ -11,6 +11,8 @@ pub mod entra;
 pub mod env;
 pub mod error;
 pub mod jwks;
+#[cfg(feature = "server")]
+pub mod middleware;
 pub mod permissions;
 pub mod secret;
 pub mod validator;

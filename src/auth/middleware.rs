@@ -1,0 +1,1285 @@
+//! Protect an HTTP MCP server with the shared validator: a tower [`Layer`] for axum/hyper stacks.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use axum::{Extension, Router, routing::post};
+//! use cargo_pmcp::auth::{AuthContext, middleware::EntraAuthLayer};
+//!
+//! let auth = EntraAuthLayer::from_env()?          // the variables `cargo pmcp deploy` sets
+//!     .resource_path("/mcp")                      // where the MCP endpoint is mounted
+//!     .public_path("/health");                    // answered without a token
+//! let app: Router = Router::new()
+//!     .route("/mcp", post(|Extension(who): Extension<AuthContext>| async move { who.user_id }))
+//!     .layer(auth);
+//! # let _ = app; Ok(()) }
+//! ```
+//!
+//! What the layer does, per request:
+//! - `GET /.well-known/oauth-protected-resource` (and the path-suffixed form
+//!   `/.well-known/oauth-protected-resource/<resource path>`) answers the RFC 9728 protected
+//!   resource metadata: `resource`, `authorization_servers` (the tenant's issuer), `scopes_supported`,
+//!   `bearer_methods_supported: ["header"]`. No token needed.
+//! - Paths registered with [`EntraAuthLayer::public_path`] pass through without a token (and without
+//!   an identity).
+//! - Everything else needs `Authorization: Bearer <token>`. The token is checked by
+//!   [`JwtValidator`]; on success an [`AuthContext`] (and an
+//!   [`Authenticated`], which can produce the 403 for a failed permission check) is inserted into the
+//!   request extensions. Without a token: `401` with
+//!   `WWW-Authenticate: Bearer resource_metadata="…"`; with a bad token: `401` with
+//!   `error="invalid_token", error_description="…"`. If the validator cannot reach the issuer's keys
+//!   it answers `503` (it never lets a request through undecided).
+//! - Identity headers a client could forge (`X-MS-CLIENT-PRINCIPAL*`, `X-Forwarded-User`, …) are
+//!   removed before the request reaches the handler: identity comes from the token only.
+//! - Error bodies are JSON (`error`, `error_description`, `code`, `hint`) and never contain the token.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use serde_json::{Value, json};
+use tower::{Layer, Service};
+
+use super::entra::{ConfigError, EntraConfig, is_loopback_url};
+use super::env;
+use super::error::AuthError;
+use super::secret::fingerprint;
+use super::{AuthContext, GroupPermissionMapper, JwtValidator, JwtValidatorConfig};
+
+/// The RFC 9728 well-known path.
+pub const PROTECTED_RESOURCE_METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+
+/// Longest `error_description` sent in a header (the body carries the same text).
+const MAX_DESCRIPTION: usize = 300;
+
+/// Request headers that carry an identity asserted by a proxy or platform. A client can send them
+/// too, so the layer removes them: the only identity a handler sees is the validated token's.
+pub const STRIPPED_IDENTITY_HEADERS: &[&str] = &[
+    "x-ms-client-principal",
+    "x-ms-client-principal-id",
+    "x-ms-client-principal-name",
+    "x-ms-client-principal-idp",
+    "x-ms-token-aad-access-token",
+    "x-ms-token-aad-id-token",
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-forwarded-preferred-username",
+    "x-forwarded-access-token",
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-auth-request-access-token",
+    "x-remote-user",
+    "remote-user",
+    "x-user",
+    "x-user-id",
+    "x-user-email",
+    "x-amzn-oidc-identity",
+    "x-amzn-oidc-data",
+    "x-amzn-oidc-accesstoken",
+    "x-goog-authenticated-user-email",
+    "x-goog-authenticated-user-id",
+];
+
+/// A boxed future, as returned by [`TokenAuthenticator::authenticate`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Turns a bearer token into an [`AuthContext`]. The layer's built-in authenticators use
+/// [`JwtValidator`] (Entra claims with the group mapping, or generic OIDC claims); implement this to
+/// plug in another check while keeping the layer's HTTP behaviour.
+pub trait TokenAuthenticator: Send + Sync + 'static {
+    /// Validate `token` and describe the caller.
+    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<AuthContext, AuthError>>;
+}
+
+/// Entra: [`JwtValidator::validate`] then [`AuthContext::from_entra_claims`].
+struct EntraAuthenticator {
+    validator: JwtValidator,
+    mapper: GroupPermissionMapper,
+}
+
+impl TokenAuthenticator for EntraAuthenticator {
+    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<AuthContext, AuthError>> {
+        Box::pin(async move {
+            let claims = self.validator.validate(token).await?;
+            Ok(AuthContext::from_entra_claims(&claims, &self.mapper))
+        })
+    }
+}
+
+/// Any OIDC provider: [`JwtValidator::validate_generic`] then [`context_from_oidc_claims`].
+struct OidcAuthenticator {
+    validator: JwtValidator,
+}
+
+impl TokenAuthenticator for OidcAuthenticator {
+    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<AuthContext, AuthError>> {
+        Box::pin(async move {
+            let claims = self.validator.validate_generic(token).await?;
+            Ok(context_from_oidc_claims(&claims))
+        })
+    }
+}
+
+/// The caller described by a generic OIDC access token: `sub` as the id, `email` (or
+/// `preferred_username`), `name`, `tid` when present, `azp`/`client_id` as the app; permissions from
+/// `scope`/`scp` (space separated), `roles` and `permissions` (arrays, as Auth0 and Okta issue them),
+/// with the Entra role names mapped as for Entra tokens.
+pub fn context_from_oidc_claims(claims: &serde_json::Map<String, Value>) -> AuthContext {
+    let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_string);
+    let list = |k: &str| -> Vec<String> {
+        match claims.get(k) {
+            Some(Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let roles = list("roles");
+    let mut scopes: std::collections::BTreeSet<String> = roles
+        .iter()
+        .flat_map(|r| {
+            super::permissions::role_permissions(r)
+                .iter()
+                .map(|p| p.to_string())
+        })
+        .collect();
+    scopes.extend(list("scope"));
+    scopes.extend(list("scp"));
+    scopes.extend(list("permissions"));
+    AuthContext {
+        user_id: text("sub").unwrap_or_default(),
+        email: text("email").or_else(|| text("preferred_username")),
+        name: text("name"),
+        tenant_id: text("tid").unwrap_or_default(),
+        app_id: text("azp").or_else(|| text("client_id")),
+        roles,
+        scopes,
+        groups_overage: false,
+    }
+}
+
+/// Why the layer could not be built. The server should exit: it never starts unprotected by
+/// accident.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MiddlewareError {
+    /// `AUTH_PROVIDER` names a provider this layer does not know.
+    #[error(
+        "{var} is `{value}`, which is not a provider this server knows (expected `entra`, `oidc` or `none`)"
+    )]
+    UnknownProvider { var: &'static str, value: String },
+    /// `AUTH_PROVIDER` is unset and there is no Entra configuration to infer it from.
+    #[error(
+        "no authentication is configured: set {provider} (`entra`, `oidc` or `none`) or {tenant} and {client}"
+    )]
+    NotConfigured {
+        provider: &'static str,
+        tenant: &'static str,
+        client: &'static str,
+    },
+    /// `AUTH_PROVIDER=none`: authentication is switched off in the deployment's configuration.
+    /// The layer refuses to pretend; a server that accepts this must decide so in its own code.
+    #[error("{var} is `none`: authentication is disabled for this deployment")]
+    Disabled { var: &'static str },
+    /// A variable is missing or invalid.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+}
+
+impl MiddlewareError {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            MiddlewareError::UnknownProvider { .. } | MiddlewareError::NotConfigured { .. } => {
+                "Run `cargo pmcp deploy init --oauth entra` and deploy again, or set the variables by hand (see docs/server.md).".into()
+            }
+            MiddlewareError::Disabled { .. } => "Set [auth] enabled = true in .pmcp/deploy.toml and deploy again, or serve without the layer on purpose.".into(),
+            MiddlewareError::Config(_) => {
+                "Check the deployment's environment (docs/server.md lists every variable).".into()
+            }
+        }
+    }
+}
+
+/// The tower layer. Cheap to clone; build it once at start-up.
+#[derive(Clone)]
+pub struct EntraAuthLayer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Clone)]
+struct Shared {
+    authenticator: Arc<dyn TokenAuthenticator>,
+    authorization_servers: Vec<String>,
+    scopes_supported: Vec<String>,
+    resource_name: Option<String>,
+    /// Public URL of the server's origin (scheme + authority, no path), when configured.
+    public_base: Option<String>,
+    /// Where the protected resource is mounted: `""` (the origin) or `/mcp`.
+    resource_path: String,
+    /// Set by [`EntraAuthLayer::resource_url`]: the path is fixed by configuration.
+    resource_fixed: bool,
+    public_paths: Vec<String>,
+    on_rejection: Option<Arc<RejectionHook>>,
+}
+
+type RejectionHook = dyn Fn(&Rejection) + Send + Sync;
+
+/// A request the layer refused, for the server's logs and metrics. It never holds the token, only
+/// its fingerprint (first 12 hex of SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The request's method.
+    pub method: Method,
+    /// The request's path (no query).
+    pub path: String,
+    /// The status answered: 400, 401 or 503.
+    pub status: StatusCode,
+    /// `missing_token`, `invalid_request`, `malformed`, or the validator's code (`expired`,
+    /// `wrong_audience`, `jwks_unavailable`, …).
+    pub code: String,
+    /// The reason in words (the validator's message, scrubbed of the token).
+    pub message: String,
+    /// Fingerprint of the token that was refused, when there was one.
+    pub token_fingerprint: Option<String>,
+}
+
+impl std::fmt::Debug for EntraAuthLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntraAuthLayer")
+            .field("authorization_servers", &self.shared.authorization_servers)
+            .field("scopes_supported", &self.shared.scopes_supported)
+            .field("public_base", &self.shared.public_base)
+            .field("resource_path", &self.shared.resource_path)
+            .field("public_paths", &self.shared.public_paths)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EntraAuthLayer {
+    /// Entra ID: validate with `config` (usually [`JwtValidatorConfig::from_entra`]), map groups with
+    /// `mapper`, and advertise `entra`'s issuer as the authorization server and
+    /// `api://<client_id>/.default` as the scope.
+    pub fn new(
+        config: JwtValidatorConfig,
+        entra: &EntraConfig,
+        mapper: GroupPermissionMapper,
+    ) -> Self {
+        let authenticator = EntraAuthenticator {
+            validator: JwtValidator::new(config),
+            mapper,
+        };
+        Self::with_authenticator(
+            authenticator,
+            vec![entra_authorization_server(entra)],
+            vec![format!("api://{}/.default", entra.client_id)],
+        )
+    }
+
+    /// Entra ID with the validator's defaults for this app registration and no group mapping.
+    pub fn entra(entra: &EntraConfig) -> Self {
+        Self::new(
+            JwtValidatorConfig::from_entra(entra),
+            entra,
+            GroupPermissionMapper::empty(),
+        )
+    }
+
+    /// Any OIDC provider: validate generic claims with `config` (e.g.
+    /// [`JwtValidatorConfig::from_oidc_issuer`]) and advertise `issuer`.
+    pub fn oidc(config: JwtValidatorConfig, issuer: &str) -> Self {
+        let authenticator = OidcAuthenticator {
+            validator: JwtValidator::new(config),
+        };
+        Self::with_authenticator(
+            authenticator,
+            vec![issuer.trim_end_matches('/').to_string()],
+            Vec::new(),
+        )
+    }
+
+    /// Your own token check with this layer's HTTP behaviour.
+    pub fn with_authenticator(
+        authenticator: impl TokenAuthenticator,
+        authorization_servers: Vec<String>,
+        scopes_supported: Vec<String>,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                authenticator: Arc::new(authenticator),
+                authorization_servers,
+                scopes_supported,
+                resource_name: None,
+                public_base: None,
+                resource_path: String::new(),
+                resource_fixed: false,
+                public_paths: Vec::new(),
+                on_rejection: None,
+            }),
+        }
+    }
+
+    /// Build from the variables `cargo pmcp deploy` sets (see [`crate::auth::env`]):
+    /// - `AUTH_PROVIDER`: `entra` (or unset with `ENTRA_TENANT_ID` and `ENTRA_CLIENT_ID` present),
+    ///   `oidc`, or `none` (→ [`MiddlewareError::Disabled`]); anything else fails, so a typo never
+    ///   starts an open server;
+    /// - the validator's variables ([`JwtValidatorConfig::from_env`]), checked before any request;
+    /// - `AUTH_GROUP_PERMISSIONS` (JSON object: group GUID → permissions);
+    /// - `AUTH_RESOURCE_URL` (optional): the public URL of the MCP endpoint, e.g.
+    ///   `https://my-server.pmcp.run/mcp`; it fixes the metadata's `resource` and the path. Without
+    ///   it the origin is taken from each request's `Host`.
+    pub fn from_env() -> Result<Self, MiddlewareError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`EntraAuthLayer::from_env`] over any variable source (tests, a config map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MiddlewareError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let provider = match get(env::AUTH_PROVIDER) {
+            Some(p) => p.trim().to_ascii_lowercase(),
+            None if (get(env::ENTRA_TENANT_ID).is_some()
+                || get(env::AZURE_TENANT_ID).is_some())
+                && (get(env::ENTRA_CLIENT_ID).is_some() || get(env::AZURE_CLIENT_ID).is_some()) =>
+            {
+                "entra".to_string()
+            }
+            None => {
+                return Err(MiddlewareError::NotConfigured {
+                    provider: env::AUTH_PROVIDER,
+                    tenant: env::ENTRA_TENANT_ID,
+                    client: env::ENTRA_CLIENT_ID,
+                });
+            }
+        };
+        let layer = match provider.as_str() {
+            "entra" => {
+                let entra = EntraConfig::from_lookup(get)?;
+                let config = JwtValidatorConfig::from_lookup(get)?;
+                config.check()?;
+                let mapper = match get(env::AUTH_GROUP_PERMISSIONS) {
+                    Some(json) => GroupPermissionMapper::from_json(&json)?,
+                    None => GroupPermissionMapper::empty(),
+                };
+                Self::new(config, &entra, mapper)
+            }
+            "oidc" => {
+                let issuer = get(env::AUTH_ISSUER).ok_or(ConfigError::Missing {
+                    name: env::AUTH_ISSUER,
+                    fallback: env::AUTH_ISSUER,
+                })?;
+                let config = JwtValidatorConfig::from_lookup(get)?;
+                config.check()?;
+                let scopes = get(env::AUTH_DCR_DEFAULT_SCOPES)
+                    .map(|v| v.split_whitespace().map(str::to_string).collect())
+                    .unwrap_or_default();
+                Self::oidc(config, issuer.trim()).scopes_supported(scopes)
+            }
+            "none" => {
+                return Err(MiddlewareError::Disabled {
+                    var: env::AUTH_PROVIDER,
+                });
+            }
+            _ => {
+                return Err(MiddlewareError::UnknownProvider {
+                    var: env::AUTH_PROVIDER,
+                    value: provider,
+                });
+            }
+        };
+        match get(env::AUTH_RESOURCE_URL) {
+            Some(url) => layer.resource_url(&url).map_err(|detail| {
+                MiddlewareError::Config(ConfigError::Invalid {
+                    name: env::AUTH_RESOURCE_URL,
+                    detail,
+                })
+            }),
+            None => Ok(layer),
+        }
+    }
+
+    fn shared_mut(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.shared)
+    }
+
+    /// Where the protected MCP endpoint is mounted, e.g. `/mcp`: the metadata is then also served at
+    /// `/.well-known/oauth-protected-resource/mcp` (RFC 9728 §3.1) and 401s point there.
+    /// Defaults to the origin (`""`). Ignored when [`EntraAuthLayer::resource_url`] (or
+    /// `AUTH_RESOURCE_URL`) fixed the resource: the deployment knows its public path best.
+    pub fn resource_path(mut self, path: &str) -> Self {
+        if !self.shared.resource_fixed {
+            self.shared_mut().resource_path = normalize_path(path);
+        }
+        self
+    }
+
+    /// The public URL of the protected resource (`https://host[:port][/path]`): fixes the origin
+    /// used in the metadata and the challenge instead of the request's `Host`, and the resource path.
+    /// Must be https, except on loopback. Use it behind a proxy or load balancer.
+    pub fn resource_url(mut self, url: &str) -> Result<Self, String> {
+        let parsed = url::Url::parse(url.trim())
+            .map_err(|e| format!("`{}` is not a URL: {e}", url.trim()))?;
+        if !(parsed.scheme() == "https" || (parsed.scheme() == "http" && is_loopback_url(url))) {
+            return Err(format!(
+                "`{}` must be an https:// URL (http:// only for 127.0.0.1/localhost)",
+                url.trim()
+            ));
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(format!(
+                "`{}` must not have a query or fragment (RFC 9728 §1.2)",
+                url.trim()
+            ));
+        }
+        let origin = parsed.origin().ascii_serialization();
+        let shared = self.shared_mut();
+        shared.public_base = Some(origin);
+        shared.resource_path = normalize_path(parsed.path());
+        shared.resource_fixed = true;
+        Ok(self)
+    }
+
+    /// Answer `path` (exact match, e.g. `/health`) without a token. The handler gets no identity.
+    pub fn public_path(mut self, path: &str) -> Self {
+        let p = normalize_path(path);
+        self.shared_mut()
+            .public_paths
+            .push(if p.is_empty() { "/".into() } else { p });
+        self
+    }
+
+    /// Replace `scopes_supported` in the metadata.
+    pub fn scopes_supported(mut self, scopes: Vec<String>) -> Self {
+        self.shared_mut().scopes_supported = scopes;
+        self
+    }
+
+    /// Call `hook` for every request the layer refuses (400/401/503), e.g. to log it. The 403s of
+    /// handlers are theirs to log.
+    pub fn on_rejection(mut self, hook: impl Fn(&Rejection) + Send + Sync + 'static) -> Self {
+        self.shared_mut().on_rejection = Some(Arc::new(hook));
+        self
+    }
+
+    /// Set `resource_name` in the metadata (a human-readable name for the server).
+    pub fn resource_name(mut self, name: &str) -> Self {
+        self.shared_mut().resource_name = Some(name.to_string());
+        self
+    }
+
+    /// The authorization servers advertised in the metadata.
+    pub fn authorization_servers(&self) -> &[String] {
+        &self.shared.authorization_servers
+    }
+}
+
+/// `{authority}/{tenant}/v2.0`: the issuer a client discovers the authorization server from.
+fn entra_authorization_server(entra: &EntraConfig) -> String {
+    entra.issuer()
+}
+
+fn normalize_path(path: &str) -> String {
+    let p = path.trim().trim_end_matches('/');
+    if p.is_empty() {
+        String::new()
+    } else if p.starts_with('/') {
+        p.to_string()
+    } else {
+        format!("/{p}")
+    }
+}
+
+impl<S> Layer<S> for EntraAuthLayer {
+    type Service = EntraAuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        EntraAuthService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The service produced by [`EntraAuthLayer`].
+#[derive(Clone)]
+pub struct EntraAuthService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> std::fmt::Debug for EntraAuthService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntraAuthService").finish_non_exhaustive()
+    }
+}
+
+/// An authenticated request's identity plus what a handler needs to answer `403` properly.
+/// Inserted into the request extensions next to the [`AuthContext`].
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// Who is calling and what they may do.
+    pub context: AuthContext,
+    resource_metadata: String,
+}
+
+impl Authenticated {
+    /// `Ok` when the caller has `permission` (`admin:*` implies every permission), otherwise the
+    /// `403 insufficient_scope` to return.
+    pub fn require(&self, permission: &str) -> Result<(), InsufficientScope> {
+        if self.context.has_permission(permission) {
+            Ok(())
+        } else {
+            Err(InsufficientScope {
+                permission: permission.to_string(),
+                resource_metadata: self.resource_metadata.clone(),
+                scope: None,
+            })
+        }
+    }
+
+    /// The metadata URL this request's challenges point to.
+    pub fn resource_metadata_url(&self) -> &str {
+        &self.resource_metadata
+    }
+}
+
+/// A failed permission check: `403` with
+/// `WWW-Authenticate: Bearer resource_metadata="…", error="insufficient_scope", error_description="…"`
+/// and a JSON body. Convert with [`InsufficientScope::into_response`] (any body type built from
+/// bytes) or axum's `IntoResponse`.
+#[derive(Debug, Clone)]
+pub struct InsufficientScope {
+    permission: String,
+    resource_metadata: String,
+    scope: Option<String>,
+}
+
+impl InsufficientScope {
+    /// Add `scope="…"` to the challenge: the OAuth scope(s) a client should request to get the
+    /// permission (only when such a scope exists; Entra app roles are assigned, not requested).
+    pub fn with_scope(mut self, scope: &str) -> Self {
+        self.scope = Some(scope.to_string());
+        self
+    }
+
+    /// The permission that was missing.
+    pub fn permission(&self) -> &str {
+        &self.permission
+    }
+
+    /// The `403` response.
+    pub fn into_response<B: From<Bytes>>(self) -> Response<B> {
+        let description = format!(
+            "this operation requires the `{}` permission, which the token does not grant",
+            self.permission
+        );
+        let mut challenge = challenge(
+            &self.resource_metadata,
+            Some(("insufficient_scope", &description)),
+        );
+        if let Some(scope) = &self.scope {
+            challenge.push_str(&format!(", scope=\"{}\"", quoted(scope)));
+        }
+        let body = json!({
+            "error": "insufficient_scope",
+            "error_description": description,
+            "required_permission": self.permission,
+        });
+        json_response(StatusCode::FORBIDDEN, Some(&challenge), &body)
+    }
+}
+
+impl axum::response::IntoResponse for InsufficientScope {
+    fn into_response(self) -> axum::response::Response {
+        InsufficientScope::into_response(self)
+    }
+}
+
+impl<S> axum::extract::FromRequestParts<S> for Authenticated
+where
+    S: Send + Sync,
+{
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Authenticated>()
+            .cloned()
+            .ok_or_else(layer_missing)
+    }
+}
+
+impl<S> axum::extract::FromRequestParts<S> for AuthContext
+where
+    S: Send + Sync,
+{
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<AuthContext>()
+            .cloned()
+            .ok_or_else(layer_missing)
+    }
+}
+
+/// A handler asked for an identity on a route the layer does not cover: fail closed with a 500 that
+/// says so (a configuration mistake, not the client's).
+fn layer_missing() -> axum::response::Response {
+    json_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        None,
+        &json!({
+            "error": "server_error",
+            "error_description": "this route reads the caller's identity but is not behind EntraAuthLayer (or is registered as a public path)",
+        }),
+    )
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for EntraAuthService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: From<Bytes> + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Response<ResBody>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        // The clone is not ready; the instance that is ready goes into the future.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        strip_identity_headers(req.headers_mut());
+
+        let path = req.uri().path().to_string();
+        if let Some(resource_path) = shared.metadata_request(&path) {
+            let resp = shared.metadata_response(&req, &resource_path);
+            return Box::pin(async move { Ok(resp) });
+        }
+        if shared.public_paths.iter().any(|p| p == &path) {
+            return Box::pin(inner.call(req));
+        }
+
+        let metadata_url = match shared.metadata_url(&req) {
+            Ok(url) => url,
+            Err(resp) => return Box::pin(async move { Ok(resp) }),
+        };
+        let token = match bearer_token(req.headers()) {
+            Ok(token) => token,
+            Err(missing) => {
+                shared.report(
+                    &req,
+                    missing.status(),
+                    missing.code(),
+                    missing.message(),
+                    None,
+                );
+                let resp = missing.into_response(&metadata_url);
+                return Box::pin(async move { Ok(resp) });
+            }
+        };
+        Box::pin(async move {
+            match shared.authenticator.authenticate(&token).await {
+                Ok(context) => {
+                    req.extensions_mut().insert(Authenticated {
+                        context: context.clone(),
+                        resource_metadata: metadata_url,
+                    });
+                    req.extensions_mut().insert(context);
+                    inner.call(req).await
+                }
+                Err(err) => {
+                    let resp: Response<ResBody> = rejection_for(&err, &token, &metadata_url);
+                    shared.report(
+                        &req,
+                        resp.status(),
+                        err.code(),
+                        &scrub(&err.to_string(), &token),
+                        Some(fingerprint(token.as_bytes())),
+                    );
+                    Ok(resp)
+                }
+            }
+        })
+    }
+}
+
+impl Shared {
+    fn report<B>(
+        &self,
+        req: &Request<B>,
+        status: StatusCode,
+        code: &str,
+        message: &str,
+        token_fingerprint: Option<String>,
+    ) {
+        if let Some(hook) = &self.on_rejection {
+            hook(&Rejection {
+                method: req.method().clone(),
+                path: req.uri().path().to_string(),
+                status,
+                code: code.to_string(),
+                message: message.to_string(),
+                token_fingerprint,
+            });
+        }
+    }
+
+    /// `Some(resource path)` when `path` asks for the protected resource metadata.
+    fn metadata_request(&self, path: &str) -> Option<String> {
+        let rest = path.strip_prefix(PROTECTED_RESOURCE_METADATA_PATH)?;
+        let rest = rest.trim_end_matches('/');
+        if rest.is_empty() {
+            Some(String::new())
+        } else if rest.starts_with('/') {
+            // Only the resource this layer protects has suffixed metadata; anything else is 404.
+            Some(rest.to_string())
+        } else {
+            None // e.g. `/.well-known/oauth-protected-resourcex`
+        }
+    }
+
+    fn metadata_response<B, R: From<Bytes>>(
+        &self,
+        req: &Request<B>,
+        resource_path: &str,
+    ) -> Response<R> {
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            let mut resp = json_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                None,
+                &json!({"error": "method_not_allowed", "error_description": "use GET"}),
+            );
+            resp.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return resp;
+        }
+        if !resource_path.is_empty() && resource_path != self.resource_path {
+            return json_response(
+                StatusCode::NOT_FOUND,
+                None,
+                &json!({
+                    "error": "not_found",
+                    "error_description": format!("no protected resource is mounted at `{}`", sanitize(resource_path)),
+                }),
+            );
+        }
+        let origin = match self.origin(req) {
+            Ok(o) => o,
+            Err(resp) => return resp,
+        };
+        // RFC 9728 §3.3: `resource` is the identifier the well-known URL was derived from.
+        let resource = format!("{origin}{resource_path}");
+        let mut doc = serde_json::Map::new();
+        doc.insert("resource".into(), Value::String(resource));
+        doc.insert(
+            "authorization_servers".into(),
+            json!(self.authorization_servers),
+        );
+        if !self.scopes_supported.is_empty() {
+            doc.insert("scopes_supported".into(), json!(self.scopes_supported));
+        }
+        doc.insert("bearer_methods_supported".into(), json!(["header"]));
+        if let Some(name) = &self.resource_name {
+            doc.insert("resource_name".into(), json!(name));
+        }
+        let mut resp = json_response(StatusCode::OK, None, &Value::Object(doc));
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=3600"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        resp
+    }
+
+    /// The URL a challenge on this request points to.
+    fn metadata_url<B, R: From<Bytes>>(&self, req: &Request<B>) -> Result<String, Response<R>> {
+        let origin = self.origin(req)?;
+        Ok(format!(
+            "{origin}{PROTECTED_RESOURCE_METADATA_PATH}{}",
+            self.resource_path
+        ))
+    }
+
+    /// `scheme://authority` of this server as clients reach it: the configured public URL, or the
+    /// request's `Host` (http for loopback hosts, https otherwise). Only used to build URLs that
+    /// point back at this server, never for identity.
+    fn origin<B, R: From<Bytes>>(&self, req: &Request<B>) -> Result<String, Response<R>> {
+        if let Some(base) = &self.public_base {
+            return Ok(base.clone());
+        }
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| req.uri().authority().map(|a| a.to_string()));
+        let authority = host
+            .as_deref()
+            .and_then(|h| h.parse::<http::uri::Authority>().ok())
+            .filter(|a| {
+                a.as_str().bytes().all(|b| b.is_ascii_graphic()) && !a.as_str().contains('@')
+            });
+        let Some(authority) = authority else {
+            return Err(json_response(
+                StatusCode::BAD_REQUEST,
+                None,
+                &json!({
+                    "error": "invalid_request",
+                    "error_description": "the request has no valid Host header",
+                }),
+            ));
+        };
+        let scheme = match req.uri().scheme_str() {
+            Some(s @ ("http" | "https")) => s,
+            _ if is_loopback_url(&format!("http://{authority}")) => "http",
+            _ => "https",
+        };
+        Ok(format!("{scheme}://{authority}"))
+    }
+}
+
+fn strip_identity_headers(headers: &mut HeaderMap) {
+    for name in STRIPPED_IDENTITY_HEADERS {
+        headers.remove(HeaderName::from_static(name));
+    }
+}
+
+const AMBIGUOUS: &str = "the request has more than one Authorization header";
+const UNUSABLE: &str = "the bearer token is empty or contains characters a token cannot have";
+
+/// Why there is no usable bearer token.
+enum MissingToken {
+    /// No `Authorization` header, or another scheme: a plain challenge (RFC 6750 §3.1).
+    Absent { detail: &'static str },
+    /// Several `Authorization` headers: `400 invalid_request`.
+    Ambiguous,
+    /// `Bearer` with nothing after it, or characters a token cannot contain.
+    Unusable,
+}
+
+impl MissingToken {
+    fn status(&self) -> StatusCode {
+        match self {
+            MissingToken::Ambiguous => StatusCode::BAD_REQUEST,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            MissingToken::Absent { .. } => "missing_token",
+            MissingToken::Ambiguous => "invalid_request",
+            MissingToken::Unusable => "malformed",
+        }
+    }
+
+    fn message(&self) -> &'static str {
+        match self {
+            MissingToken::Absent { detail } => detail,
+            MissingToken::Ambiguous => AMBIGUOUS,
+            MissingToken::Unusable => UNUSABLE,
+        }
+    }
+
+    fn into_response<R: From<Bytes>>(self, metadata_url: &str) -> Response<R> {
+        match self {
+            MissingToken::Absent { detail } => json_response(
+                StatusCode::UNAUTHORIZED,
+                Some(&challenge(metadata_url, None)),
+                &json!({
+                    "error": "unauthorized",
+                    "error_description": detail,
+                    "resource_metadata": metadata_url,
+                }),
+            ),
+            MissingToken::Ambiguous => {
+                let d = AMBIGUOUS;
+                json_response(
+                    StatusCode::BAD_REQUEST,
+                    Some(&challenge(metadata_url, Some(("invalid_request", d)))),
+                    &json!({"error": "invalid_request", "error_description": d}),
+                )
+            }
+            MissingToken::Unusable => {
+                let d = UNUSABLE;
+                json_response(
+                    StatusCode::UNAUTHORIZED,
+                    Some(&challenge(metadata_url, Some(("invalid_token", d)))),
+                    &json!({"error": "invalid_token", "error_description": d, "code": "malformed"}),
+                )
+            }
+        }
+    }
+}
+
+/// The bearer token from the single `Authorization` header.
+fn bearer_token(headers: &HeaderMap) -> Result<String, MissingToken> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(MissingToken::Absent {
+            detail: "this server requires an access token: send `Authorization: Bearer <token>`",
+        });
+    };
+    if values.next().is_some() {
+        return Err(MissingToken::Ambiguous);
+    }
+    let value = value.to_str().map_err(|_| MissingToken::Unusable)?.trim();
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(MissingToken::Absent {
+            detail: "this server accepts only Bearer tokens: send `Authorization: Bearer <token>`",
+        });
+    }
+    let token = rest.trim();
+    // RFC 6750 b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" followed by "="*
+    let ok_char = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
+    if token.is_empty() || !token.bytes().all(ok_char) {
+        return Err(MissingToken::Unusable);
+    }
+    Ok(token.to_string())
+}
+
+/// The response for a token the validator did not accept.
+fn rejection_for<R: From<Bytes>>(err: &AuthError, token: &str, metadata_url: &str) -> Response<R> {
+    let description = scrub(&err.to_string(), token);
+    let hint = scrub(&err.hint(), token);
+    match err {
+        // The validator could not decide (issuer unreachable): not the client's fault, and not a
+        // reason to let the request through. 503 so clients retry instead of discarding the token.
+        AuthError::JwksUnavailable { .. } | AuthError::DiscoveryFailed { .. } => {
+            let mut resp = json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                &json!({
+                    "error": "temporarily_unavailable",
+                    "error_description": "the server cannot check tokens right now (its identity provider's keys are unavailable); retry shortly",
+                    "code": err.code(),
+                }),
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            resp
+        }
+        _ => json_response(
+            StatusCode::UNAUTHORIZED,
+            Some(&challenge(
+                metadata_url,
+                Some(("invalid_token", &description)),
+            )),
+            &json!({
+                "error": "invalid_token",
+                "error_description": description,
+                "code": err.code(),
+                "hint": hint,
+            }),
+        ),
+    }
+}
+
+/// `Bearer resource_metadata="…"[, error="…", error_description="…"]`
+fn challenge(metadata_url: &str, error: Option<(&str, &str)>) -> String {
+    let mut s = format!("Bearer resource_metadata=\"{}\"", quoted(metadata_url));
+    if let Some((code, description)) = error {
+        let mut d = quoted(description);
+        if d.len() > MAX_DESCRIPTION {
+            d.truncate(MAX_DESCRIPTION - 3);
+            d.push_str("...");
+        }
+        s.push_str(&format!(", error=\"{code}\", error_description=\"{d}\""));
+    }
+    s
+}
+
+/// Text safe inside a quoted-string of a header: printable ASCII without `"` and `\`
+/// (RFC 6750 §3: error_description is %x20-21 / %x23-5B / %x5D-7E).
+fn quoted(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '"' | '\\' => '\'',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect()
+}
+
+/// Text for a response: never the token, nor any long piece of it.
+fn scrub(text: &str, token: &str) -> String {
+    let mut out = text.replace(token, "[token]");
+    for part in token.split('.') {
+        if part.len() >= 16 {
+            out = out.replace(part, "[token]");
+        }
+    }
+    sanitize(&out)
+}
+
+/// Drop control characters.
+fn sanitize(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect()
+}
+
+fn json_response<R: From<Bytes>>(
+    status: StatusCode,
+    www_authenticate: Option<&str>,
+    body: &Value,
+) -> Response<R> {
+    let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
+    let mut resp = Response::new(R::from(bytes));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(value) = www_authenticate
+        && let Ok(v) = HeaderValue::from_str(value)
+    {
+        headers.insert(header::WWW_AUTHENTICATE, v);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_without_error_has_only_the_metadata() {
+        assert_eq!(
+            challenge(
+                "http://127.0.0.1:1/.well-known/oauth-protected-resource",
+                None
+            ),
+            "Bearer resource_metadata=\"http://127.0.0.1:1/.well-known/oauth-protected-resource\""
+        );
+    }
+
+    #[test]
+    fn challenge_quotes_and_bounds_the_description() {
+        let c = challenge("u", Some(("invalid_token", "a \"quoted\" \\ thing\n é")));
+        assert_eq!(
+            c,
+            "Bearer resource_metadata=\"u\", error=\"invalid_token\", error_description=\"a 'quoted' ' thing? ?\""
+        );
+        let long = "x".repeat(1000);
+        let c = challenge("u", Some(("invalid_token", &long)));
+        assert!(c.len() < MAX_DESCRIPTION + 80, "{}", c.len());
+        assert!(HeaderValue::from_str(&c).is_ok());
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        let mut h = HeaderMap::new();
+        assert!(matches!(bearer_token(&h), Err(MissingToken::Absent { .. })));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic dXNlcjpwdw=="),
+        );
+        assert!(matches!(bearer_token(&h), Err(MissingToken::Absent { .. })));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  abc.def.ghi "),
+        );
+        assert_eq!(bearer_token(&h).ok().as_deref(), Some("abc.def.ghi"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer"));
+        assert!(matches!(bearer_token(&h), Err(MissingToken::Unusable)));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer a\"b"),
+        );
+        assert!(matches!(bearer_token(&h), Err(MissingToken::Unusable)));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer a.b.c"),
+        );
+        h.append(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer d.e.f"),
+        );
+        assert!(matches!(bearer_token(&h), Err(MissingToken::Ambiguous)));
+    }
+
+    #[test]
+    fn scrub_removes_the_token_and_its_parts() {
+        let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhYmMxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXZhbHVlLXg";
+        let text = format!("bad: {token} / eyJzdWIiOiJhYmMxMjM0NTY3ODkwIn0");
+        let out = scrub(&text, token);
+        assert!(!out.contains("eyJzdWIi"), "{out}");
+        assert!(!out.contains(token));
+    }
+
+    #[test]
+    fn metadata_paths() {
+        let layer = EntraAuthLayer::with_authenticator(Deny, vec![], vec![]).resource_path("mcp/");
+        let s = &layer.shared;
+        assert_eq!(s.resource_path, "/mcp");
+        assert_eq!(
+            s.metadata_request("/.well-known/oauth-protected-resource")
+                .as_deref(),
+            Some("")
+        );
+        assert_eq!(
+            s.metadata_request("/.well-known/oauth-protected-resource/mcp")
+                .as_deref(),
+            Some("/mcp")
+        );
+        assert_eq!(
+            s.metadata_request("/.well-known/oauth-protected-resourcex"),
+            None
+        );
+        assert_eq!(s.metadata_request("/mcp"), None);
+    }
+
+    #[test]
+    fn resource_url_must_be_https_or_loopback() {
+        let l = || EntraAuthLayer::with_authenticator(Deny, vec![], vec![]);
+        assert!(l().resource_url("http://example.com/mcp").is_err());
+        assert!(l().resource_url("https://example.com/mcp?x=1").is_err());
+        let ok = l().resource_url("https://example.com:8443/mcp/").unwrap();
+        assert_eq!(
+            ok.shared.public_base.as_deref(),
+            Some("https://example.com:8443")
+        );
+        assert_eq!(ok.shared.resource_path, "/mcp");
+        assert!(l().resource_url("http://127.0.0.1:3000").is_ok());
+    }
+
+    fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    const TENANT: &str = "9c9d4a3e-5e26-4d1c-9f0b-2f3c8e1d7a01";
+    const CLIENT: &str = "6f1e2d3c-4b5a-4987-8c6d-5e4f3a2b1c03";
+
+    #[test]
+    fn an_unknown_provider_fails_closed() {
+        let err = EntraAuthLayer::from_lookup(lookup(&[
+            ("AUTH_PROVIDER", "entr"),
+            ("ENTRA_TENANT_ID", TENANT),
+            ("ENTRA_CLIENT_ID", CLIENT),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            err,
+            MiddlewareError::UnknownProvider {
+                var: "AUTH_PROVIDER",
+                value: "entr".into()
+            }
+        );
+        assert!(err.to_string().contains("`entr`"), "{err}");
+    }
+
+    #[test]
+    fn none_and_nothing_are_not_silently_open() {
+        assert_eq!(
+            EntraAuthLayer::from_lookup(lookup(&[("AUTH_PROVIDER", "none")])).unwrap_err(),
+            MiddlewareError::Disabled {
+                var: "AUTH_PROVIDER"
+            }
+        );
+        assert!(matches!(
+            EntraAuthLayer::from_lookup(lookup(&[])).unwrap_err(),
+            MiddlewareError::NotConfigured { .. }
+        ));
+        // Entra without a client id: the missing variable is named.
+        let err = EntraAuthLayer::from_lookup(lookup(&[
+            ("AUTH_PROVIDER", "entra"),
+            ("ENTRA_TENANT_ID", TENANT),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("ENTRA_CLIENT_ID"), "{err}");
+    }
+
+    #[test]
+    fn entra_from_the_deploy_contract() {
+        let vars = [
+            ("AUTH_PROVIDER", "entra"),
+            ("ENTRA_TENANT_ID", TENANT),
+            ("ENTRA_CLIENT_ID", CLIENT),
+            ("ENTRA_AUTHORITY_HOST", "https://login.microsoftonline.us"),
+            (
+                "AUTH_GROUP_PERMISSIONS",
+                r#"{"0b1c2d3e-4f50-4617-8293-a4b5c6d7e801":["execute:tools"]}"#,
+            ),
+            ("AUTH_RESOURCE_URL", "https://mcp.example.com/api/mcp"),
+        ];
+        let layer = EntraAuthLayer::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(
+            layer.authorization_servers(),
+            [format!("https://login.microsoftonline.us/{TENANT}/v2.0")]
+        );
+        assert_eq!(
+            layer.shared.scopes_supported,
+            [format!("api://{CLIENT}/.default")]
+        );
+        assert_eq!(
+            layer.shared.public_base.as_deref(),
+            Some("https://mcp.example.com")
+        );
+        // The configured URL wins over the path the application suggests.
+        let layer = layer.resource_path("/mcp");
+        assert_eq!(layer.shared.resource_path, "/api/mcp");
+
+        let mut bad = vars.to_vec();
+        bad[4] = ("AUTH_GROUP_PERMISSIONS", "[1,2]");
+        let err = EntraAuthLayer::from_lookup(lookup(&bad)).unwrap_err();
+        assert!(err.to_string().contains("AUTH_GROUP_PERMISSIONS"), "{err}");
+        let mut bad = vars.to_vec();
+        bad[5] = ("AUTH_RESOURCE_URL", "http://mcp.example.com/mcp");
+        let err = EntraAuthLayer::from_lookup(lookup(&bad)).unwrap_err();
+        assert!(err.to_string().contains("AUTH_RESOURCE_URL"), "{err}");
+    }
+
+    #[test]
+    fn oidc_claims_become_a_context() {
+        let claims = serde_json::json!({
+            "sub": "auth0|123", "email": "a@example.com", "azp": "client-1",
+            "scope": "openid read:tools", "permissions": ["execute:tools"], "roles": ["MCP.Admin"]
+        });
+        let ctx = context_from_oidc_claims(claims.as_object().unwrap());
+        assert_eq!(ctx.user_id, "auth0|123");
+        assert_eq!(ctx.app_id.as_deref(), Some("client-1"));
+        assert!(ctx.scopes.contains("read:tools") && ctx.scopes.contains("execute:tools"));
+        assert!(ctx.has_permission("admin:*"));
+    }
+
+    struct Deny;
+    impl TokenAuthenticator for Deny {
+        fn authenticate<'a>(
+            &'a self,
+            _token: &'a str,
+        ) -> BoxFuture<'a, Result<AuthContext, AuthError>> {
+            Box::pin(async { Err(AuthError::InvalidSignature) })
+        }
+    }
+}
