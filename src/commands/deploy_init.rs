@@ -462,7 +462,14 @@ fn package_name(manifest_path: Option<&Path>, root: &Path) -> Result<String, Str
         .no_deps()
         .exec()
         .map_err(|e| format!("cargo metadata failed for {}: {e}", manifest.display()))?;
-    match meta.root_package() {
+    // The package whose manifest this is: in a workspace member, `root_package()` would be the
+    // workspace root's package instead.
+    let canonical = std::fs::canonicalize(&manifest).ok();
+    let own = meta
+        .workspace_packages()
+        .into_iter()
+        .find(|p| canonical.is_some() && std::fs::canonicalize(&p.manifest_path).ok() == canonical);
+    match own.or_else(|| meta.root_package()) {
         Some(p) => Ok(p.name.to_string()),
         None => {
             let members: Vec<String> = meta

@@ -759,6 +759,32 @@ fn manifest_path_picks_the_project() {
 }
 
 #[test]
+fn workspace_member_takes_its_own_package_name() {
+    // A workspace whose root is a package too: run in the member, the member's name is the default.
+    let t = TestDir::new();
+    t.write(
+        "Cargo.toml",
+        "[package]\nname = \"gateway\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\nmembers = [\"svc\"]\n",
+    );
+    t.write("src/main.rs", "fn main() {}\n");
+    t.write(
+        "svc/Cargo.toml",
+        "[package]\nname = \"billing_api\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    t.write("svc/src/main.rs", "fn main() {}\n");
+    let out = t
+        .cmd()
+        .current_dir(t.join("svc"))
+        .args(["pmcp", "deploy", "init"])
+        .args(entra_args())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    let c: toml::Table = t.read("svc/.pmcp/deploy.toml").parse().unwrap();
+    assert_eq!(c["server"]["name"].as_str(), Some("billing-api"));
+}
+
+#[test]
 fn cloud_and_authority_host() {
     let t = project("weather");
     let mut args = entra_args();
