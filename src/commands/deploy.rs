@@ -482,6 +482,11 @@ async fn deploy_to<T: Target>(
         build_ms as f64 / 1000.0
     ));
 
+    if let Some(warning) = runtime_mismatch(kind, &built.target_triple) {
+        progress.println(&format!("warning: {warning}"));
+        github::warning(&warning);
+    }
+
     // 3. Package.
     let t_pkg = Instant::now();
     progress.step("packaging");
@@ -707,9 +712,37 @@ pub async fn status(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
     print_result(ui, &StatusResult { targets })
 }
 
+/// pmcp-run runs the artifact on Linux (`provided.al2023`): a binary built for another OS (the
+/// host's triple on a Mac, say) would not start there. The build is not refused, since a team may
+/// know better, but the mismatch is said before anything is uploaded.
+fn runtime_mismatch(kind: TargetKind, triple: &str) -> Option<String> {
+    if kind == TargetKind::PmcpRun && !triple.contains("-linux-") {
+        Some(format!(
+            "pmcp-run runs servers on Linux ({}), but this binary is built for {triple}; \
+             build for Linux with --target-triple x86_64-unknown-linux-gnu (or \
+             aarch64-unknown-linux-gnu), e.g. with `cargo zigbuild` or `cross` installed",
+            pmcp_run::RUNTIME
+        ))
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pmcp_run_warns_about_a_non_linux_binary() {
+        let w = runtime_mismatch(TargetKind::PmcpRun, "aarch64-apple-darwin").unwrap();
+        assert!(
+            w.contains("provided.al2023") && w.contains("aarch64-apple-darwin"),
+            "{w}"
+        );
+        assert!(runtime_mismatch(TargetKind::PmcpRun, "x86_64-unknown-linux-gnu").is_none());
+        assert!(runtime_mismatch(TargetKind::PmcpRun, "aarch64-unknown-linux-musl").is_none());
+        assert!(runtime_mismatch(TargetKind::Local, "aarch64-apple-darwin").is_none());
+    }
 
     #[test]
     fn durations_parse() {
