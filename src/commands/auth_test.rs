@@ -545,10 +545,15 @@ fn env_bool(name: &str) -> Option<bool> {
 
 fn resolve(args: &TestArgs, ctx: &Ctx, ui: &Ui) -> Result<Settings, ConfigProblem> {
     let deploy: Option<DeployConfig> = match find_deploy_toml(ctx.manifest_path.as_deref()) {
-        Some(path) => match config::load(&path) {
-            Ok(Some(c)) => {
+        Some(path) => match config::load_with_warnings(&path) {
+            Ok(Some(loaded)) => {
                 ui.debug(format_args!("read {}", path.display()));
-                Some(c)
+                // The same typo guard as deploy and init: a misspelt key would otherwise look
+                // like a missing value.
+                for w in &loaded.warnings {
+                    ui.warn(w);
+                }
+                Some(loaded.config)
             }
             Ok(None) => None,
             Err(e) => {

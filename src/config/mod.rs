@@ -264,17 +264,22 @@ impl From<LoadError> for crate::ui::Failure {
 
 /// Read and parse `path`. `Ok(None)` when the file does not exist.
 pub fn load(path: &Path) -> Result<Option<DeployConfig>, LoadError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(LoadError::Io {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    parse(path, &text).map(Some)
+    match read_if_exists(path)? {
+        Some(text) => parse(path, &text).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The text of `path`, or `None` when the file does not exist.
+fn read_if_exists(path: &Path) -> Result<Option<String>, LoadError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 /// Parse deploy.toml text; `path` is only used in error messages.
@@ -347,17 +352,10 @@ impl Loaded {
 /// Read, parse and check `path`: the typed config plus warnings for unknown keys in our tables.
 /// `Ok(None)` when the file does not exist. `deploy` and `deploy init` both read deploy.toml this way.
 pub fn load_with_warnings(path: &Path) -> Result<Option<Loaded>, LoadError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(LoadError::Io {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    parse_with_warnings(path, text).map(Some)
+    match read_if_exists(path)? {
+        Some(text) => parse_with_warnings(path, text).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// [`load_with_warnings`] on text already read.

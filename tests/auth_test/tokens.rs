@@ -336,7 +336,7 @@ async fn inputs_come_from_deploy_toml_when_no_flag_or_env() {
     dir.write(
         ".pmcp/deploy.toml",
         &format!(
-            "# the API\n[auth]\nenabled = true\nprovider = \"entra\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\n\n[auth.entra]\nauthority_host = \"{}\"\naccept_v1_tokens = true\n",
+            "# the API\n[auth]\nenabled = true\nprovider = \"entra\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nleewy = 60\n\n[auth.entra]\nauthority_host = \"{}\"\naccept_v1_tokens = true\n",
             emu.tenant_id(),
             emu.client_id(),
             emu.authority_host()
@@ -374,6 +374,8 @@ async fn inputs_come_from_deploy_toml_when_no_flag_or_env() {
         err.contains("(.pmcp/deploy.toml auth.entra.authority_host)"),
         "{err}"
     );
+    // the typo guard deploy and init apply: a misspelt key is named, not silently ignored
+    assert!(err.contains("unknown key `leewy` in [auth]"), "{err}");
 
     // env beats deploy.toml; a flag beats env
     let mut cmd = dir.cmd();
