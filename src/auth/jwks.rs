@@ -347,6 +347,13 @@ pub struct KeyCacheStatus {
     pub last_error: Option<String>,
 }
 
+fn no_keys_yet() -> AuthError {
+    AuthError::JwksUnavailable {
+        uri: String::new(),
+        detail: "no keys have been fetched yet".into(),
+    }
+}
+
 /// The key cache (see the module docs).
 pub(crate) struct KeyCache {
     current: ArcSwapOption<Snapshot>,
@@ -378,6 +385,11 @@ impl KeyCache {
     #[inline]
     pub(crate) fn load(&self) -> arc_swap::Guard<Option<Arc<Snapshot>>> {
         self.current.load()
+    }
+
+    /// The current snapshot, or the error saying none has been fetched yet.
+    pub(crate) fn load_full_or_err(&self) -> Result<Arc<Snapshot>, AuthError> {
+        self.current.load_full().ok_or_else(no_keys_yet)
     }
 
     pub(crate) fn attempts(&self) -> u64 {
@@ -434,12 +446,7 @@ impl KeyCache {
             // Someone else fetched (or tried) while we waited: use what they got.
             return match self.current.load_full() {
                 Some(s) => Ok(s),
-                None => Err(self
-                    .last_error()
-                    .unwrap_or_else(|| AuthError::JwksUnavailable {
-                        uri: String::new(),
-                        detail: "no keys have been fetched yet".into(),
-                    })),
+                None => Err(self.last_error().unwrap_or_else(no_keys_yet)),
             };
         }
         self.last_attempt_at.store(now.max(1), Ordering::Release);

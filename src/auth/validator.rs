@@ -119,16 +119,13 @@ impl JwtValidatorConfig {
     /// Validate Entra ID access tokens for the API `entra.client_id` issued by `entra.tenant_id`'s
     /// authority (a `common`/`organizations` tenant makes it multi-tenant).
     pub fn from_entra(entra: &EntraConfig) -> Self {
-        let multi = MULTI_TENANT_ALIASES
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(entra.tenant_id.trim()));
         Self {
             entra: true,
             discovery_url: Some(entra.discovery_url()),
             discovery_url_v1: Some(entra.discovery_url_v1()),
             audiences: vec![entra.client_id.clone()],
             client_id: Some(entra.client_id.clone()),
-            multi_tenant: multi,
+            multi_tenant: is_multi_tenant_alias(&entra.tenant_id),
             ..Self::default()
         }
     }
@@ -137,10 +134,7 @@ impl JwtValidatorConfig {
     /// the API `entra.client_id`. Discovery uses the authority's `organizations` endpoint unless
     /// `entra.tenant_id` is already `common`/`organizations`/`consumers`.
     pub fn from_entra_multitenant(entra: &EntraConfig, allowed_tenants: Vec<String>) -> Self {
-        let tenant = if MULTI_TENANT_ALIASES
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(entra.tenant_id.trim()))
-        {
+        let tenant = if is_multi_tenant_alias(&entra.tenant_id) {
             entra.tenant_id.trim().to_ascii_lowercase()
         } else {
             "organizations".to_string()
@@ -307,6 +301,13 @@ impl JwtValidatorConfig {
         }
         Ok(())
     }
+}
+
+/// True when `tenant` is `common`, `organizations` or `consumers` (any case, trimmed).
+fn is_multi_tenant_alias(tenant: &str) -> bool {
+    MULTI_TENANT_ALIASES
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(tenant.trim()))
 }
 
 fn split_list(v: &str) -> Vec<String> {
@@ -613,8 +614,10 @@ impl JwtValidator {
         if has_keys {
             // Unknown kid: at most one refresh per window (the first fetch counts).
             let window = config.unknown_kid_refresh_interval.as_secs();
-            let allowed =
-                move |c: &KeyCache| c.last_attempt_at().is_none_or(|at| now >= at + window);
+            let allowed = move |c: &KeyCache| {
+                c.last_attempt_at()
+                    .is_none_or(|at| now >= at + window)
+            };
             if !allowed(cache) {
                 return cache.load_full_or_err();
             }
@@ -694,11 +697,10 @@ impl JwtValidator {
                 });
             }
             let templated = template.contains(TENANT_PLACEHOLDER);
-            let tid_lower = tid.to_ascii_lowercase();
             let listed = config
                 .allowed_tenants
                 .iter()
-                .any(|t| t.eq_ignore_ascii_case(&tid_lower));
+                .any(|t| t.eq_ignore_ascii_case(tid));
             if templated && !listed && (!config.allowed_tenants.is_empty() || !config.multi_tenant)
             {
                 return Err(AuthError::TenantNotAllowed {
@@ -839,18 +841,6 @@ impl Inner {
             jwks_uri,
             fetched_at: now,
         })
-    }
-}
-
-impl KeyCache {
-    fn load_full_or_err(&self) -> Result<Arc<Snapshot>, AuthError> {
-        self.load()
-            .as_ref()
-            .cloned()
-            .ok_or_else(|| AuthError::JwksUnavailable {
-                uri: String::new(),
-                detail: "no keys have been fetched yet".into(),
-            })
     }
 }
 
