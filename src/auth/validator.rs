@@ -616,7 +616,7 @@ impl JwtValidator {
             let window = config.unknown_kid_refresh_interval.as_secs();
             let allowed = move |c: &KeyCache| {
                 c.last_attempt_at()
-                    .is_none_or(|at| now >= at + window)
+                    .is_none_or(|at| now >= at.saturating_add(window))
             };
             if !allowed(cache) {
                 return cache.load_full_or_err();
@@ -627,7 +627,7 @@ impl JwtValidator {
         } else {
             let retry = config.retry_after_failure.as_secs();
             if let (Some(err), Some(at)) = (cache.last_error(), cache.last_attempt_at())
-                && now < at + retry
+                && now < at.saturating_add(retry)
             {
                 return Err(err);
             }

@@ -234,3 +234,23 @@ async fn redirects_to_plain_http_are_not_followed() {
     assert_eq!(err.code(), "discovery_failed");
     assert!(err.to_string().contains("redirect"), "{err}");
 }
+
+#[tokio::test]
+async fn an_unbounded_unknown_kid_window_never_refetches_and_does_not_overflow() {
+    let issuer = Issuer::start().await;
+    let mut config = issuer.config();
+    config.unknown_kid_refresh_interval = std::time::Duration::MAX;
+    let (v, clock) = validator(config);
+    v.validate(&token(&issuer.claims())).await.unwrap();
+    clock.advance(3600);
+    let unknown = token_with(
+        &json!({"alg": "RS256", "kid": "not-published"}),
+        &issuer.claims(),
+        rsa(0),
+    );
+    assert_eq!(
+        v.validate(&unknown).await.unwrap_err().code(),
+        "unknown_key"
+    );
+    assert_eq!(issuer.jwks_fetches(), 1);
+}
