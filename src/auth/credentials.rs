@@ -22,6 +22,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::discovery::discovery_url_for_issuer;
 use super::entra::{Cloud, EntraConfig};
 use super::secret::SecretString;
 
@@ -1134,10 +1135,7 @@ impl TokenClient {
     /// Fetch `{issuer}/.well-known/openid-configuration` and return its token endpoint (and the
     /// device authorization endpoint, when present). The document must name the same issuer.
     pub async fn discover(&self, issuer: &str) -> Result<OidcEndpoints, CredentialError> {
-        let url = format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
-        );
+        let url = discovery_url_for_issuer(issuer);
         let resp = self
             .http
             .get(&url)
