@@ -124,13 +124,7 @@ impl EntraConfig {
 
     /// [`EntraConfig::from_env`] over any variable source (tests, config maps).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let first_set = |names: &[&'static str]| {
-            names.iter().find_map(|name| {
-                lookup(name)
-                    .filter(|v| !v.trim().is_empty())
-                    .map(|v| (v, *name))
-            })
-        };
+        let first_set = |names: &[&'static str]| env::first_set_in(&lookup, names);
         let (tenant_id, _) = first_set(&[env::ENTRA_TENANT_ID, env::AZURE_TENANT_ID]).ok_or(
             ConfigError::Missing {
                 name: env::ENTRA_TENANT_ID,

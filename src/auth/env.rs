@@ -50,9 +50,16 @@ pub const AUTH_RESOURCE_URL: &str = "AUTH_RESOURCE_URL";
 
 /// The first of `names` that is set to a non-blank value, with the name that gave it.
 pub fn first_set<'a>(names: &[&'a str]) -> Option<(String, &'a str)> {
+    first_set_in(|name| std::env::var(name).ok(), names)
+}
+
+/// [`first_set`] over any variable source (tests, config maps, `from_lookup` constructors).
+pub fn first_set_in<'a>(
+    lookup: impl Fn(&str) -> Option<String>,
+    names: &[&'a str],
+) -> Option<(String, &'a str)> {
     names.iter().find_map(|name| {
-        std::env::var(name)
-            .ok()
+        lookup(name)
             .filter(|v| !v.trim().is_empty())
             .map(|v| (v, *name))
     })
