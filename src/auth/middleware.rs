@@ -709,12 +709,14 @@ where
                     inner.call(req).await
                 }
                 Err(err) => {
-                    let resp: Response<ResBody> = rejection_for(&err, &token, &metadata_url);
+                    let description = scrub(&err.to_string(), &token);
+                    let resp: Response<ResBody> =
+                        rejection_for(&err, &description, &token, &metadata_url);
                     shared.report(
                         &req,
                         resp.status(),
                         err.code(),
-                        &scrub(&err.to_string(), &token),
+                        &description,
                         Some(fingerprint(token.as_bytes())),
                     );
                     Ok(resp)
@@ -964,10 +966,14 @@ fn bearer_token(headers: &HeaderMap) -> Result<String, MissingToken> {
     Ok(token.to_string())
 }
 
-/// The response for a token the validator did not accept.
-fn rejection_for<R: From<Bytes>>(err: &AuthError, token: &str, metadata_url: &str) -> Response<R> {
-    let description = scrub(&err.to_string(), token);
-    let hint = scrub(&err.hint(), token);
+/// The response for a token the validator did not accept; `description` is the error's message
+/// already scrubbed of `token`.
+fn rejection_for<R: From<Bytes>>(
+    err: &AuthError,
+    description: &str,
+    token: &str,
+    metadata_url: &str,
+) -> Response<R> {
     match err {
         // The validator could not decide (issuer unreachable): not the client's fault, and not a
         // reason to let the request through. 503 so clients retry instead of discarding the token.
@@ -989,13 +995,13 @@ fn rejection_for<R: From<Bytes>>(err: &AuthError, token: &str, metadata_url: &st
             StatusCode::UNAUTHORIZED,
             Some(&challenge(
                 metadata_url,
-                Some(("invalid_token", &description)),
+                Some(("invalid_token", description)),
             )),
             &json!({
                 "error": "invalid_token",
                 "error_description": description,
                 "code": err.code(),
-                "hint": hint,
+                "hint": scrub(&err.hint(), token),
             }),
         ),
     }
