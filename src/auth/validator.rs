@@ -757,6 +757,19 @@ impl JwtValidator {
 }
 
 impl Inner {
+    async fn discover(
+        &self,
+        url: &str,
+        limits: FetchLimits,
+    ) -> Result<discovery::DiscoveryDocument, AuthError> {
+        discovery::fetch_discovery(&self.http, url, limits)
+            .await
+            .map_err(|detail| AuthError::DiscoveryFailed {
+                uri: url.to_string(),
+                detail,
+            })
+    }
+
     async fn fetch_snapshot(self: Arc<Self>, now: u64) -> Result<Snapshot, AuthError> {
         let config = &self.config;
         let limits = FetchLimits {
@@ -764,12 +777,7 @@ impl Inner {
         };
         let (issuer, discovered_jwks) = match &config.discovery_url {
             Some(url) => {
-                let doc = discovery::fetch_discovery(&self.http, url, limits)
-                    .await
-                    .map_err(|detail| AuthError::DiscoveryFailed {
-                        uri: url.clone(),
-                        detail,
-                    })?;
+                let doc = self.discover(url, limits).await?;
                 if let Some(expected) = &config.issuer
                     && expected.trim_end_matches('/') != doc.issuer.trim_end_matches('/')
                 {
@@ -794,15 +802,7 @@ impl Inner {
             },
         };
         let issuer_v1 = match (&config.discovery_url_v1, config.entra && config.accept_v1) {
-            (Some(url), true) => Some(
-                discovery::fetch_discovery(&self.http, url, limits)
-                    .await
-                    .map_err(|detail| AuthError::DiscoveryFailed {
-                        uri: url.clone(),
-                        detail,
-                    })?
-                    .issuer,
-            ),
+            (Some(url), true) => Some(self.discover(url, limits).await?.issuer),
             _ => None,
         };
         let jwks_uri = config.jwks_uri.clone().or(discovered_jwks).ok_or_else(|| {
