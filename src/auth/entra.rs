@@ -1,5 +1,6 @@
 //! Entra ID configuration: tenant, client, clouds (authority hosts) and the endpoints derived from them.
 
+use super::discovery::check_url;
 use super::env;
 use super::secret::SecretString;
 
@@ -142,7 +143,7 @@ impl EntraConfig {
         let authority_host = first_set(&[env::ENTRA_AUTHORITY_HOST, env::AZURE_AUTHORITY_HOST])
             .map(|(v, _)| normalize_authority_host(&v))
             .unwrap_or_else(|| DEFAULT_AUTHORITY_HOST.to_string());
-        if !(authority_host.starts_with("https://") || is_loopback_url(&authority_host)) {
+        if check_url(&authority_host).is_err() {
             return Err(ConfigError::Invalid {
                 name: env::ENTRA_AUTHORITY_HOST,
                 detail: format!(

@@ -17,6 +17,7 @@ use crate::auth::credentials::{
     self, AccessToken, AssertionAlgorithm, AssertionSource, Certificate, ClientCredential,
     ClientCredentialsRequest, CredentialError, GitHubOidc, TokenClient,
 };
+use crate::auth::discovery;
 use crate::auth::entra::{self, Cloud, EntraConfig};
 use crate::auth::{
     AuthContext, AuthError, EntraClaims, GroupPermissionMapper, JwtValidator, JwtValidatorConfig,
@@ -756,8 +757,7 @@ fn missing_inputs(missing: &[&str]) -> ConfigProblem {
 }
 
 fn check_url(url: &str, source: &str) -> Result<(), ConfigProblem> {
-    let ok = url.starts_with("https://") || entra::is_loopback_url(url);
-    if ok && url::Url::parse(url).is_ok() {
+    if discovery::check_url(url).is_ok() {
         Ok(())
     } else {
         Err(ConfigProblem::new(

@@ -146,6 +146,15 @@ fn bad_values_name_the_variable() {
             ],
             "ENTRA_AUTHORITY_HOST",
         ),
+        (
+            // Loopback is allowed only over http(s), like every other metadata URL.
+            &[
+                ("ENTRA_TENANT_ID", TENANT),
+                ("ENTRA_CLIENT_ID", CLIENT),
+                ("ENTRA_AUTHORITY_HOST", "ftp://127.0.0.1:2121"),
+            ],
+            "ENTRA_AUTHORITY_HOST",
+        ),
     ];
     for (vars, name) in cases {
         let err = JwtValidatorConfig::from_lookup(lookup(vars)).unwrap_err();
