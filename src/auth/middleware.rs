@@ -127,42 +127,9 @@ impl TokenAuthenticator for OidcAuthenticator {
 /// The caller described by a generic OIDC access token: `sub` as the id, `email` (or
 /// `preferred_username`), `name`, `tid` when present, `azp`/`client_id` as the app; permissions from
 /// `scope`/`scp` (space separated), `roles` and `permissions` (arrays, as Auth0 and Okta issue them),
-/// with the Entra role names mapped as for Entra tokens.
+/// with the Entra role names mapped as for Entra tokens. See [`AuthContext::from_oidc_claims`].
 pub fn context_from_oidc_claims(claims: &serde_json::Map<String, Value>) -> AuthContext {
-    let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_string);
-    let list = |k: &str| -> Vec<String> {
-        match claims.get(k) {
-            Some(Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect(),
-            _ => Vec::new(),
-        }
-    };
-    let roles = list("roles");
-    let mut scopes: std::collections::BTreeSet<String> = roles
-        .iter()
-        .flat_map(|r| {
-            super::permissions::role_permissions(r)
-                .iter()
-                .map(|p| p.to_string())
-        })
-        .collect();
-    scopes.extend(list("scope"));
-    scopes.extend(list("scp"));
-    scopes.extend(list("permissions"));
-    AuthContext {
-        user_id: text("sub").unwrap_or_default(),
-        email: text("email").or_else(|| text("preferred_username")),
-        name: text("name"),
-        tenant_id: text("tid").unwrap_or_default(),
-        app_id: text("azp").or_else(|| text("client_id")),
-        roles,
-        scopes,
-        groups_overage: false,
-    }
+    AuthContext::from_oidc_claims(claims)
 }
 
 /// Why the layer could not be built. The server should exit: it never starts unprotected by

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::claims::EntraClaims;
 use super::entra::ConfigError;
@@ -130,6 +131,43 @@ impl AuthContext {
             roles,
             scopes,
             groups_overage: overage,
+        }
+    }
+
+    /// The caller described by a generic OIDC access token: `sub` as the id, `email` (or
+    /// `preferred_username`), `name`, `tid` when present, `azp`/`client_id` as the app;
+    /// permissions from `scope`/`scp` (space separated), `roles` and `permissions` (arrays, as
+    /// Auth0 and Okta issue them), with the Entra role names mapped as for Entra tokens.
+    pub fn from_oidc_claims(claims: &Map<String, Value>) -> Self {
+        let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_string);
+        let list = |k: &str| -> Vec<String> {
+            match claims.get(k) {
+                Some(Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        let roles = list("roles");
+        let mut scopes: BTreeSet<String> = roles
+            .iter()
+            .flat_map(|r| role_permissions(r).iter().map(|p| p.to_string()))
+            .collect();
+        scopes.extend(list("scope"));
+        scopes.extend(list("scp"));
+        scopes.extend(list("permissions"));
+        Self {
+            user_id: text("sub").unwrap_or_default(),
+            email: text("email").or_else(|| text("preferred_username")),
+            name: text("name"),
+            tenant_id: text("tid").unwrap_or_default(),
+            app_id: text("azp").or_else(|| text("client_id")),
+            roles,
+            scopes,
+            groups_overage: false,
         }
     }
 

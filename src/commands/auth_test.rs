@@ -1213,10 +1213,12 @@ async fn execute(args: &TestArgs, ctx: &Ctx, report: &mut AuthTestReport) {
         Mode::Oidc(_) => match validator.validate_generic(token.secret()).await {
             Ok(map) => {
                 let summary = summary_from_map(&map, &token, true);
-                let mut perms: std::collections::BTreeSet<String> =
-                    summary.scopes.iter().cloned().collect();
-                perms.extend(settings.mapper.permissions_for_groups(&summary.groups));
-                report.permissions = perms.into_iter().collect();
+                // The permissions the server's OIDC layer grants (roles, scp/scope, permissions),
+                // plus the group mapping of this run's configuration.
+                let mut ctx = AuthContext::from_oidc_claims(&map);
+                ctx.scopes
+                    .extend(settings.mapper.permissions_for_groups(&summary.groups));
+                report.permissions = ctx.scopes.iter().cloned().collect();
                 report.check(
                     "validate",
                     true,
@@ -1226,7 +1228,7 @@ async fn execute(args: &TestArgs, ctx: &Ctx, report: &mut AuthTestReport) {
                     ),
                 );
                 report.token = Some(summary);
-                Validated::Generic
+                Validated::Generic(Box::new(ctx))
             }
             Err(e) => return validation_failed(report, &token, &e),
         },
@@ -1247,7 +1249,7 @@ async fn execute(args: &TestArgs, ctx: &Ctx, report: &mut AuthTestReport) {
 
 enum Validated {
     Entra(Box<EntraClaims>, Box<AuthContext>),
-    Generic,
+    Generic(Box<AuthContext>),
 }
 
 fn validation_failed(report: &mut AuthTestReport, token: &SecretString, e: &AuthError) {
@@ -1419,7 +1421,7 @@ fn expectations(args: &TestArgs, v: &Validated, report: &mut AuthTestReport) {
     for r in &args.expect_roles {
         let ok = match v {
             Validated::Entra(c, _) => c.has_role(r),
-            Validated::Generic => roles.iter().any(|x| x == r),
+            Validated::Generic(_) => roles.iter().any(|x| x == r),
         };
         let detail = if ok {
             "present in roles".to_string()
@@ -1448,7 +1450,7 @@ fn expectations(args: &TestArgs, v: &Validated, report: &mut AuthTestReport) {
     for g in &args.expect_groups {
         let ok = match v {
             Validated::Entra(c, _) => c.in_group(g),
-            Validated::Generic => groups.iter().any(|x| x.eq_ignore_ascii_case(g)),
+            Validated::Generic(_) => groups.iter().any(|x| x.eq_ignore_ascii_case(g)),
         };
         let detail = if ok {
             "member".to_string()
@@ -1464,8 +1466,7 @@ fn expectations(args: &TestArgs, v: &Validated, report: &mut AuthTestReport) {
     }
     for p in &args.expect_permissions {
         let ok = match v {
-            Validated::Entra(_, ctx) => ctx.has_permission(p),
-            Validated::Generic => report.permissions.iter().any(|x| x == p || x == "admin:*"),
+            Validated::Entra(_, ctx) | Validated::Generic(ctx) => ctx.has_permission(p),
         };
         let detail = if ok {
             "granted".to_string()

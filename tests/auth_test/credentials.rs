@@ -594,6 +594,8 @@ async fn oidc_client_credentials_with_discovery_and_resource() {
         .args(["--scope", &format!("api://{}/.default", emu.client_id())])
         .args(["--resource", &format!("api://{}", emu.client_id())])
         .args(["--expect-role", "MCP.Service", "--json"])
+        // As the server's OIDC layer grants it: MCP.Service maps to read:tools.
+        .args(["--expect-permission", "read:tools"])
         .env("OIDC_CLIENT_ID", emu.client_id())
         .env("OIDC_CLIENT_SECRET", SECRET);
     let out = run(cmd).await;
