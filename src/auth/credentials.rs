@@ -22,7 +22,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::discovery::discovery_url_for_issuer;
+use super::discovery::{check_url, discovery_url_for_issuer};
 use super::entra::{Cloud, EntraConfig};
 use super::secret::SecretString;
 
@@ -1178,6 +1178,22 @@ impl TokenClient {
                 url: url.clone(),
                 detail: "it has no token_endpoint".into(),
             })?;
+        // Client secrets and assertions go to these endpoints: https only (http on loopback), as
+        // for the issuer itself.
+        for (name, endpoint) in [
+            ("token_endpoint", Some(&token_endpoint)),
+            (
+                "device_authorization_endpoint",
+                doc.device_authorization_endpoint.as_ref(),
+            ),
+        ] {
+            if let Some(e) = endpoint {
+                check_url(e).map_err(|detail| CredentialError::Discovery {
+                    url: url.clone(),
+                    detail: format!("its {name}: {detail}"),
+                })?;
+            }
+        }
         Ok(OidcEndpoints {
             issuer: doc.issuer,
             token_endpoint,
@@ -2093,15 +2109,25 @@ mod tests {
     async fn discovery_finds_the_token_endpoint_and_checks_the_issuer() {
         let srv = Loopback::start(Arc::new(|req: &Seen| {
             let host = req.header("host").unwrap_or_default().to_string();
-            let issuer = if req.target.starts_with("/wrong") {
-                "https://elsewhere".to_string()
+            let (issuer, token_endpoint) = if req.target.starts_with("/wrong") {
+                (
+                    "https://elsewhere".to_string(),
+                    format!("http://{host}/good/token"),
+                )
+            } else if req.target.starts_with("/plain") {
+                (
+                    format!("http://{host}/plain"),
+                    "http://idp.example/token".to_string(),
+                )
             } else {
-                format!("http://{host}/good")
+                (
+                    format!("http://{host}/good"),
+                    format!("http://{host}/good/token"),
+                )
             };
             (
                 200,
-                serde_json::json!({"issuer": issuer, "token_endpoint": format!("http://{host}/good/token")})
-                    .to_string(),
+                serde_json::json!({"issuer": issuer, "token_endpoint": token_endpoint}).to_string(),
             )
         }))
         .await;
@@ -2117,6 +2143,14 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code(), "discovery_failed");
         assert!(e.to_string().contains("https://elsewhere"), "{e}");
+        // A document sending the credential over plain http to another host is refused.
+        let e = client
+            .discover(&format!("{}/plain", srv.base))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "discovery_failed");
+        assert!(e.to_string().contains("token_endpoint"), "{e}");
+        assert!(e.to_string().contains("must use https://"), "{e}");
     }
 
     #[test]
