@@ -80,6 +80,12 @@ pub enum ConfigError {
         name: &'static str,
         fallback: &'static str,
     },
+    /// A variable without a fallback is unset, though the rest of the configuration needs it.
+    #[error("{name} is not set: {why}")]
+    Required {
+        name: &'static str,
+        why: &'static str,
+    },
     /// A variable is set to something unusable.
     #[error("{name} is invalid: {detail}")]
     Invalid { name: &'static str, detail: String },

@@ -337,9 +337,9 @@ impl EntraAuthLayer {
                 Self::new(config, &entra, mapper)
             }
             "oidc" => {
-                let issuer = get(env::AUTH_ISSUER).ok_or(ConfigError::Missing {
+                let issuer = get(env::AUTH_ISSUER).ok_or(ConfigError::Required {
                     name: env::AUTH_ISSUER,
-                    fallback: env::AUTH_ISSUER,
+                    why: "AUTH_PROVIDER=oidc needs the provider's issuer URL",
                 })?;
                 let config = JwtValidatorConfig::from_lookup(get)?;
                 config.check()?;
@@ -1192,6 +1192,14 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("ENTRA_CLIENT_ID"), "{err}");
+        // OIDC without an issuer: named, with why, and no made-up fallback variable.
+        let err = EntraAuthLayer::from_lookup(lookup(&[("AUTH_PROVIDER", "oidc")])).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("AUTH_ISSUER is not set: AUTH_PROVIDER=oidc needs"),
+            "{text}"
+        );
+        assert!(!text.contains("nor AUTH_ISSUER"), "{text}");
     }
 
     #[test]

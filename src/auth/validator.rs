@@ -256,9 +256,9 @@ impl JwtValidatorConfig {
             config.accept_v1 = parse_bool(env::AUTH_ACCEPT_V1_TOKENS, &v)?;
         }
         if config.issuer.is_some() && config.discovery_url.is_none() && config.jwks_uri.is_none() {
-            return Err(ConfigError::Missing {
+            return Err(ConfigError::Required {
                 name: env::AUTH_JWKS_URI,
-                fallback: env::AUTH_ISSUER,
+                why: "without a discovery document the signing keys' URL must be given",
             });
         }
         Ok(config)
