@@ -43,7 +43,7 @@ use http::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use tower::{Layer, Service};
 
-use super::entra::{ConfigError, EntraConfig, is_loopback_url};
+use super::entra::{ConfigError, EntraConfig, is_https_or_loopback, is_loopback_url};
 use super::env;
 use super::error::AuthError;
 use super::secret::fingerprint;
@@ -424,7 +424,7 @@ impl EntraAuthLayer {
     pub fn resource_url(mut self, url: &str) -> Result<Self, String> {
         let parsed = url::Url::parse(url.trim())
             .map_err(|e| format!("`{}` is not a URL: {e}", url.trim()))?;
-        if !(parsed.scheme() == "https" || (parsed.scheme() == "http" && is_loopback_url(url))) {
+        if !is_https_or_loopback(url) {
             return Err(format!(
                 "`{}` must be an https:// URL (http:// only for 127.0.0.1/localhost)",
                 url.trim()

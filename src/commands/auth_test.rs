@@ -756,8 +756,7 @@ fn missing_inputs(missing: &[&str]) -> ConfigProblem {
 }
 
 fn check_url(url: &str, source: &str) -> Result<(), ConfigProblem> {
-    let ok = url.starts_with("https://") || entra::is_loopback_url(url);
-    if ok && url::Url::parse(url).is_ok() {
+    if entra::is_https_or_loopback(url) {
         Ok(())
     } else {
         Err(ConfigProblem::new(

@@ -3,7 +3,8 @@
 
 use super::Ctx;
 use crate::auth::entra::{
-    Cloud, DEFAULT_AUTHORITY_HOST, is_guid, is_loopback_url, normalize_authority_host,
+    Cloud, DEFAULT_AUTHORITY_HOST, is_guid, is_https_or_loopback, is_loopback_url,
+    normalize_authority_host,
 };
 use crate::auth::env as envs;
 use crate::config::init::{
@@ -395,8 +396,8 @@ pub fn validate_redirect(v: &str) -> Result<String, String> {
 /// An https URL (http only for loopback, e.g. the local emulator), without trailing slash.
 pub fn validate_authority(v: &str) -> Result<String, String> {
     let host = normalize_authority_host(v);
-    let url = url::Url::parse(&host).map_err(|e| format!("not a URL ({e})"))?;
-    if url.scheme() == "https" || (url.scheme() == "http" && is_loopback_url(&host)) {
+    url::Url::parse(&host).map_err(|e| format!("not a URL ({e})"))?;
+    if is_https_or_loopback(&host) {
         Ok(host)
     } else {
         Err(
@@ -409,8 +410,8 @@ pub fn validate_authority(v: &str) -> Result<String, String> {
 
 /// An OIDC issuer: https URL (http for loopback).
 pub fn validate_issuer(v: &str) -> Result<String, String> {
-    let url = url::Url::parse(v).map_err(|e| format!("not a URL ({e})"))?;
-    if url.scheme() == "https" || (url.scheme() == "http" && is_loopback_url(v)) {
+    url::Url::parse(v).map_err(|e| format!("not a URL ({e})"))?;
+    if is_https_or_loopback(v) {
         Ok(v.to_string())
     } else {
         Err("expected an https:// issuer URL (http:// only for 127.0.0.1/localhost)".into())

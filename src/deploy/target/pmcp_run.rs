@@ -4,7 +4,7 @@
 //! `GetDeployment` polled until `SUCCESS`/`FAILED` or the wait timeout.
 
 use super::{DeployRequest, Deployed, Destroyed, OAuthEndpoints, StatusEntry, Target, TargetError};
-use crate::auth::entra::is_loopback_url;
+use crate::auth::entra::is_https_or_loopback;
 use crate::auth::secret::SecretString;
 use crate::config::{Provider, TargetKind};
 use crate::deploy::record;
@@ -189,12 +189,12 @@ pub struct PmcpRun {
 
 fn check_url(what: &str, url: &str) -> Result<url::Url, String> {
     let u = url::Url::parse(url).map_err(|e| format!("{what} `{url}` is not a URL: {e}"))?;
-    match u.scheme() {
-        "https" => Ok(u),
-        "http" if is_loopback_url(url) => Ok(u),
-        _ => Err(format!(
+    if is_https_or_loopback(url) {
+        Ok(u)
+    } else {
+        Err(format!(
             "{what} `{url}` must be https:// (http:// only for 127.0.0.1/localhost)"
-        )),
+        ))
     }
 }
 
