@@ -350,10 +350,9 @@ fn unavailable(kind: TargetKind) -> Failure {
         .with_hint("use --target pmcp-run or --target local")
 }
 
-/// Run `deploy`.
-pub async fn run(args: DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
-    let ui = &ctx.ui;
-    let result = run_inner(&args, ctx).await;
+/// With `--json`, a failure is also the one JSON document on stdout (`error`, `hint`,
+/// `exit_code`); `main` still prints the human text on stderr.
+fn json_error(ui: &Ui, result: anyhow::Result<()>) -> anyhow::Result<()> {
     if let Err(e) = &result
         && ui.json
         && let Some(f) = e.downcast_ref::<Failure>()
@@ -365,6 +364,11 @@ pub async fn run(args: DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
         }))?;
     }
     result
+}
+
+/// Run `deploy`.
+pub async fn run(args: DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    json_error(&ctx.ui, run_inner(&args, ctx).await)
 }
 
 async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
@@ -646,6 +650,10 @@ fn build_failure(e: BuildError) -> Failure {
 
 /// Run `deploy destroy`.
 pub async fn destroy(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    json_error(&ctx.ui, destroy_inner(args, ctx).await)
+}
+
+async fn destroy_inner(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let ui = &ctx.ui;
     let dir = project_dir(ctx)?;
     let kind = match args.target {
@@ -679,6 +687,10 @@ pub async fn destroy(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<()> {
 
 /// Run `deploy status`.
 pub async fn status(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    json_error(&ctx.ui, status_inner(args, ctx).await)
+}
+
+async fn status_inner(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let ui = &ctx.ui;
     let dir = project_dir(ctx)?;
     let config = config::load(&dir.join(DEPLOY_TOML))

@@ -317,6 +317,23 @@ fn already_uploaded_skips_the_put_and_client_credentials_work() {
         "{}",
         stderr(&out)
     );
+    // With --json the failure is also the one JSON document on stdout, as for `deploy`.
+    let out = project
+        .dir
+        .cmd()
+        .args(["deploy", "destroy", "--target", "pmcp-run", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["exit_code"], 2, "{doc}");
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains("no delete operation"),
+        "{doc}"
+    );
 }
 
 #[test]
