@@ -315,8 +315,10 @@ fn target_failure(e: TargetError) -> Failure {
 fn pmcp_credentials() -> Result<Credentials, Failure> {
     let get = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
     if let Some(t) = get("PMCP_ACCESS_TOKEN") {
-        github::add_mask(&t);
-        return Ok(Credentials::AccessToken(SecretString::new(t.trim())));
+        // Mask the value that is sent (trimmed), not only the raw one with its newline.
+        let t = t.trim();
+        github::add_mask(t);
+        return Ok(Credentials::AccessToken(SecretString::new(t)));
     }
     match (get("PMCP_CLIENT_ID"), get("PMCP_CLIENT_SECRET")) {
         (Some(id), Some(secret)) => {

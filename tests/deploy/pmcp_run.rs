@@ -436,3 +436,19 @@ fn in_github_actions_secrets_are_masked_and_a_summary_is_written() {
     assert!(md.contains("https://tiny-server.pmcp.run/mcp"), "{md}");
     assert!(!md.contains(SECRET_VALUE));
 }
+
+#[test]
+fn an_access_token_with_a_trailing_newline_is_masked_as_it_is_sent() {
+    let project = Project::new(&entra_toml("pmcp-run"));
+    let out = project
+        .dir
+        .cmd()
+        .args(["deploy", "status", "--target", "pmcp-run"])
+        .env("PMCP_ACCESS_TOKEN", "tok-123\n")
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    let se = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{se}");
+    assert!(se.lines().any(|l| l == "::add-mask::tok-123"), "{se}");
+}
