@@ -167,6 +167,8 @@ fn connection_reset_mid_upload_is_retried() {
     let se = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{se}");
     assert!(se.contains("upload attempt 1/4 failed"), "{se}");
+    // The upload URL's query (its signature) never reaches the output.
+    assert!(!se.contains(api::UPLOAD_SIGNATURE), "{se}");
     let seen = api.seen();
     assert_eq!(seen.puts.len(), 2);
     assert!(!seen.puts[0].completed);

@@ -192,10 +192,24 @@ fn check_url(what: &str, url: &str) -> Result<url::Url, String> {
     if is_https_or_loopback(url) {
         Ok(u)
     } else {
+        let shown = if u.query().is_some() || u.fragment().is_some() {
+            let mut u = u;
+            strip_query(&mut u);
+            u.to_string()
+        } else {
+            url.to_string()
+        };
         Err(format!(
-            "{what} `{url}` must be https:// (http:// only for 127.0.0.1/localhost)"
+            "{what} `{shown}` must be https:// (http:// only for 127.0.0.1/localhost)"
         ))
     }
+}
+
+/// Drop a URL's query and fragment before it is shown: the upload URL is usually presigned, and
+/// its query (the signature) is a credential.
+fn strip_query(u: &mut url::Url) {
+    u.set_query(None);
+    u.set_fragment(None);
 }
 
 fn snippet(body: &str) -> String {
@@ -625,7 +639,12 @@ pub async fn upload_file(
                 }
                 (msg, retry_after)
             }
-            Err(e) => (error_chain(&e), None),
+            Err(mut e) => {
+                if let Some(u) = e.url_mut() {
+                    strip_query(u);
+                }
+                (error_chain(&e), None)
+            }
         };
         let (msg, retry_after) = failure;
         if attempt >= attempts {
@@ -884,5 +903,12 @@ mod tests {
         assert!(check_url("x", "http://127.0.0.1:9/").is_ok());
         assert!(check_url("x", "http://api.pmcp.run").is_err());
         assert!(check_url("x", "not a url").is_err());
+        let e = check_url("x", "http://bucket.example/up?X-Amz-Signature=s3cr3t").unwrap_err();
+        assert!(
+            e.contains("http://bucket.example/up") && !e.contains("s3cr3t"),
+            "{e}"
+        );
+        let e = check_url("x", "http://api.example").unwrap_err();
+        assert!(e.contains("`http://api.example`"), "{e}");
     }
 }
