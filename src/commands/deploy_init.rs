@@ -667,10 +667,11 @@ fn init(args: &InitArgs, ctx: &Ctx, cwd: &Path, root: &Path) -> anyhow::Result<I
     // provider: the file's `enabled = false` means none.
     let oauth_flag = args.oauth.map(|p| p.as_str().to_string());
     let file_provider = loaded.as_ref().and_then(|l| {
-        let (v, key) = if l.config.auth.enabled {
-            (l.config.auth.provider, "provider")
+        let v = l.config.auth.active_provider();
+        let key = if l.config.auth.enabled {
+            "provider"
         } else {
-            (Provider::None, "enabled")
+            "enabled"
         };
         let auth_loc = l.locate(&["auth", key]).or_else(|| l.locate(&["auth"]))?;
         Some((v, auth_loc))

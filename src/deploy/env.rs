@@ -129,11 +129,7 @@ pub fn server_env(config: &DeployConfig) -> Result<ServerEnv, EnvError> {
         out.vars.insert(k.to_string(), v);
     };
     let auth = &config.auth;
-    let provider = if auth.enabled {
-        auth.provider
-    } else {
-        Provider::None
-    };
+    let provider = auth.active_provider();
     set(names::AUTH_PROVIDER, provider.as_str().to_string());
     match provider {
         Provider::Entra => {

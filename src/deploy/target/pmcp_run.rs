@@ -461,11 +461,7 @@ impl PmcpRun {
     fn create_input(&self, req: &DeployRequest<'_>, upload_id: &str) -> Value {
         let c = req.config;
         let a = &c.auth;
-        let provider = if a.enabled {
-            a.provider
-        } else {
-            Provider::None
-        };
+        let provider = a.active_provider();
         let env = &req.env.vars;
         let pair = |(n, v): (&String, &String)| json!({ "name": n, "value": v });
         let environment: Vec<Value> = env.iter().map(pair).collect();
