@@ -489,8 +489,7 @@ async fn deploy_to<T: Target>(
     ));
 
     if let Some(warning) = runtime_mismatch(kind, &built.target_triple) {
-        progress.println(&format!("warning: {warning}"));
-        github::warning(&warning);
+        ui.warn(warning);
     }
 
     // 3. Package.
