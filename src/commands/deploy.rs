@@ -310,6 +310,16 @@ fn target_failure(e: TargetError) -> Failure {
     }
 }
 
+/// The CLI's own credentials (pmcp.run's and the Entra client secret): like the declared secrets,
+/// they are removed from `cargo build`'s environment, so no build script or `option_env!` can bake
+/// them into the artifact.
+const CREDENTIAL_VARS: [&str; 4] = [
+    "PMCP_ACCESS_TOKEN",
+    "PMCP_CLIENT_SECRET",
+    crate::auth::env::ENTRA_CLIENT_SECRET,
+    crate::auth::env::AZURE_CLIENT_SECRET,
+];
+
 /// pmcp-run credentials from the environment: `PMCP_ACCESS_TOKEN`, else `PMCP_CLIENT_ID` +
 /// `PMCP_CLIENT_SECRET`. Values are masked in GitHub Actions logs.
 fn pmcp_credentials() -> Result<Credentials, Failure> {
@@ -449,7 +459,11 @@ async fn deploy_to<T: Target>(
         target_dir: args.target_dir.clone(),
         profile: args.profile.clone(),
         cwd: std::env::current_dir()?,
-        scrub_env: secret_names.clone(),
+        scrub_env: secret_names
+            .iter()
+            .cloned()
+            .chain(CREDENTIAL_VARS.map(String::from))
+            .collect(),
     };
     let t_build = Instant::now();
     let o = opts.clone();
