@@ -1023,6 +1023,7 @@ fn init(args: &InitArgs, ctx: &Ctx, cwd: &Path, root: &Path) -> anyhow::Result<I
     let (mut manifest_path, mut manifest_state) = (None, None);
     if let Some(m) = EntraAppManifest::build(&settings) {
         let path = root.join(ENTRA_APP_JSON);
+        let path_shown = shown(&path, cwd).display().to_string();
         let json = m.to_json();
         let state = match std::fs::read_to_string(&path) {
             Ok(old) if old == json => "unchanged",
@@ -1031,10 +1032,10 @@ fn init(args: &InitArgs, ctx: &Ctx, cwd: &Path, root: &Path) -> anyhow::Result<I
         };
         if state != "unchanged" {
             crate::ui::write_atomic(&path, json.as_bytes())
-                .with_context(|| format!("cannot write {}", shown(&path, cwd).display()))?;
+                .with_context(|| format!("cannot write {path_shown}"))?;
         }
-        ui.info(format!("{} {state}", shown(&path, cwd).display()));
-        manifest_path = Some(shown(&path, cwd).display().to_string());
+        ui.info(format!("{path_shown} {state}"));
+        manifest_path = Some(path_shown);
         manifest_state = Some(state);
     }
 
