@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::entra::is_loopback_url;
+use super::entra::is_https_or_loopback;
 
 /// The members of an OpenID Provider Configuration the tool uses. Unknown members are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,13 +52,13 @@ pub fn discovery_url_for_issuer(issuer: &str) -> String {
 
 /// Require `https://`, or `http://` to a loopback host (127.0.0.1, ::1, localhost).
 pub fn check_url(url: &str) -> Result<(), String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback_url(url) => Ok(()),
-        _ => Err(format!(
+    url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    if is_https_or_loopback(url) {
+        Ok(())
+    } else {
+        Err(format!(
             "`{url}` must use https:// (http:// is allowed only for 127.0.0.1, [::1] and localhost)"
-        )),
+        ))
     }
 }
 

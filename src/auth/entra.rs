@@ -1,6 +1,5 @@
 //! Entra ID configuration: tenant, client, clouds (authority hosts) and the endpoints derived from them.
 
-use super::discovery::check_url;
 use super::env;
 use super::secret::SecretString;
 
@@ -149,7 +148,7 @@ impl EntraConfig {
         let authority_host = first_set(&[env::ENTRA_AUTHORITY_HOST, env::AZURE_AUTHORITY_HOST])
             .map(|(v, _)| normalize_authority_host(&v))
             .unwrap_or_else(|| DEFAULT_AUTHORITY_HOST.to_string());
-        if check_url(&authority_host).is_err() {
+        if !is_https_or_loopback(&authority_host) {
             return Err(ConfigError::Invalid {
                 name: env::ENTRA_AUTHORITY_HOST,
                 detail: format!(
@@ -217,6 +216,16 @@ impl EntraConfig {
     }
 }
 
+/// True for an `https://` URL, or an `http://` one to a loopback host (127.0.0.1, localhost,
+/// `[::1]`, e.g. a local emulator): the one rule for every URL a token or secret is sent to or
+/// trusted from. Any other scheme (`ftp://localhost`) and anything that does not parse is false.
+pub fn is_https_or_loopback(url: &str) -> bool {
+    match url::Url::parse(url) {
+        Ok(u) => u.scheme() == "https" || (u.scheme() == "http" && is_loopback_url(url)),
+        Err(_) => false,
+    }
+}
+
 /// True for `http(s)://127.0.0.1…`, `http(s)://localhost…` and `http(s)://[::1]…`.
 pub fn is_loopback_url(url: &str) -> bool {
     match url::Url::parse(url) {
@@ -267,6 +276,12 @@ mod tests {
         assert!(is_loopback_url("http://127.0.0.1:8080/x"));
         assert!(is_loopback_url("http://localhost:1"));
         assert!(!is_loopback_url("http://example.com"));
+        assert!(is_https_or_loopback("https://login.microsoftonline.com"));
+        assert!(is_https_or_loopback("http://127.0.0.1:8080"));
+        assert!(is_https_or_loopback("http://[::1]:1/x"));
+        assert!(!is_https_or_loopback("http://example.com"));
+        assert!(!is_https_or_loopback("ftp://localhost/x"));
+        assert!(!is_https_or_loopback("https://"));
     }
 
     #[test]

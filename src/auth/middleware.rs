@@ -43,8 +43,7 @@ use http::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use tower::{Layer, Service};
 
-use super::discovery::check_url;
-use super::entra::{ConfigError, EntraConfig, is_loopback_url};
+use super::entra::{ConfigError, EntraConfig, is_https_or_loopback, is_loopback_url};
 use super::env;
 use super::error::AuthError;
 use super::secret::fingerprint;
@@ -392,7 +391,7 @@ impl EntraAuthLayer {
     pub fn resource_url(mut self, url: &str) -> Result<Self, String> {
         let parsed = url::Url::parse(url.trim())
             .map_err(|e| format!("`{}` is not a URL: {e}", url.trim()))?;
-        if check_url(url.trim()).is_err() {
+        if !is_https_or_loopback(url) {
             return Err(format!(
                 "`{}` must be an https:// URL (http:// only for 127.0.0.1/localhost)",
                 url.trim()

@@ -17,7 +17,6 @@ use crate::auth::credentials::{
     self, AccessToken, AssertionAlgorithm, AssertionSource, Certificate, ClientCredential,
     ClientCredentialsRequest, CredentialError, GitHubOidc, TokenClient,
 };
-use crate::auth::discovery;
 use crate::auth::entra::{self, Cloud, EntraConfig};
 use crate::auth::{
     AuthContext, AuthError, EntraClaims, GroupPermissionMapper, JwtValidator, JwtValidatorConfig,
@@ -757,7 +756,7 @@ fn missing_inputs(missing: &[&str]) -> ConfigProblem {
 }
 
 fn check_url(url: &str, source: &str) -> Result<(), ConfigProblem> {
-    if discovery::check_url(url).is_ok() {
+    if entra::is_https_or_loopback(url) {
         Ok(())
     } else {
         Err(ConfigProblem::new(

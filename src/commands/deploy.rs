@@ -310,13 +310,25 @@ fn target_failure(e: TargetError) -> Failure {
     }
 }
 
+/// The CLI's own credentials (pmcp.run's and the Entra client secret): like the declared secrets,
+/// they are removed from `cargo build`'s environment, so no build script or `option_env!` can bake
+/// them into the artifact.
+const CREDENTIAL_VARS: [&str; 4] = [
+    "PMCP_ACCESS_TOKEN",
+    "PMCP_CLIENT_SECRET",
+    crate::auth::env::ENTRA_CLIENT_SECRET,
+    crate::auth::env::AZURE_CLIENT_SECRET,
+];
+
 /// pmcp-run credentials from the environment: `PMCP_ACCESS_TOKEN`, else `PMCP_CLIENT_ID` +
 /// `PMCP_CLIENT_SECRET`. Values are masked in GitHub Actions logs.
 fn pmcp_credentials() -> Result<Credentials, Failure> {
     let get = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
     if let Some(t) = get("PMCP_ACCESS_TOKEN") {
-        github::add_mask(&t);
-        return Ok(Credentials::AccessToken(SecretString::new(t.trim())));
+        // Mask the value that is sent (trimmed), not only the raw one with its newline.
+        let t = t.trim();
+        github::add_mask(t);
+        return Ok(Credentials::AccessToken(SecretString::new(t)));
     }
     match (get("PMCP_CLIENT_ID"), get("PMCP_CLIENT_SECRET")) {
         (Some(id), Some(secret)) => {
@@ -350,10 +362,9 @@ fn unavailable(kind: TargetKind) -> Failure {
         .with_hint("use --target pmcp-run or --target local")
 }
 
-/// Run `deploy`.
-pub async fn run(args: DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
-    let ui = &ctx.ui;
-    let result = run_inner(&args, ctx).await;
+/// With `--json`, a failure is also the one JSON document on stdout (`error`, `hint`,
+/// `exit_code`); `main` still prints the human text on stderr.
+fn json_error(ui: &Ui, result: anyhow::Result<()>) -> anyhow::Result<()> {
     if let Err(e) = &result
         && ui.json
         && let Some(f) = e.downcast_ref::<Failure>()
@@ -365,6 +376,11 @@ pub async fn run(args: DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
         }))?;
     }
     result
+}
+
+/// Run `deploy`.
+pub async fn run(args: DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    json_error(&ctx.ui, run_inner(&args, ctx).await)
 }
 
 async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
@@ -443,7 +459,11 @@ async fn deploy_to<T: Target>(
         target_dir: args.target_dir.clone(),
         profile: args.profile.clone(),
         cwd: std::env::current_dir()?,
-        scrub_env: secret_names.clone(),
+        scrub_env: secret_names
+            .iter()
+            .cloned()
+            .chain(CREDENTIAL_VARS.map(String::from))
+            .collect(),
     };
     let t_build = Instant::now();
     let o = opts.clone();
@@ -483,8 +503,7 @@ async fn deploy_to<T: Target>(
     ));
 
     if let Some(warning) = runtime_mismatch(kind, &built.target_triple) {
-        progress.println(&format!("warning: {warning}"));
-        github::warning(&warning);
+        ui.warn(warning);
     }
 
     // 3. Package.
@@ -646,6 +665,10 @@ fn build_failure(e: BuildError) -> Failure {
 
 /// Run `deploy destroy`.
 pub async fn destroy(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    json_error(&ctx.ui, destroy_inner(args, ctx).await)
+}
+
+async fn destroy_inner(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let ui = &ctx.ui;
     let dir = project_dir(ctx)?;
     let kind = match args.target {
@@ -679,6 +702,10 @@ pub async fn destroy(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<()> {
 
 /// Run `deploy status`.
 pub async fn status(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    json_error(&ctx.ui, status_inner(args, ctx).await)
+}
+
+async fn status_inner(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let ui = &ctx.ui;
     let dir = project_dir(ctx)?;
     let config = config::load(&dir.join(DEPLOY_TOML))

@@ -3,7 +3,8 @@
 
 use super::Ctx;
 use crate::auth::entra::{
-    Cloud, DEFAULT_AUTHORITY_HOST, is_guid, is_loopback_url, normalize_authority_host,
+    Cloud, DEFAULT_AUTHORITY_HOST, is_guid, is_https_or_loopback, is_loopback_url,
+    normalize_authority_host,
 };
 use crate::auth::env as envs;
 use crate::config::init::{
@@ -395,8 +396,8 @@ pub fn validate_redirect(v: &str) -> Result<String, String> {
 /// An https URL (http only for loopback, e.g. the local emulator), without trailing slash.
 pub fn validate_authority(v: &str) -> Result<String, String> {
     let host = normalize_authority_host(v);
-    let url = url::Url::parse(&host).map_err(|e| format!("not a URL ({e})"))?;
-    if url.scheme() == "https" || (url.scheme() == "http" && is_loopback_url(&host)) {
+    url::Url::parse(&host).map_err(|e| format!("not a URL ({e})"))?;
+    if is_https_or_loopback(&host) {
         Ok(host)
     } else {
         Err(
@@ -409,8 +410,8 @@ pub fn validate_authority(v: &str) -> Result<String, String> {
 
 /// An OIDC issuer: https URL (http for loopback).
 pub fn validate_issuer(v: &str) -> Result<String, String> {
-    let url = url::Url::parse(v).map_err(|e| format!("not a URL ({e})"))?;
-    if url.scheme() == "https" || (url.scheme() == "http" && is_loopback_url(v)) {
+    url::Url::parse(v).map_err(|e| format!("not a URL ({e})"))?;
+    if is_https_or_loopback(v) {
         Ok(v.to_string())
     } else {
         Err("expected an https:// issuer URL (http:// only for 127.0.0.1/localhost)".into())
@@ -666,10 +667,11 @@ fn init(args: &InitArgs, ctx: &Ctx, cwd: &Path, root: &Path) -> anyhow::Result<I
     // provider: the file's `enabled = false` means none.
     let oauth_flag = args.oauth.map(|p| p.as_str().to_string());
     let file_provider = loaded.as_ref().and_then(|l| {
-        let (v, key) = if l.config.auth.enabled {
-            (l.config.auth.provider, "provider")
+        let v = l.config.auth.active_provider();
+        let key = if l.config.auth.enabled {
+            "provider"
         } else {
-            (Provider::None, "enabled")
+            "enabled"
         };
         let auth_loc = l.locate(&["auth", key]).or_else(|| l.locate(&["auth"]))?;
         Some((v, auth_loc))
@@ -1021,6 +1023,7 @@ fn init(args: &InitArgs, ctx: &Ctx, cwd: &Path, root: &Path) -> anyhow::Result<I
     let (mut manifest_path, mut manifest_state) = (None, None);
     if let Some(m) = EntraAppManifest::build(&settings) {
         let path = root.join(ENTRA_APP_JSON);
+        let path_shown = shown(&path, cwd).display().to_string();
         let json = m.to_json();
         let state = match std::fs::read_to_string(&path) {
             Ok(old) if old == json => "unchanged",
@@ -1029,10 +1032,10 @@ fn init(args: &InitArgs, ctx: &Ctx, cwd: &Path, root: &Path) -> anyhow::Result<I
         };
         if state != "unchanged" {
             crate::ui::write_atomic(&path, json.as_bytes())
-                .with_context(|| format!("cannot write {}", shown(&path, cwd).display()))?;
+                .with_context(|| format!("cannot write {path_shown}"))?;
         }
-        ui.info(format!("{} {state}", shown(&path, cwd).display()));
-        manifest_path = Some(shown(&path, cwd).display().to_string());
+        ui.info(format!("{path_shown} {state}"));
+        manifest_path = Some(path_shown);
         manifest_state = Some(state);
     }
 

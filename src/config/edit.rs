@@ -43,13 +43,9 @@ impl DeployToml {
     /// Open `path` for editing, or start from [`TEMPLATE`] when it does not exist. Text that does
     /// not parse is an error with line and column; nothing is written in that case.
     pub fn open(path: &Path) -> Result<Self, LoadError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::from_text(path, text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::template(path)),
-            Err(source) => Err(LoadError::Io {
-                path: path.to_path_buf(),
-                source,
-            }),
+        match super::read_if_exists(path)? {
+            Some(text) => Self::from_text(path, text),
+            None => Ok(Self::template(path)),
         }
     }
 

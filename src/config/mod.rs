@@ -173,6 +173,18 @@ impl Default for AuthSection {
     }
 }
 
+impl AuthSection {
+    /// The provider in effect: `provider`, or [`Provider::None`] when `enabled = false` (or there is
+    /// no `[auth]`).
+    pub fn active_provider(&self) -> Provider {
+        if self.enabled {
+            self.provider
+        } else {
+            Provider::None
+        }
+    }
+}
+
 fn default_true() -> bool {
     true
 }

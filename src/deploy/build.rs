@@ -21,8 +21,9 @@ pub struct BuildOptions {
     pub profile: Option<String>,
     /// Directory to run cargo in.
     pub cwd: PathBuf,
-    /// Variables removed from cargo's environment (the declared secrets), so a build script or
-    /// `env!`/`option_env!` can never bake a secret value into the binary.
+    /// Variables removed from cargo's environment (the declared secrets and the CLI's own
+    /// credentials), so a build script or `env!`/`option_env!` can never bake a secret value into
+    /// the binary.
     pub scrub_env: Vec<String>,
 }
 

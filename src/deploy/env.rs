@@ -129,11 +129,7 @@ pub fn server_env(config: &DeployConfig) -> Result<ServerEnv, EnvError> {
         out.vars.insert(k.to_string(), v);
     };
     let auth = &config.auth;
-    let provider = if auth.enabled {
-        auth.provider
-    } else {
-        Provider::None
-    };
+    let provider = auth.active_provider();
     set(names::AUTH_PROVIDER, provider.as_str().to_string());
     match provider {
         Provider::Entra => {
@@ -155,7 +151,7 @@ pub fn server_env(config: &DeployConfig) -> Result<ServerEnv, EnvError> {
             let authority = match non_blank(&e.authority_host) {
                 Some(h) => {
                     let h = entra::normalize_authority_host(h);
-                    if !(h.starts_with("https://") || entra::is_loopback_url(&h)) {
+                    if !entra::is_https_or_loopback(&h) {
                         return Err(EnvError::Invalid {
                             key: "auth.entra.authority_host",
                             detail: format!(
@@ -221,11 +217,11 @@ pub fn server_env(config: &DeployConfig) -> Result<ServerEnv, EnvError> {
                 key: "auth.issuer",
                 provider: "oidc",
             })?;
-            let u = url::Url::parse(issuer).map_err(|e| EnvError::Invalid {
+            url::Url::parse(issuer).map_err(|e| EnvError::Invalid {
                 key: "auth.issuer",
                 detail: format!("`{issuer}` is not a URL: {e}"),
             })?;
-            if u.scheme() != "https" && !entra::is_loopback_url(issuer) {
+            if !entra::is_https_or_loopback(issuer) {
                 return Err(EnvError::Invalid {
                     key: "auth.issuer",
                     detail: format!(
@@ -466,6 +462,28 @@ enabled = false
         ))
         .unwrap_err();
         assert!(matches!(e, EnvError::Both { .. }), "{e}");
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_urls_pass() {
+        let entra = |host: &str| {
+            server_env(&cfg(&format!(
+                "[auth]\nenabled = true\ntenant_id = \"t\"\nclient_id = \"c\"\n[auth.entra]\nauthority_host = \"{host}\"\n"
+            )))
+        };
+        let oidc = |issuer: &str| {
+            server_env(&cfg(&format!(
+                "[auth]\nenabled = true\nprovider = \"oidc\"\nissuer = \"{issuer}\"\naudience = \"a\"\n"
+            )))
+        };
+        assert!(entra("http://127.0.0.1:9").is_ok());
+        assert!(oidc("http://localhost:9/issuer").is_ok());
+        for bad in ["ftp://localhost", "file://localhost/x"] {
+            let e = entra(bad).unwrap_err();
+            assert!(e.to_string().contains("auth.entra.authority_host"), "{e}");
+            let e = oidc(bad).unwrap_err();
+            assert!(e.to_string().contains("auth.issuer"), "{e}");
+        }
     }
 
     #[test]

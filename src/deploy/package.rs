@@ -92,23 +92,7 @@ fn entry_options(mode: u32, large: bool) -> SimpleFileOptions {
 pub fn package(binary: &Path, mut manifest: DeployManifest, out: &Path) -> io::Result<Artifact> {
     manifest.env_names.sort();
     manifest.secret_names.sort();
-    let dir = out
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        out.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let result = write_zip(binary, &mut manifest, &tmp).and_then(|()| std::fs::rename(&tmp, out));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result?;
+    crate::ui::write_atomic_with(out, |f| write_zip(binary, &mut manifest, f))?;
     let (sha256, size) = sha256_file(out)?;
     Ok(Artifact {
         path: out.to_path_buf(),
@@ -125,6 +109,16 @@ struct HashingReader<R> {
     count: u64,
 }
 
+impl<R> HashingReader<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
+}
+
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
@@ -134,19 +128,14 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-fn write_zip(binary: &Path, manifest: &mut DeployManifest, tmp: &Path) -> io::Result<()> {
-    let file = File::create(tmp)?;
-    let mut zip = ZipWriter::new(BufWriter::with_capacity(BUF, file));
+fn write_zip(binary: &Path, manifest: &mut DeployManifest, out: &mut File) -> io::Result<()> {
+    let mut zip = ZipWriter::new(BufWriter::with_capacity(BUF, out));
     let src = File::open(binary)?;
     let large = src.metadata()?.len() >= u64::from(u32::MAX);
     // Entries in sorted order: "bootstrap" < "pmcp-deploy.json".
     zip.start_file(BOOTSTRAP, entry_options(0o755, large))
         .map_err(io::Error::other)?;
-    let mut src = HashingReader {
-        inner: BufReader::with_capacity(BUF, src),
-        hasher: Sha256::new(),
-        count: 0,
-    };
+    let mut src = HashingReader::new(BufReader::with_capacity(BUF, src));
     io::copy(&mut src, &mut zip)?;
     manifest.binary_sha256 = hex::encode(src.hasher.finalize());
     manifest.binary_size = src.count;
@@ -155,10 +144,7 @@ fn write_zip(binary: &Path, manifest: &mut DeployManifest, tmp: &Path) -> io::Re
     let mut json = serde_json::to_vec_pretty(manifest).map_err(io::Error::other)?;
     json.push(b'\n');
     zip.write_all(&json)?;
-    let mut w = zip.finish().map_err(io::Error::other)?;
-    w.flush()?;
-    let f = w.into_inner().map_err(|e| e.into_error())?;
-    f.sync_all()
+    zip.finish().map_err(io::Error::other)?.flush()
 }
 
 /// Read `pmcp-deploy.json` from an artifact.
@@ -169,31 +155,21 @@ pub fn read_manifest(zip_path: &Path) -> io::Result<DeployManifest> {
     serde_json::from_reader(entry).map_err(io::Error::other)
 }
 
-/// Extract `bootstrap` from an artifact to `dest` (mode 0755), streamed, and check it against the
-/// SHA-256 recorded in `pmcp-deploy.json`. Returns the manifest.
+/// Extract `bootstrap` from an artifact to `dest` (mode 0755), streamed and written atomically,
+/// and check it against the SHA-256 recorded in `pmcp-deploy.json`. Returns the manifest.
 pub fn extract_bootstrap(zip_path: &Path, dest: &Path) -> io::Result<DeployManifest> {
-    let manifest = read_manifest(zip_path)?;
     let mut archive =
         ZipArchive::new(BufReader::new(File::open(zip_path)?)).map_err(io::Error::other)?;
-    let mut entry = archive.by_name(BOOTSTRAP).map_err(io::Error::other)?;
-    if let Some(d) = dest.parent() {
-        std::fs::create_dir_all(d)?;
-    }
-    let tmp = dest.with_extension(format!("tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut out = BufWriter::with_capacity(BUF, File::create(&tmp)?);
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; BUF];
-        loop {
-            let r = entry.read(&mut buf)?;
-            if r == 0 {
-                break;
-            }
-            h.update(&buf[..r]);
-            out.write_all(&buf[..r])?;
-        }
+    let manifest: DeployManifest =
+        serde_json::from_reader(archive.by_name(MANIFEST).map_err(io::Error::other)?)
+            .map_err(io::Error::other)?;
+    let mut src = HashingReader::new(archive.by_name(BOOTSTRAP).map_err(io::Error::other)?);
+    crate::ui::write_atomic_with(dest, |f| {
+        let mut out = BufWriter::with_capacity(BUF, &mut *f);
+        io::copy(&mut src, &mut out)?;
         out.flush()?;
-        let got = hex::encode(h.finalize());
+        drop(out);
+        let got = hex::encode(src.hasher.clone().finalize());
         if got != manifest.binary_sha256 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -204,23 +180,19 @@ pub fn extract_bootstrap(zip_path: &Path, dest: &Path) -> io::Result<DeployManif
                 ),
             ));
         }
-        set_executable(&tmp)?;
-        std::fs::rename(&tmp, dest)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map(|()| manifest)
+        set_executable(f)
+    })?;
+    Ok(manifest)
 }
 
 #[cfg(unix)]
-fn set_executable(p: &Path) -> io::Result<()> {
+fn set_executable(f: &File) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755))
+    f.set_permissions(std::fs::Permissions::from_mode(0o755))
 }
 
 #[cfg(not(unix))]
-fn set_executable(_p: &Path) -> io::Result<()> {
+fn set_executable(_f: &File) -> io::Result<()> {
     Ok(())
 }
 
@@ -283,5 +255,30 @@ mod tests {
                 0o755
             );
         }
+    }
+
+    #[test]
+    fn a_bootstrap_that_does_not_match_its_sha256_is_not_extracted() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip_path = dir.path().join("bad.zip");
+        let mut zip = ZipWriter::new(File::create(&zip_path).unwrap());
+        zip.start_file(BOOTSTRAP, entry_options(0o755, false))
+            .unwrap();
+        zip.write_all(b"not the recorded binary").unwrap();
+        zip.start_file(MANIFEST, entry_options(0o644, false))
+            .unwrap();
+        let mut m = manifest();
+        m.binary_sha256 = "00".repeat(32);
+        zip.write_all(&serde_json::to_vec(&m).unwrap()).unwrap();
+        zip.finish().unwrap();
+        let out_dir = dir.path().join("x");
+        let err = extract_bootstrap(&zip_path, &out_dir.join(BOOTSTRAP)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            err.to_string().contains("pmcp-deploy.json records"),
+            "{err}"
+        );
+        // Neither the binary nor a temp file is left behind.
+        assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 0);
     }
 }

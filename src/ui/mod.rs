@@ -196,6 +196,15 @@ impl std::error::Error for Failure {}
 /// Write `contents` to `path` atomically: a temp file in the same directory, fsync, rename.
 /// Parent directories are created. On failure the original file is untouched.
 pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, |f| f.write_all(contents))
+}
+
+/// [`write_atomic`] for contents that `write` streams into the temp file (an archive, a large
+/// binary). When `write` fails, the temp file is removed and `path` is untouched.
+pub fn write_atomic_with(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -208,7 +217,7 @@ pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(contents)?;
+        write(&mut f)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

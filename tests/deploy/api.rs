@@ -15,6 +15,8 @@ pub const TOKEN: &str = "pmcp-test-access-token-6f1d";
 pub const CLIENT_ID: &str = "ci-client";
 pub const CLIENT_SECRET: &str = "ci-client-secret-93ab";
 pub const CC_TOKEN: &str = "pmcp-cc-issued-token-2e77";
+/// The signature in the (presigned-style) upload URL: a credential, never to be shown.
+pub const UPLOAD_SIGNATURE: &str = "upload-signature-7c1e";
 
 /// What goes wrong, and how often.
 #[derive(Debug, Clone, Default)]
@@ -161,7 +163,7 @@ fn handle(stream: TcpStream, base: &str, seen: &Mutex<Seen>) {
     let mut s = seen.lock().unwrap();
     s.raw
         .push((method.clone(), path.clone(), headers.clone(), body.clone()));
-    match (method.as_str(), path.as_str()) {
+    match (method.as_str(), path.split('?').next().unwrap_or("")) {
         ("GET", "/.well-known/pmcp-config") => {
             drop(s);
             let doc = json!({
@@ -213,7 +215,7 @@ fn handle(stream: TcpStream, base: &str, seen: &Mutex<Seen>) {
             let data = if q.contains("getUploadUrl") {
                 json!({"getUploadUrl": {
                     "uploadId": "up-1",
-                    "uploadUrl": format!("{base}/upload/up-1"),
+                    "uploadUrl": format!("{base}/upload/up-1?X-Amz-Signature={UPLOAD_SIGNATURE}"),
                     "expiresIn": 900,
                     "alreadyUploaded": s.faults.already_uploaded,
                 }})

@@ -63,7 +63,11 @@ fn local_up_redeploy_status_destroy() {
     let mut reaper = Reaper(Vec::new());
 
     // Up.
-    let out = project.deploy(&["--json"]).output().unwrap();
+    let out = project
+        .deploy(&["--json"])
+        .env("PMCP_ACCESS_TOKEN", "pmcp-token-in-the-build-env")
+        .output()
+        .unwrap();
     let (so, se) = (stdout(&out), stderr(&out));
     assert_eq!(out.status.code(), Some(0), "{se}");
     let doc: Value = serde_json::from_str(so.trim()).unwrap();
@@ -81,6 +85,8 @@ fn local_up_redeploy_status_destroy() {
     assert!(get(port1, "/health").contains("200 OK"));
     // Declared secrets are removed from cargo's environment: nothing baked into the binary.
     assert!(get(port1, "/build-secret-length").ends_with("\r\n\r\n0\n"));
+    // So are the CLI's own credentials, declared or not.
+    assert!(get(port1, "/build-token-length").ends_with("\r\n\r\n0\n"));
     let binary = std::fs::read(project.dir.join(".pmcp/local/bootstrap")).unwrap();
     assert!(
         !binary

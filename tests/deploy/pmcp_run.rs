@@ -167,6 +167,8 @@ fn connection_reset_mid_upload_is_retried() {
     let se = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{se}");
     assert!(se.contains("upload attempt 1/4 failed"), "{se}");
+    // The upload URL's query (its signature) never reaches the output.
+    assert!(!se.contains(api::UPLOAD_SIGNATURE), "{se}");
     let seen = api.seen();
     assert_eq!(seen.puts.len(), 2);
     assert!(!seen.puts[0].completed);
@@ -317,6 +319,23 @@ fn already_uploaded_skips_the_put_and_client_credentials_work() {
         "{}",
         stderr(&out)
     );
+    // With --json the failure is also the one JSON document on stdout, as for `deploy`.
+    let out = project
+        .dir
+        .cmd()
+        .args(["deploy", "destroy", "--target", "pmcp-run", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["exit_code"], 2, "{doc}");
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains("no delete operation"),
+        "{doc}"
+    );
 }
 
 #[test]
@@ -418,4 +437,20 @@ fn in_github_actions_secrets_are_masked_and_a_summary_is_written() {
     let md = std::fs::read_to_string(&summary).unwrap();
     assert!(md.contains("https://tiny-server.pmcp.run/mcp"), "{md}");
     assert!(!md.contains(SECRET_VALUE));
+}
+
+#[test]
+fn an_access_token_with_a_trailing_newline_is_masked_as_it_is_sent() {
+    let project = Project::new(&entra_toml("pmcp-run"));
+    let out = project
+        .dir
+        .cmd()
+        .args(["deploy", "status", "--target", "pmcp-run"])
+        .env("PMCP_ACCESS_TOKEN", "tok-123\n")
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    let se = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{se}");
+    assert!(se.lines().any(|l| l == "::add-mask::tok-123"), "{se}");
 }

@@ -4,7 +4,7 @@
 //! `GetDeployment` polled until `SUCCESS`/`FAILED` or the wait timeout.
 
 use super::{DeployRequest, Deployed, Destroyed, OAuthEndpoints, StatusEntry, Target, TargetError};
-use crate::auth::entra::is_loopback_url;
+use crate::auth::entra::is_https_or_loopback;
 use crate::auth::secret::SecretString;
 use crate::config::{Provider, TargetKind};
 use crate::deploy::record;
@@ -189,13 +189,27 @@ pub struct PmcpRun {
 
 fn check_url(what: &str, url: &str) -> Result<url::Url, String> {
     let u = url::Url::parse(url).map_err(|e| format!("{what} `{url}` is not a URL: {e}"))?;
-    match u.scheme() {
-        "https" => Ok(u),
-        "http" if is_loopback_url(url) => Ok(u),
-        _ => Err(format!(
-            "{what} `{url}` must be https:// (http:// only for 127.0.0.1/localhost)"
-        )),
+    if is_https_or_loopback(url) {
+        Ok(u)
+    } else {
+        let shown = if u.query().is_some() || u.fragment().is_some() {
+            let mut u = u;
+            strip_query(&mut u);
+            u.to_string()
+        } else {
+            url.to_string()
+        };
+        Err(format!(
+            "{what} `{shown}` must be https:// (http:// only for 127.0.0.1/localhost)"
+        ))
     }
+}
+
+/// Drop a URL's query and fragment before it is shown: the upload URL is usually presigned, and
+/// its query (the signature) is a credential.
+fn strip_query(u: &mut url::Url) {
+    u.set_query(None);
+    u.set_fragment(None);
 }
 
 fn snippet(body: &str) -> String {
@@ -447,11 +461,7 @@ impl PmcpRun {
     fn create_input(&self, req: &DeployRequest<'_>, upload_id: &str) -> Value {
         let c = req.config;
         let a = &c.auth;
-        let provider = if a.enabled {
-            a.provider
-        } else {
-            Provider::None
-        };
+        let provider = a.active_provider();
         let env = &req.env.vars;
         let pair = |(n, v): (&String, &String)| json!({ "name": n, "value": v });
         let environment: Vec<Value> = env.iter().map(pair).collect();
@@ -625,7 +635,12 @@ pub async fn upload_file(
                 }
                 (msg, retry_after)
             }
-            Err(e) => (error_chain(&e), None),
+            Err(mut e) => {
+                if let Some(u) = e.url_mut() {
+                    strip_query(u);
+                }
+                (error_chain(&e), None)
+            }
         };
         let (msg, retry_after) = failure;
         if attempt >= attempts {
@@ -884,5 +899,12 @@ mod tests {
         assert!(check_url("x", "http://127.0.0.1:9/").is_ok());
         assert!(check_url("x", "http://api.pmcp.run").is_err());
         assert!(check_url("x", "not a url").is_err());
+        let e = check_url("x", "http://bucket.example/up?X-Amz-Signature=s3cr3t").unwrap_err();
+        assert!(
+            e.contains("http://bucket.example/up") && !e.contains("s3cr3t"),
+            "{e}"
+        );
+        let e = check_url("x", "http://api.example").unwrap_err();
+        assert!(e.contains("`http://api.example`"), "{e}");
     }
 }
