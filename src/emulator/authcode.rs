@@ -6,7 +6,7 @@ use super::config::{AppConfig, TenantConfig, UserConfig};
 use super::errors::AadError;
 use super::server::{
     AuthedClient, Form, Requested, ServerState, TenantRef, authenticate_client, id_token, param,
-    parse_scopes, require, resolve_tenant, sign_err, token_response, tokens_opaque, user_lifetime,
+    parse_scopes, require, resolve_tenant, sign_err, token_response, user_lifetime,
 };
 use super::tokens::{self, Subject, TokenSpec};
 use axum::extract::{Path, Query, State};
@@ -186,7 +186,7 @@ pub async fn authorize(
                 .to_string(),
         )
     });
-    let code = tokens_opaque(64);
+    let code = tokens::opaque(64);
     state
         .codes
         .lock()
@@ -374,7 +374,7 @@ pub(super) fn issue_for_user(
         ));
     }
     if req.offline {
-        let rt = tokens_opaque(96);
+        let rt = tokens::opaque(96);
         state
             .refresh_tokens
             .lock()

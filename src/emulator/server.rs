@@ -926,7 +926,7 @@ fn devicecode(
         .or(param(&form, "resource"))
         .unwrap_or_default()
         .to_string();
-    let device_code = tokens_opaque(48);
+    let device_code = tokens::opaque(48);
     let code = user_code();
     let now = state.now();
     let state_now = match &cfg.device_code_auto_approve {
@@ -963,11 +963,6 @@ fn devicecode(
         "message": format!("To sign in, use a web browser to open the page {verification_uri} and enter the code {code} to authenticate. (Entra emulator: approve with POST {}/_emulator/device/approve {{\"user_code\":\"{code}\",\"upn\":\"…\"}}.)", state.authority_host),
     }))
     .into_response())
-}
-
-pub(super) fn tokens_opaque(n: usize) -> String {
-    let bytes: Vec<u8> = (0..n).map(|_| rand::random::<u8>()).collect();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 async fn device_code_grant(
