@@ -6,14 +6,14 @@ use super::config::{AppConfig, TenantConfig, UserConfig};
 use super::errors::AadError;
 use super::server::{
     AuthedClient, Form, Requested, ServerState, TenantRef, authenticate_client, id_token, param,
-    parse_scopes, require, resolve_tenant, sign_err, token_response, user_lifetime,
+    parse_scopes, require, resolve_tenant, sign_access_token, sign_err, token_response,
+    user_lifetime,
 };
-use super::tokens::{self, Subject, TokenSpec};
+use super::tokens;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -348,24 +348,7 @@ pub(super) fn issue_for_user(
 ) -> Result<Response, AadError> {
     let lifetime = user_lifetime(&state.config());
     let now = state.now();
-    let spec = TokenSpec {
-        authority_host: &state.authority_host,
-        tenant,
-        resource: &req.resource,
-        requested_resource: &req.resource_id,
-        client: &client.app,
-        client_auth: client.auth,
-        subject: Subject::User {
-            user,
-            scopes: &req.scopes,
-        },
-        issued_at: now,
-        lifetime,
-        version: None,
-    };
-    let token = state
-        .sign(&Value::Object(tokens::claims(&spec)))
-        .map_err(sign_err)?;
+    let token = sign_access_token(state, tenant, client, req, Some(user), now, lifetime)?;
     let mut extra = Vec::new();
     if req.openid {
         extra.push((

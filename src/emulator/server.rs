@@ -645,6 +645,41 @@ pub(super) fn sign_err(e: super::keys::KeyError) -> AadError {
     AadError::invalid_grant(50000, format!("There was an error issuing a token: {e}."))
 }
 
+/// The claims of an access token for `req`, as `client` authenticated, signed with the current key:
+/// the one way every grant mints one. `user` is the signed-in user (`None`: app-only).
+pub(super) fn sign_access_token(
+    state: &ServerState,
+    tenant: &TenantConfig,
+    client: &AuthedClient,
+    req: &Requested,
+    user: Option<&UserConfig>,
+    issued_at: u64,
+    lifetime: u64,
+) -> Result<String, AadError> {
+    let subject = match user {
+        Some(user) => Subject::User {
+            user,
+            scopes: &req.scopes,
+        },
+        None => Subject::App,
+    };
+    let spec = TokenSpec {
+        authority_host: &state.authority_host,
+        tenant,
+        resource: &req.resource,
+        requested_resource: &req.resource_id,
+        client: &client.app,
+        client_auth: client.auth,
+        subject,
+        issued_at,
+        lifetime,
+        version: None,
+    };
+    state
+        .sign(&Value::Object(tokens::claims(&spec)))
+        .map_err(sign_err)
+}
+
 async fn token(
     state: &ServerState,
     segment: &str,
@@ -668,21 +703,8 @@ async fn token(
             let client = authenticate_client(state, &tenant, headers, &form, false).await?;
             let req = requested(&tenant, &form, v1, true)?;
             let lifetime = state.config().app_token_lifetime_seconds;
-            let spec = TokenSpec {
-                authority_host: &state.authority_host,
-                tenant: &tenant,
-                resource: &req.resource,
-                requested_resource: &req.resource_id,
-                client: &client.app,
-                client_auth: client.auth,
-                subject: Subject::App,
-                issued_at: state.now(),
-                lifetime,
-                version: None,
-            };
-            let token = state
-                .sign(&Value::Object(tokens::claims(&spec)))
-                .map_err(sign_err)?;
+            let token =
+                sign_access_token(state, &tenant, &client, &req, None, state.now(), lifetime)?;
             Ok(token_response(
                 state,
                 token,
@@ -833,24 +855,15 @@ async fn on_behalf_of(
         .ok_or_else(|| AadError::unknown_user(oid, &tenant.id))?;
     let req = requested(&tenant, form, v1, false)?;
     let lifetime = user_lifetime(&state.config());
-    let spec = TokenSpec {
-        authority_host: &state.authority_host,
-        tenant: &tenant,
-        resource: &req.resource,
-        requested_resource: &req.resource_id,
-        client: &client.app,
-        client_auth: client.auth,
-        subject: Subject::User {
-            user: &user,
-            scopes: &req.scopes,
-        },
-        issued_at: state.now(),
+    let token = sign_access_token(
+        state,
+        &tenant,
+        &client,
+        &req,
+        Some(&user),
+        state.now(),
         lifetime,
-        version: None,
-    };
-    let token = state
-        .sign(&Value::Object(tokens::claims(&spec)))
-        .map_err(sign_err)?;
+    )?;
     Ok(token_response(
         state,
         token,
