@@ -989,29 +989,28 @@ async fn device_code_grant(
         .or(param(form, "code"))
         .ok_or_else(|| AadError::missing_parameter("device_code"))?
         .to_string();
-    let grant = {
-        let devices = state.devices.lock().unwrap_or_else(|e| e.into_inner());
-        devices
-            .get(&device_code)
-            .cloned()
-            .ok_or_else(AadError::bad_device_code)?
-    };
-    if state.now() > grant.expires_at {
+    let forget = || {
         state
             .devices
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&device_code);
+    };
+    let grant = state
+        .devices
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&device_code)
+        .cloned()
+        .ok_or_else(AadError::bad_device_code)?;
+    if state.now() > grant.expires_at {
+        forget();
         return Err(AadError::device_code_expired());
     }
     let upn = match &grant.state {
         DeviceState::Pending => return Err(AadError::authorization_pending()),
         DeviceState::Declined => {
-            state
-                .devices
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&device_code);
+            forget();
             return Err(AadError::authorization_declined());
         }
         DeviceState::Approved { upn } => upn.clone(),
@@ -1035,19 +1034,14 @@ async fn device_code_grant(
     if !client.app.client_id.eq_ignore_ascii_case(&grant.client_id) {
         return Err(AadError::bad_device_code());
     }
-    let req = if grant.v1 || v1 {
+    let mut req = if grant.v1 || v1 {
         parse_resource(&tenant, &grant.resource)?
     } else {
         let mut r = parse_scopes(&tenant, &grant.scope_param, false)?;
         r.scopes = grant.scopes.clone();
         r
     };
-    state
-        .devices
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&device_code);
-    let mut req = req;
+    forget();
     req.openid |= grant.openid;
     req.offline |= grant
         .scope_param
