@@ -73,13 +73,7 @@ fn redirect_allowed(app: &AppConfig, uri: &str) -> bool {
 }
 
 fn error_page(state: &ServerState, e: &AadError) -> Response {
-    let mut r = (
-        StatusCode::BAD_REQUEST,
-        axum::Json(e.body(state.now(), &state.authority_host)),
-    )
-        .into_response();
-    r.extensions_mut().insert(super::observe::AadCode(e.code));
-    r
+    state.error_with_status(StatusCode::BAD_REQUEST, e)
 }
 
 fn redirect(to: &str, pairs: &[(&str, &str)]) -> Response {

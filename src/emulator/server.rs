@@ -102,10 +102,17 @@ impl ServerState {
         )
     }
 
-    fn error(&self, e: &AadError) -> Response {
-        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    /// Entra's error body with `status`, the AADSTS code carried to the request log.
+    pub(super) fn error_with_status(&self, status: StatusCode, e: &AadError) -> Response {
         let mut r = (status, axum::Json(e.body(self.now(), &self.authority_host))).into_response();
         r.extensions_mut().insert(super::observe::AadCode(e.code));
+        r
+    }
+
+    /// An endpoint's error answer: Entra's body, status and `Cache-Control: no-store`.
+    fn error(&self, e: &AadError) -> Response {
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut r = self.error_with_status(status, e);
         r.headers_mut().insert(
             header::CACHE_CONTROL,
             "no-store, no-cache".parse().expect("static header"),
