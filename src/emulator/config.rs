@@ -156,18 +156,14 @@ impl EmulatorConfig {
 
     /// Find a tenant by GUID (case-insensitive) or verified domain.
     pub fn tenant(&self, id_or_domain: &str) -> Option<&TenantConfig> {
-        self.tenants.iter().find(|t| {
-            t.id.eq_ignore_ascii_case(id_or_domain)
-                || t.domains().any(|d| d.eq_ignore_ascii_case(id_or_domain))
-        })
+        self.tenants.iter().find(|t| t.is_named_by(id_or_domain))
     }
 
     /// Mutable access to a tenant by GUID or domain.
     pub fn tenant_mut(&mut self, id_or_domain: &str) -> Option<&mut TenantConfig> {
-        self.tenants.iter_mut().find(|t| {
-            t.id.eq_ignore_ascii_case(id_or_domain)
-                || t.domains().any(|d| d.eq_ignore_ascii_case(id_or_domain))
-        })
+        self.tenants
+            .iter_mut()
+            .find(|t| t.is_named_by(id_or_domain))
     }
 
     /// Check what the server relies on: GUIDs where Entra has GUIDs, unique ids, roles that exist.
@@ -385,9 +381,15 @@ impl TenantConfig {
         Self::standard(SECOND_TENANT_ID, SECOND_TENANT_DOMAIN)
     }
 
-    /// The GUID and the domain: every name the endpoints accept for this tenant.
+    /// The verified domain, if any: the name the endpoints accept for this tenant besides its GUID.
     pub fn domains(&self) -> impl Iterator<Item = &str> {
         self.domain.iter().map(String::as_str)
+    }
+
+    /// True when `id_or_domain` is this tenant's GUID or its domain (case-insensitive).
+    pub fn is_named_by(&self, id_or_domain: &str) -> bool {
+        self.id.eq_ignore_ascii_case(id_or_domain)
+            || self.domains().any(|d| d.eq_ignore_ascii_case(id_or_domain))
     }
 
     /// An app by client id (case-insensitive).
