@@ -259,11 +259,7 @@ pub(super) async fn authorization_code_grant(
             "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
         ));
     }
-    let tenant = state
-        .config()
-        .tenant(&grant.tenant_id)
-        .cloned()
-        .ok_or_else(|| AadError::tenant_not_found(segment))?;
+    let tenant = state.tenant(&grant.tenant_id, segment)?;
     let client = authenticate_client(state, &tenant, headers, form, true).await?;
     if !client.app.client_id.eq_ignore_ascii_case(&grant.client_id) {
         return Err(AadError::bad_code());
@@ -306,11 +302,7 @@ pub(super) async fn refresh_token_grant(
     {
         return Err(AadError::bad_code());
     }
-    let tenant = state
-        .config()
-        .tenant(&grant.tenant_id)
-        .cloned()
-        .ok_or_else(|| AadError::tenant_not_found(segment))?;
+    let tenant = state.tenant(&grant.tenant_id, segment)?;
     let client = authenticate_client(state, &tenant, headers, form, true).await?;
     if !client.app.client_id.eq_ignore_ascii_case(&grant.client_id) {
         return Err(AadError::bad_code());

@@ -110,6 +110,15 @@ impl ServerState {
     }
 
     /// An endpoint's error answer: Entra's body, status and `Cache-Control: no-store`.
+    /// A copy of the tenant `id` names, for a grant to work on without holding the lock. The 90002
+    /// error names `segment`, the tenant as the request path wrote it.
+    pub(super) fn tenant(&self, id: &str, segment: &str) -> Result<TenantConfig, AadError> {
+        self.config()
+            .tenant(id)
+            .cloned()
+            .ok_or_else(|| AadError::tenant_not_found(segment))
+    }
+
     fn error(&self, e: &AadError) -> Response {
         let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
         let mut r = self.error_with_status(status, e);
@@ -702,11 +711,7 @@ async fn token(
             let TenantRef::Known(tid) = tref else {
                 return Err(AadError::grant_not_on_common());
             };
-            let tenant = state
-                .config()
-                .tenant(&tid)
-                .cloned()
-                .ok_or_else(|| AadError::tenant_not_found(segment))?;
+            let tenant = state.tenant(&tid, segment)?;
             let client = authenticate_client(state, &tenant, headers, &form, false).await?;
             let req = requested(&tenant, &form, v1, true)?;
             let lifetime = state.config().app_token_lifetime_seconds;
@@ -820,11 +825,7 @@ async fn on_behalf_of(
         }
         TenantRef::Multi(_) => tid,
     };
-    let tenant = state
-        .config()
-        .tenant(&tenant_id)
-        .cloned()
-        .ok_or_else(|| AadError::tenant_not_found(segment))?;
+    let tenant = state.tenant(&tenant_id, segment)?;
     let client = authenticate_client(state, &tenant, headers, form, false).await?;
     let aud = claims
         .get("aud")
