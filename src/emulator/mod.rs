@@ -257,10 +257,7 @@ impl RunningEmulator {
     /// Generate a new signing key and sign with it from now on; the old key stays published for
     /// `key_grace_seconds`. Returns the new kid. (Same as `POST /_emulator/rotate-keys`.)
     pub async fn rotate_keys(&self) -> Result<String, EmulatorError> {
-        let next = tokio::task::spawn_blocking(SigningKey::generate)
-            .await
-            .map_err(|e| EmulatorError::Internal(format!("key generation task failed: {e}")))??;
-        Ok(self.state.rotate(next).0)
+        Ok(self.state.rotate_to_new_key().await?.0)
     }
 
     /// Approve the pending device authorization with `user_code` as `upn`.

@@ -90,6 +90,16 @@ impl ServerState {
         key.sign_jwt(claims)
     }
 
+    /// Generate a key (off the async threads) and rotate to it: the new kid and the retired kids.
+    pub async fn rotate_to_new_key(&self) -> Result<(String, Vec<String>), super::EmulatorError> {
+        let next = tokio::task::spawn_blocking(SigningKey::generate)
+            .await
+            .map_err(|e| {
+                super::EmulatorError::Internal(format!("key generation task failed: {e}"))
+            })??;
+        Ok(self.rotate(next))
+    }
+
     /// Put a new key in place; the old one stays published for the configured grace period.
     pub fn rotate(&self, next: SigningKey) -> (String, Vec<String>) {
         let grace = self.config().key_grace_seconds;
@@ -1181,12 +1191,10 @@ async fn control_decline(State(s): State<Arc<ServerState>>, body: Bytes) -> Resp
 }
 
 async fn control_rotate(State(s): State<Arc<ServerState>>) -> Response {
-    let next = match tokio::task::spawn_blocking(SigningKey::generate).await {
-        Ok(Ok(k)) => k,
-        Ok(Err(e)) => return control_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    let (kid, retired) = match s.rotate_to_new_key().await {
+        Ok(r) => r,
         Err(e) => return control_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    let (kid, retired) = s.rotate(next);
     let grace = s.config().key_grace_seconds;
     axum::Json(json!({"kid": kid, "retired": retired, "grace_seconds": grace})).into_response()
 }
