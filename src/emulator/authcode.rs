@@ -6,14 +6,14 @@ use super::config::{AppConfig, TenantConfig, UserConfig};
 use super::errors::AadError;
 use super::server::{
     AuthedClient, Form, Requested, ServerState, TenantRef, authenticate_client, id_token, param,
-    parse_scopes, require, resolve_tenant, sign_err, token_response, tokens_opaque, user_lifetime,
+    parse_scopes, require, resolve_tenant, sign_access_token, sign_err, token_response,
+    user_lifetime,
 };
-use super::tokens::{self, Subject, TokenSpec};
+use super::tokens;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -73,13 +73,7 @@ fn redirect_allowed(app: &AppConfig, uri: &str) -> bool {
 }
 
 fn error_page(state: &ServerState, e: &AadError) -> Response {
-    let mut r = (
-        StatusCode::BAD_REQUEST,
-        axum::Json(e.body(state.now(), &state.authority_host)),
-    )
-        .into_response();
-    r.extensions_mut().insert(super::observe::AadCode(e.code));
-    r
+    state.error_with_status(StatusCode::BAD_REQUEST, e)
 }
 
 fn redirect(to: &str, pairs: &[(&str, &str)]) -> Response {
@@ -186,7 +180,7 @@ pub async fn authorize(
                 .to_string(),
         )
     });
-    let code = tokens_opaque(64);
+    let code = tokens::opaque(64);
     state
         .codes
         .lock()
@@ -265,11 +259,7 @@ pub(super) async fn authorization_code_grant(
             "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
         ));
     }
-    let tenant = state
-        .config()
-        .tenant(&grant.tenant_id)
-        .cloned()
-        .ok_or_else(|| AadError::tenant_not_found(segment))?;
+    let tenant = state.tenant(&grant.tenant_id, segment)?;
     let client = authenticate_client(state, &tenant, headers, form, true).await?;
     if !client.app.client_id.eq_ignore_ascii_case(&grant.client_id) {
         return Err(AadError::bad_code());
@@ -312,11 +302,7 @@ pub(super) async fn refresh_token_grant(
     {
         return Err(AadError::bad_code());
     }
-    let tenant = state
-        .config()
-        .tenant(&grant.tenant_id)
-        .cloned()
-        .ok_or_else(|| AadError::tenant_not_found(segment))?;
+    let tenant = state.tenant(&grant.tenant_id, segment)?;
     let client = authenticate_client(state, &tenant, headers, form, true).await?;
     if !client.app.client_id.eq_ignore_ascii_case(&grant.client_id) {
         return Err(AadError::bad_code());
@@ -348,24 +334,7 @@ pub(super) fn issue_for_user(
 ) -> Result<Response, AadError> {
     let lifetime = user_lifetime(&state.config());
     let now = state.now();
-    let spec = TokenSpec {
-        authority_host: &state.authority_host,
-        tenant,
-        resource: &req.resource,
-        requested_resource: &req.resource_id,
-        client: &client.app,
-        client_auth: client.auth,
-        subject: Subject::User {
-            user,
-            scopes: &req.scopes,
-        },
-        issued_at: now,
-        lifetime,
-        version: None,
-    };
-    let token = state
-        .sign(&Value::Object(tokens::claims(&spec)))
-        .map_err(sign_err)?;
+    let token = sign_access_token(state, tenant, client, req, Some(user), now, lifetime)?;
     let mut extra = Vec::new();
     if req.openid {
         extra.push((
@@ -374,7 +343,7 @@ pub(super) fn issue_for_user(
         ));
     }
     if req.offline {
-        let rt = tokens_opaque(96);
+        let rt = tokens::opaque(96);
         state
             .refresh_tokens
             .lock()

@@ -156,18 +156,14 @@ impl EmulatorConfig {
 
     /// Find a tenant by GUID (case-insensitive) or verified domain.
     pub fn tenant(&self, id_or_domain: &str) -> Option<&TenantConfig> {
-        self.tenants.iter().find(|t| {
-            t.id.eq_ignore_ascii_case(id_or_domain)
-                || t.domains().any(|d| d.eq_ignore_ascii_case(id_or_domain))
-        })
+        self.tenants.iter().find(|t| t.is_named_by(id_or_domain))
     }
 
     /// Mutable access to a tenant by GUID or domain.
     pub fn tenant_mut(&mut self, id_or_domain: &str) -> Option<&mut TenantConfig> {
-        self.tenants.iter_mut().find(|t| {
-            t.id.eq_ignore_ascii_case(id_or_domain)
-                || t.domains().any(|d| d.eq_ignore_ascii_case(id_or_domain))
-        })
+        self.tenants
+            .iter_mut()
+            .find(|t| t.is_named_by(id_or_domain))
     }
 
     /// Check what the server relies on: GUIDs where Entra has GUIDs, unique ids, roles that exist.
@@ -385,9 +381,15 @@ impl TenantConfig {
         Self::standard(SECOND_TENANT_ID, SECOND_TENANT_DOMAIN)
     }
 
-    /// The GUID and the domain: every name the endpoints accept for this tenant.
+    /// The verified domain, if any: the name the endpoints accept for this tenant besides its GUID.
     pub fn domains(&self) -> impl Iterator<Item = &str> {
         self.domain.iter().map(String::as_str)
+    }
+
+    /// True when `id_or_domain` is this tenant's GUID or its domain (case-insensitive).
+    pub fn is_named_by(&self, id_or_domain: &str) -> bool {
+        self.id.eq_ignore_ascii_case(id_or_domain)
+            || self.domains().any(|d| d.eq_ignore_ascii_case(id_or_domain))
     }
 
     /// An app by client id (case-insensitive).
@@ -407,14 +409,7 @@ impl TenantConfig {
     /// The app a resource identifier names: its client id, `api://{client id}` or one of its
     /// identifier URIs (trailing slash ignored).
     pub fn resource(&self, resource: &str) -> Option<&AppConfig> {
-        let r = resource.trim_end_matches('/');
-        self.apps.iter().find(|a| {
-            a.client_id.eq_ignore_ascii_case(r)
-                || a.identifier_uris
-                    .iter()
-                    .any(|u| u.trim_end_matches('/').eq_ignore_ascii_case(r))
-                || r.eq_ignore_ascii_case(&format!("api://{}", a.client_id))
-        })
+        self.apps.iter().find(|a| a.is_named_by(resource))
     }
 
     /// A user by upn (case-insensitive).
@@ -505,18 +500,24 @@ impl AppConfig {
         !self.app_roles.is_empty() || !self.scopes.is_empty() || !self.identifier_uris.is_empty()
     }
 
-    /// Roles this client holds on `resource`.
+    /// True when `name` is this app as a resource identifier: its client id, `api://{client id}` or
+    /// one of its identifier URIs (case-insensitive, trailing slash ignored).
+    pub fn is_named_by(&self, name: &str) -> bool {
+        let n = name.trim_end_matches('/');
+        self.client_id.eq_ignore_ascii_case(n)
+            || self
+                .identifier_uris
+                .iter()
+                .any(|u| u.trim_end_matches('/').eq_ignore_ascii_case(n))
+            || n.eq_ignore_ascii_case(&format!("api://{}", self.client_id))
+    }
+
+    /// Roles this client holds on `resource` (assignments keyed by any name
+    /// [`TenantConfig::resource`] accepts, as validation does).
     pub fn roles_on(&self, resource: &AppConfig) -> Vec<String> {
         self.app_role_assignments
             .iter()
-            .filter(|(k, _)| {
-                k.eq_ignore_ascii_case(&resource.client_id)
-                    || resource
-                        .identifier_uris
-                        .iter()
-                        .any(|u| u.trim_end_matches('/').eq_ignore_ascii_case(k))
-                    || k.eq_ignore_ascii_case(&format!("api://{}", resource.client_id))
-            })
+            .filter(|(k, _)| resource.is_named_by(k))
             .flat_map(|(_, v)| v.iter().cloned())
             .collect()
     }
@@ -663,6 +664,23 @@ mod tests {
             DEFAULT_API_CLIENT_ID
         );
         EmulatorConfig::with_second_tenant().validate().unwrap();
+    }
+
+    /// An assignment that validation accepts grants its roles, whichever name of the resource keys it.
+    #[test]
+    fn role_assignments_key_the_resource_as_validation_does() {
+        let mut c = EmulatorConfig::default();
+        c.tenants[0].apps[1].app_role_assignments.insert(
+            format!("API://{DEFAULT_API_CLIENT_ID}/"),
+            vec!["MCP.User".into()],
+        );
+        c.validate().unwrap();
+        let t = c.default_tenant().unwrap();
+        let api = t.app(DEFAULT_API_CLIENT_ID).unwrap();
+        assert_eq!(
+            t.app(DEFAULT_CLIENT_APP_ID).unwrap().roles_on(api),
+            vec!["MCP.User".to_string()]
+        );
     }
 
     #[test]

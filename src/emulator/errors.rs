@@ -332,16 +332,6 @@ impl AadError {
         )
     }
 
-    /// 7000218 variant for public-client device flow on a confidential client.
-    pub fn not_public_client() -> Self {
-        Self::new(
-            401,
-            "invalid_client",
-            7000218,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-        )
-    }
-
     /// The JSON body, with a fresh trace and correlation id and the time `now` (unix seconds).
     pub fn body(&self, now: u64, authority_host: &str) -> serde_json::Value {
         let ts = super::time::timestamp(now);

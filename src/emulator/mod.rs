@@ -60,6 +60,10 @@ pub enum EmulatorError {
     /// Key generation or signing failed.
     #[error(transparent)]
     Key(#[from] keys::KeyError),
+    /// The emulator's own machinery failed (a key generation task, the HTTP client for federated
+    /// issuers): not something the configuration can fix.
+    #[error("Entra emulator: {0}")]
+    Internal(String),
     /// No such tenant.
     #[error("no tenant `{0}` is configured")]
     UnknownTenant(String),
@@ -96,11 +100,11 @@ impl Emulator {
         // Bind first so a busy port fails fast, then pay for the key.
         let ring = tokio::task::spawn_blocking(keys::KeyRing::new)
             .await
-            .map_err(|e| EmulatorError::Config(format!("key generation task failed: {e}")))??;
+            .map_err(|e| EmulatorError::Internal(format!("key generation task failed: {e}")))??;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
-            .map_err(|e| EmulatorError::Config(format!("HTTP client: {e}")))?;
+            .map_err(|e| EmulatorError::Internal(format!("HTTP client: {e}")))?;
         let state = Arc::new(ServerState {
             config: RwLock::new(config),
             keys: Mutex::new(ring),
@@ -253,10 +257,7 @@ impl RunningEmulator {
     /// Generate a new signing key and sign with it from now on; the old key stays published for
     /// `key_grace_seconds`. Returns the new kid. (Same as `POST /_emulator/rotate-keys`.)
     pub async fn rotate_keys(&self) -> Result<String, EmulatorError> {
-        let next = tokio::task::spawn_blocking(SigningKey::generate)
-            .await
-            .map_err(|e| EmulatorError::Config(format!("key generation task failed: {e}")))??;
-        Ok(self.state.rotate(next).0)
+        Ok(self.state.rotate_to_new_key().await?.0)
     }
 
     /// Approve the pending device authorization with `user_code` as `upn`.

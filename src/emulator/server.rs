@@ -90,6 +90,16 @@ impl ServerState {
         key.sign_jwt(claims)
     }
 
+    /// Generate a key (off the async threads) and rotate to it: the new kid and the retired kids.
+    pub async fn rotate_to_new_key(&self) -> Result<(String, Vec<String>), super::EmulatorError> {
+        let next = tokio::task::spawn_blocking(SigningKey::generate)
+            .await
+            .map_err(|e| {
+                super::EmulatorError::Internal(format!("key generation task failed: {e}"))
+            })??;
+        Ok(self.rotate(next))
+    }
+
     /// Put a new key in place; the old one stays published for the configured grace period.
     pub fn rotate(&self, next: SigningKey) -> (String, Vec<String>) {
         let grace = self.config().key_grace_seconds;
@@ -102,10 +112,26 @@ impl ServerState {
         )
     }
 
-    fn error(&self, e: &AadError) -> Response {
-        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    /// Entra's error body with `status`, the AADSTS code carried to the request log.
+    pub(super) fn error_with_status(&self, status: StatusCode, e: &AadError) -> Response {
         let mut r = (status, axum::Json(e.body(self.now(), &self.authority_host))).into_response();
         r.extensions_mut().insert(super::observe::AadCode(e.code));
+        r
+    }
+
+    /// An endpoint's error answer: Entra's body, status and `Cache-Control: no-store`.
+    /// A copy of the tenant `id` names, for a grant to work on without holding the lock. The 90002
+    /// error names `segment`, the tenant as the request path wrote it.
+    pub(super) fn tenant(&self, id: &str, segment: &str) -> Result<TenantConfig, AadError> {
+        self.config()
+            .tenant(id)
+            .cloned()
+            .ok_or_else(|| AadError::tenant_not_found(segment))
+    }
+
+    fn error(&self, e: &AadError) -> Response {
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut r = self.error_with_status(status, e);
         r.headers_mut().insert(
             header::CACHE_CONTROL,
             "no-store, no-cache".parse().expect("static header"),
@@ -645,6 +671,41 @@ pub(super) fn sign_err(e: super::keys::KeyError) -> AadError {
     AadError::invalid_grant(50000, format!("There was an error issuing a token: {e}."))
 }
 
+/// The claims of an access token for `req`, as `client` authenticated, signed with the current key:
+/// the one way every grant mints one. `user` is the signed-in user (`None`: app-only).
+pub(super) fn sign_access_token(
+    state: &ServerState,
+    tenant: &TenantConfig,
+    client: &AuthedClient,
+    req: &Requested,
+    user: Option<&UserConfig>,
+    issued_at: u64,
+    lifetime: u64,
+) -> Result<String, AadError> {
+    let subject = match user {
+        Some(user) => Subject::User {
+            user,
+            scopes: &req.scopes,
+        },
+        None => Subject::App,
+    };
+    let spec = TokenSpec {
+        authority_host: &state.authority_host,
+        tenant,
+        resource: &req.resource,
+        requested_resource: &req.resource_id,
+        client: &client.app,
+        client_auth: client.auth,
+        subject,
+        issued_at,
+        lifetime,
+        version: None,
+    };
+    state
+        .sign(&Value::Object(tokens::claims(&spec)))
+        .map_err(sign_err)
+}
+
 async fn token(
     state: &ServerState,
     segment: &str,
@@ -660,29 +721,12 @@ async fn token(
             let TenantRef::Known(tid) = tref else {
                 return Err(AadError::grant_not_on_common());
             };
-            let tenant = state
-                .config()
-                .tenant(&tid)
-                .cloned()
-                .ok_or_else(|| AadError::tenant_not_found(segment))?;
+            let tenant = state.tenant(&tid, segment)?;
             let client = authenticate_client(state, &tenant, headers, &form, false).await?;
             let req = requested(&tenant, &form, v1, true)?;
             let lifetime = state.config().app_token_lifetime_seconds;
-            let spec = TokenSpec {
-                authority_host: &state.authority_host,
-                tenant: &tenant,
-                resource: &req.resource,
-                requested_resource: &req.resource_id,
-                client: &client.app,
-                client_auth: client.auth,
-                subject: Subject::App,
-                issued_at: state.now(),
-                lifetime,
-                version: None,
-            };
-            let token = state
-                .sign(&Value::Object(tokens::claims(&spec)))
-                .map_err(sign_err)?;
+            let token =
+                sign_access_token(state, &tenant, &client, &req, None, state.now(), lifetime)?;
             Ok(token_response(
                 state,
                 token,
@@ -791,11 +835,7 @@ async fn on_behalf_of(
         }
         TenantRef::Multi(_) => tid,
     };
-    let tenant = state
-        .config()
-        .tenant(&tenant_id)
-        .cloned()
-        .ok_or_else(|| AadError::tenant_not_found(segment))?;
+    let tenant = state.tenant(&tenant_id, segment)?;
     let client = authenticate_client(state, &tenant, headers, form, false).await?;
     let aud = claims
         .get("aud")
@@ -833,24 +873,15 @@ async fn on_behalf_of(
         .ok_or_else(|| AadError::unknown_user(oid, &tenant.id))?;
     let req = requested(&tenant, form, v1, false)?;
     let lifetime = user_lifetime(&state.config());
-    let spec = TokenSpec {
-        authority_host: &state.authority_host,
-        tenant: &tenant,
-        resource: &req.resource,
-        requested_resource: &req.resource_id,
-        client: &client.app,
-        client_auth: client.auth,
-        subject: Subject::User {
-            user: &user,
-            scopes: &req.scopes,
-        },
-        issued_at: state.now(),
+    let token = sign_access_token(
+        state,
+        &tenant,
+        &client,
+        &req,
+        Some(&user),
+        state.now(),
         lifetime,
-        version: None,
-    };
-    let token = state
-        .sign(&Value::Object(tokens::claims(&spec)))
-        .map_err(sign_err)?;
+    )?;
     Ok(token_response(
         state,
         token,
@@ -926,7 +957,7 @@ fn devicecode(
         .or(param(&form, "resource"))
         .unwrap_or_default()
         .to_string();
-    let device_code = tokens_opaque(48);
+    let device_code = tokens::opaque(48);
     let code = user_code();
     let now = state.now();
     let state_now = match &cfg.device_code_auto_approve {
@@ -965,11 +996,6 @@ fn devicecode(
     .into_response())
 }
 
-pub(super) fn tokens_opaque(n: usize) -> String {
-    let bytes: Vec<u8> = (0..n).map(|_| rand::random::<u8>()).collect();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 async fn device_code_grant(
     state: &ServerState,
     tref: TenantRef,
@@ -981,29 +1007,28 @@ async fn device_code_grant(
         .or(param(form, "code"))
         .ok_or_else(|| AadError::missing_parameter("device_code"))?
         .to_string();
-    let grant = {
-        let devices = state.devices.lock().unwrap_or_else(|e| e.into_inner());
-        devices
-            .get(&device_code)
-            .cloned()
-            .ok_or_else(AadError::bad_device_code)?
-    };
-    if state.now() > grant.expires_at {
+    let forget = || {
         state
             .devices
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&device_code);
+    };
+    let grant = state
+        .devices
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&device_code)
+        .cloned()
+        .ok_or_else(AadError::bad_device_code)?;
+    if state.now() > grant.expires_at {
+        forget();
         return Err(AadError::device_code_expired());
     }
     let upn = match &grant.state {
         DeviceState::Pending => return Err(AadError::authorization_pending()),
         DeviceState::Declined => {
-            state
-                .devices
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&device_code);
+            forget();
             return Err(AadError::authorization_declined());
         }
         DeviceState::Approved { upn } => upn.clone(),
@@ -1027,19 +1052,14 @@ async fn device_code_grant(
     if !client.app.client_id.eq_ignore_ascii_case(&grant.client_id) {
         return Err(AadError::bad_device_code());
     }
-    let req = if grant.v1 || v1 {
+    let mut req = if grant.v1 || v1 {
         parse_resource(&tenant, &grant.resource)?
     } else {
         let mut r = parse_scopes(&tenant, &grant.scope_param, false)?;
         r.scopes = grant.scopes.clone();
         r
     };
-    state
-        .devices
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&device_code);
-    let mut req = req;
+    forget();
     req.openid |= grant.openid;
     req.offline |= grant
         .scope_param
@@ -1171,12 +1191,10 @@ async fn control_decline(State(s): State<Arc<ServerState>>, body: Bytes) -> Resp
 }
 
 async fn control_rotate(State(s): State<Arc<ServerState>>) -> Response {
-    let next = match tokio::task::spawn_blocking(SigningKey::generate).await {
-        Ok(Ok(k)) => k,
-        Ok(Err(e)) => return control_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    let (kid, retired) = match s.rotate_to_new_key().await {
+        Ok(r) => r,
         Err(e) => return control_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    let (kid, retired) = s.rotate(next);
     let grace = s.config().key_grace_seconds;
     axum::Json(json!({"kid": kid, "retired": retired, "grace_seconds": grace})).into_response()
 }

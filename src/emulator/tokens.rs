@@ -77,7 +77,8 @@ pub fn issuer_v1(tenant_id: &str) -> String {
     format!("https://sts.windows.net/{tenant_id}/")
 }
 
-fn opaque(n: usize) -> String {
+/// `n` random bytes, base64url: the opaque parts of claims, codes and refresh tokens.
+pub(super) fn opaque(n: usize) -> String {
     let bytes: Vec<u8> = (0..n).map(|_| rand::random::<u8>()).collect();
     URL_SAFE_NO_PAD.encode(bytes)
 }
