@@ -544,6 +544,10 @@ fn env_bool(name: &str) -> Option<bool> {
 }
 
 fn resolve(args: &TestArgs, ctx: &Ctx, ui: &Ui) -> Result<Settings, ConfigProblem> {
+    // The server checks send the real bearer token: never in the clear over a network.
+    if let Some(url) = &args.server_url {
+        check_url(url, "--server-url")?;
+    }
     let deploy: Option<DeployConfig> = match find_deploy_toml(ctx.manifest_path.as_deref()) {
         Some(path) => match config::load_with_warnings(&path) {
             Ok(Some(loaded)) => {

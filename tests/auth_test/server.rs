@@ -139,3 +139,31 @@ async fn an_sse_answer_on_a_stream_left_open_is_read_without_waiting_for_the_end
     assert_eq!(check(&j, "server: initialize")["ok"], true);
     assert_eq!(check(&j, "server: tools/list")["ok"], true);
 }
+
+#[tokio::test]
+async fn a_plain_http_server_url_off_loopback_is_refused_before_any_token_is_sent() {
+    // The server checks send the real bearer token: plain http to a network host is a config
+    // error (exit 2), found before a token is even requested.
+    let emu = emulator().await;
+    let dir = TestDir::new();
+    let mut cmd = auth_test(&emu, &dir);
+    cmd.env("ENTRA_CLIENT_SECRET", SECRET).args([
+        "--server-url",
+        "http://mcp.contoso.example/mcp",
+        "--json",
+    ]);
+    let out = run(cmd).await;
+    let j = assert_failed(&out, 2, "config", "invalid_input");
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--server-url: `http://mcp.contoso.example/mcp` is not an https:// URL"),
+        "{j}"
+    );
+    assert!(j["token"].is_null(), "{j}");
+    assert_eq!(
+        emu.request_count(cargo_pmcp::emulator::EndpointKind::Token),
+        0
+    );
+}
