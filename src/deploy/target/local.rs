@@ -351,8 +351,16 @@ impl Target for Local {
             started_at: crate::deploy::rfc3339(std::time::SystemTime::now()),
         };
         let json = serde_json::to_vec_pretty(&state).expect("state serializes");
-        crate::ui::write_atomic(&req.project_dir.join(STATE_JSON), &json)
-            .map_err(|e| io_err(&format!("cannot write {STATE_JSON}"), e))?;
+        if let Err(e) = crate::ui::write_atomic(&req.project_dir.join(STATE_JSON), &json) {
+            // Unrecorded, the server could never be found again by status or destroy: stop it
+            // rather than leave it running untracked.
+            proc::stop(pid, &bootstrap, Duration::from_secs(2)).await;
+            let _ = child.try_wait();
+            return Err(io_err(
+                &format!("cannot write {STATE_JSON} (the server was stopped)"),
+                e,
+            ));
+        }
         progress.done(&format!(
             "local server running (pid {pid}, log {})",
             log.display()
