@@ -718,20 +718,29 @@ async fn status_inner(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let mut targets = Vec::new();
     for kind in kinds {
         let entry = match kind {
-            TargetKind::Local => Local::default().status(&dir).await,
-            TargetKind::PmcpRun => {
-                let s = PmcpRunSettings::new(api_url(&args.api_url, &config), pmcp_credentials()?);
-                PmcpRun::new(s).status(&dir).await
-            }
+            TargetKind::Local => Local::default()
+                .status(&dir)
+                .await
+                .map_err(|e| e.to_string()),
+            TargetKind::PmcpRun => match pmcp_credentials() {
+                Ok(creds) => {
+                    let s = PmcpRunSettings::new(api_url(&args.api_url, &config), creds);
+                    PmcpRun::new(s)
+                        .status(&dir)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                Err(f) => Err(f.message),
+            },
             TargetKind::AwsLambda => return Err(unavailable(kind).into()),
         };
         match entry {
             Ok(e) => targets.push(e),
-            // One unreachable target must not hide the others.
-            Err(e) => targets.push(StatusEntry {
+            // One unreachable or misconfigured target must not hide the others.
+            Err(detail) => targets.push(StatusEntry {
                 target: kind.to_string(),
                 state: "unknown".into(),
-                detail: Some(e.to_string()),
+                detail: Some(detail),
                 ..Default::default()
             }),
         }

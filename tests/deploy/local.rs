@@ -204,3 +204,31 @@ fn a_server_that_exits_at_startup_fails_with_its_log() {
     assert!(se.contains("tiny-server: exiting with 7 as asked"), "{se}");
     assert!(!project.dir.join(".pmcp/local/state.json").exists());
 }
+
+#[test]
+fn status_with_half_the_pmcp_run_credentials_still_shows_the_local_target() {
+    // A misconfigured pmcp-run (client id without its secret) is reported on its own line; it does
+    // not hide what runs locally.
+    let project = Project::new("[target]\ntype = \"local\"\n");
+    let out = project
+        .dir
+        .cmd()
+        .args(["deploy", "status", "--json"])
+        .env("PMCP_CLIENT_ID", "ci-client")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let targets = doc["targets"].as_array().unwrap();
+    let local = targets.iter().find(|t| t["target"] == "local").unwrap();
+    assert_eq!(local["state"], "not deployed");
+    let pmcp = targets.iter().find(|t| t["target"] == "pmcp-run").unwrap();
+    assert_eq!(pmcp["state"], "unknown");
+    assert!(
+        pmcp["detail"]
+            .as_str()
+            .unwrap()
+            .contains("PMCP_CLIENT_ID is set but PMCP_CLIENT_SECRET is not"),
+        "{doc}"
+    );
+}
