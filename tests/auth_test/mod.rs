@@ -10,6 +10,7 @@ mod server;
 mod tokens;
 
 use crate::support::TestDir;
+pub use crate::support::{stderr, stdout};
 use cargo_pmcp::auth::SecretString;
 use cargo_pmcp::emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use serde_json::Value;
@@ -45,15 +46,7 @@ pub async fn run(mut cmd: assert_cmd::Command) -> Output {
         .unwrap()
 }
 
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-pub fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The `--json` document: the last line of stdout (GitHub workflow commands may precede it).
+/// The `--json` document: the last line of stdout (the only one; workflow commands go to stderr).
 pub fn json(out: &Output) -> Value {
     let text = stdout(out);
     let last = text.lines().last().unwrap_or_default();

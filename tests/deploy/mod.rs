@@ -9,6 +9,7 @@ mod local;
 mod pmcp_run;
 
 use crate::support::TestDir;
+pub use crate::support::{stderr, stdout};
 use std::path::PathBuf;
 
 /// A secret value that must only ever appear in the create request's `secrets` field.
@@ -67,12 +68,4 @@ impl Project {
             .env("ENTRA_CLIENT_SECRET", SECRET_VALUE);
         cmd
     }
-}
-
-pub fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-pub fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -1,6 +1,6 @@
 //! `cargo pmcp deploy init`: the built binary in temp cargo projects, run as CI runs it.
 
-use crate::support::{TestDir, all_output};
+use crate::support::{TestDir, all_output, stderr, stdout};
 use std::path::Path;
 
 const TENANT: &str = "11111111-2222-3333-4444-555555555555";
@@ -11,14 +11,6 @@ fn project(name: &str) -> TestDir {
     let t = TestDir::new();
     t.cargo_package(name);
     t
-}
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// `deploy init` with the given extra args; asserts nothing.

@@ -94,11 +94,17 @@ pub fn cargo_pmcp() -> assert_cmd::Command {
     cmd
 }
 
+/// A run's stdout as text.
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A run's stderr as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Stdout and stderr of an assert_cmd output as one string (for "no secret anywhere" checks).
 pub fn all_output(out: &std::process::Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    format!("{}\n{}", stdout(out), stderr(out))
 }
