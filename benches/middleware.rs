@@ -1,4 +1,4 @@
-//! Load benchmark: requests per second through `EntraAuthLayer` versus the same MCP server without
+//! Load benchmark: requests per second through `AuthLayer` versus the same MCP server without
 //! it, on 127.0.0.1 only, with a bounded number of requests per scenario (and a time cap).
 //!
 //! ```sh
@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use cargo_pmcp::auth::middleware::{BoxFuture, EntraAuthLayer, TokenAuthenticator};
-use cargo_pmcp::auth::{
+use pmcp_auth::middleware::{AuthLayer, BoxFuture, TokenAuthenticator};
+use pmcp_auth::{
     AuthContext, AuthError, EntraConfig, JwtValidator, JwtValidatorConfig, SecretString,
 };
-use cargo_pmcp::emulator::{Emulator, EmulatorConfig};
+use pmcp_entra_emulator::{Emulator, EmulatorConfig};
 use pmcp_example_server::{ServerState, app};
 use serde_json::json;
 
@@ -57,12 +57,12 @@ async fn run() {
     let token = fetch_token(&emu.authority_host(), &emu.tenant_id(), &emu.client_id()).await;
 
     let plain = serve(app(state(), None)).await;
-    let layered = serve(app(state(), Some(EntraAuthLayer::entra(&entra)))).await;
+    let layered = serve(app(state(), Some(AuthLayer::entra(&entra)))).await;
     // The same layer with a check that accepts any token as a fixed caller: the layer's own cost
     // (header parsing, extensions, the larger whoami answer) without the signature verification.
     let fixed = serve(app(
         state(),
-        Some(EntraAuthLayer::with_authenticator(
+        Some(AuthLayer::with_authenticator(
             FixedCaller,
             vec![entra.issuer()],
             vec![],
@@ -76,8 +76,8 @@ async fn run() {
     );
     let scenarios: [(&str, &str, Option<&str>); 4] = [
         ("without the layer", &plain, None),
-        ("EntraAuthLayer, valid token", &layered, Some(&token)),
-        ("EntraAuthLayer, no token (401)", &layered, None),
+        ("AuthLayer, valid token", &layered, Some(&token)),
+        ("AuthLayer, no token (401)", &layered, None),
         ("layer with a no-op token check", &fixed, Some(&token)),
     ];
     // Warm-up: connections, the key cache.

@@ -7,7 +7,7 @@
 //!    (streamed PUT with `x-pmcp-sha256`) next to `curl -T` on the same file and server.
 
 use cargo_pmcp::deploy::package::{self, DeployManifest};
-use cargo_pmcp::deploy::target::pmcp_run::{RetryPolicy, upload_file};
+use cargo_pmcp::deploy::targets::pmcp_run::{RetryPolicy, upload_file};
 use cargo_pmcp::ui::Progress;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader, Read, Write};

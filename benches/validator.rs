@@ -27,9 +27,9 @@ use axum::extract::State;
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use cargo_pmcp::auth::{EntraClaims, EntraConfig, JwtValidator, JwtValidatorConfig, ManualClock};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use pmcp_auth::{EntraClaims, EntraConfig, JwtValidator, JwtValidatorConfig, ManualClock};
 use serde_json::{Value, json};
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";

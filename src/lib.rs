@@ -1,20 +1,12 @@
-//! cargo-pmcp: take an MCP server to production behind Microsoft Entra ID (or any OIDC provider).
+//! The `cargo pmcp` command's internals: thin verbs over the [`pmcp_auth`] library (the shared
+//! validator a deployed server links) and the [`pmcp_entra_emulator`] issuer.
 //!
-//! The library's core is [`auth`], the shared validator module a deployed server links (build it with
-//! `default-features = false`). The `cli` feature (default) adds the `cargo pmcp` commands, deploy
-//! targets and the local Entra emulator.
+//! This library exists for the binary, the integration tests and the benches; its API is not
+//! stable. A server author depends on `pmcp-auth`, not on this crate.
 
-pub mod auth;
-
-#[cfg(feature = "cli")]
 pub mod cli;
-#[cfg(feature = "cli")]
 pub mod commands;
-#[cfg(feature = "cli")]
 pub mod config;
-#[cfg(feature = "cli")]
 pub mod deploy;
-#[cfg(feature = "emulator")]
-pub mod emulator;
-#[cfg(feature = "cli")]
+pub mod explain;
 pub mod ui;

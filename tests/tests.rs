@@ -4,16 +4,11 @@
 
 mod support;
 
-#[cfg(feature = "cli")]
 mod auth_test;
 mod cli;
 mod deploy;
-#[cfg(all(feature = "server", feature = "emulator"))]
 mod e2e;
-#[cfg(feature = "cli")]
 mod emulator;
 mod init;
-#[cfg(all(feature = "server", feature = "emulator"))]
 mod server;
-#[cfg(feature = "emulator")]
 mod validator;

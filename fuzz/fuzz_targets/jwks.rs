@@ -2,7 +2,7 @@
 //! error, never panic; every key kept must be usable.
 #![no_main]
 
-use cargo_pmcp::auth::{DiscoveryDocument, JwkSet};
+use pmcp_auth::testing::{DiscoveryDocument, JwkSet};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

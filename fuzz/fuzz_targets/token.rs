@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use cargo_pmcp::auth::{JwtValidator, JwtValidatorConfig, ManualClock, dangerous};
+use pmcp_auth::{JwtValidator, JwtValidatorConfig, ManualClock, dangerous};
 use libfuzzer_sys::fuzz_target;
 
 struct Setup {

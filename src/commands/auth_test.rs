@@ -13,17 +13,18 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::Ctx;
-use crate::auth::credentials::{
+use crate::config::{self, DeployConfig, Provider};
+use crate::explain;
+use crate::ui::{Failure, Ui, github};
+use pmcp_auth::client::{
     self, AccessToken, AssertionAlgorithm, AssertionSource, Certificate, ClientCredential,
     ClientCredentialsRequest, CredentialError, GitHubOidc, TokenClient,
 };
-use crate::auth::entra::{self, Cloud, EntraConfig};
-use crate::auth::{
+use pmcp_auth::entra::{self, Cloud, EntraConfig};
+use pmcp_auth::{
     AuthContext, AuthError, EntraClaims, GroupPermissionMapper, JwtValidator, JwtValidatorConfig,
     SecretString, dangerous, env,
 };
-use crate::config::{self, DeployConfig, Provider};
-use crate::ui::{Failure, Ui, github};
 
 /// Fetch a token and check it with the shared validator (the code the server runs).
 ///
@@ -863,13 +864,18 @@ fn plan(args: &TestArgs, settings: &Settings, ui: &Ui) -> Result<Plan, ConfigPro
             .clone()
             .map(|p| (p, "--certificate".to_string()))
             .or_else(|| {
-                from_env(&[credentials::AZURE_CLIENT_CERTIFICATE_PATH])
+                from_env(&[pmcp_auth::client::AZURE_CLIENT_CERTIFICATE_PATH])
                     .map(|s| (PathBuf::from(s.value), s.source))
             })
     };
     let load_cert = |(path, source): (PathBuf, String)| -> Result<Plan, ConfigProblem> {
-        let cert = Certificate::from_pem_file(&path)
-            .map_err(|e| ConfigProblem::new("certificate", format!("{source}: {e}"), e.hint()))?;
+        let cert = Certificate::from_pem_file(&path).map_err(|e| {
+            ConfigProblem::new(
+                "certificate",
+                format!("{source}: {e}"),
+                explain::credential(&e),
+            )
+        })?;
         let detail = format!(
             "{} from {source}, thumbprint {}",
             path.display(),
@@ -882,7 +888,7 @@ fn plan(args: &TestArgs, settings: &Settings, ui: &Ui) -> Result<Plan, ConfigPro
         })
     };
     let federated = || {
-        from_env(&[credentials::AZURE_FEDERATED_TOKEN_FILE]).map(|s| Plan::Client {
+        from_env(&[pmcp_auth::client::AZURE_FEDERATED_TOKEN_FILE]).map(|s| Plan::Client {
             detail: format!("token file {} from {}", s.value, s.source),
             credential: ClientCredential::Federated(AssertionSource::File(PathBuf::from(s.value))),
             kind: "federated",
@@ -1211,7 +1217,14 @@ async fn execute(args: &TestArgs, ctx: &Ctx, report: &mut AuthTestReport) {
                 );
                 Validated::Entra(Box::new(claims), Box::new(ctx))
             }
-            Err(e) => return validation_failed(report, &token, &e),
+            Err(e) => {
+                return validation_failed(
+                    report,
+                    &token,
+                    &e,
+                    settings.validator.client_id.as_deref(),
+                );
+            }
         },
         Mode::Oidc(_) => match validator.validate_generic(token.secret()).await {
             Ok(map) => {
@@ -1233,7 +1246,14 @@ async fn execute(args: &TestArgs, ctx: &Ctx, report: &mut AuthTestReport) {
                 report.token = Some(summary);
                 Validated::Generic(Box::new(ctx))
             }
-            Err(e) => return validation_failed(report, &token, &e),
+            Err(e) => {
+                return validation_failed(
+                    report,
+                    &token,
+                    &e,
+                    settings.validator.client_id.as_deref(),
+                );
+            }
         },
     };
 
@@ -1255,12 +1275,22 @@ enum Validated {
     Generic(Box<AuthContext>),
 }
 
-fn validation_failed(report: &mut AuthTestReport, token: &SecretString, e: &AuthError) {
+fn validation_failed(
+    report: &mut AuthTestReport,
+    token: &SecretString,
+    e: &AuthError,
+    client_id: Option<&str>,
+) {
     if let Ok(u) = dangerous::decode_unverified(token.secret()) {
         report.token = Some(summary_from_map(&u.claims, token, false));
     }
     report.check("validate", false, format!("rejected: {}", e.code()));
-    report.fail(Stage::Validate, e.code(), e.to_string(), e.hint());
+    report.fail(
+        Stage::Validate,
+        e.code(),
+        e.to_string(),
+        explain::auth_error(e, client_id),
+    );
 }
 
 async fn acquire(
@@ -1409,7 +1439,7 @@ async fn acquire(
                 }
             }
             report.check("acquire", false, format!("failed: {}", e.code()));
-            report.fail(Stage::Acquire, e.code(), message, e.hint());
+            report.fail(Stage::Acquire, e.code(), message, explain::credential(&e));
             None
         }
     }

@@ -3,20 +3,20 @@
 //! `--json`.
 
 use super::Ctx;
-use crate::auth::secret::SecretString;
 use crate::cli::DeploySub;
 use crate::config::{self, DEPLOY_TOML, DeployConfig, TargetKind};
 use crate::deploy::build::{self, BuildError, BuildOptions};
 use crate::deploy::env::{self as denv, Secret, ServerEnv};
 use crate::deploy::package::{self, Artifact, DeployManifest};
 use crate::deploy::record::{self, Record};
-use crate::deploy::target::local::{Local, LocalSettings};
-use crate::deploy::target::pmcp_run::{self, Credentials, PmcpRun, PmcpRunSettings, RetryPolicy};
-use crate::deploy::target::{
+use crate::deploy::targets::local::{Local, LocalSettings};
+use crate::deploy::targets::pmcp_run::{self, Credentials, PmcpRun, PmcpRunSettings, RetryPolicy};
+use crate::deploy::targets::{
     DeployRequest, Deployed, Destroyed, OAuthEndpoints, StatusEntry, Target, TargetError,
 };
 use crate::deploy::{exit, rfc3339};
 use crate::ui::{Failure, Ui, github};
+use pmcp_auth::SecretString;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -316,8 +316,8 @@ fn target_failure(e: TargetError) -> Failure {
 const CREDENTIAL_VARS: [&str; 4] = [
     "PMCP_ACCESS_TOKEN",
     "PMCP_CLIENT_SECRET",
-    crate::auth::env::ENTRA_CLIENT_SECRET,
-    crate::auth::env::AZURE_CLIENT_SECRET,
+    pmcp_auth::env::ENTRA_CLIENT_SECRET,
+    pmcp_auth::env::AZURE_CLIENT_SECRET,
 ];
 
 /// pmcp-run credentials from the environment: `PMCP_ACCESS_TOKEN`, else `PMCP_CLIENT_ID` +

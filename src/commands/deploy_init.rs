@@ -2,11 +2,6 @@
 //! `.pmcp/deploy.toml` (and `.pmcp/entra-app.json` for Entra), print the setup checklist.
 
 use super::Ctx;
-use crate::auth::entra::{
-    Cloud, DEFAULT_AUTHORITY_HOST, is_guid, is_https_or_loopback, is_loopback_url,
-    normalize_authority_host,
-};
-use crate::auth::env as envs;
 use crate::config::init::{
     Checklist, ENTRA_APP_JSON, EntraAppManifest, EntraInit, InitSettings, OidcInit,
     default_redirect_uri,
@@ -14,6 +9,11 @@ use crate::config::init::{
 use crate::config::{self, DEPLOY_TOML, DeployToml, Loaded, Location, Provider, TargetKind};
 use crate::ui::{Failure, Ui};
 use anyhow::Context;
+use pmcp_auth::entra::{
+    Cloud, DEFAULT_AUTHORITY_HOST, is_guid, is_https_or_loopback, is_loopback_url,
+    normalize_authority_host,
+};
+use pmcp_auth::env as envs;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,13 +1,13 @@
 //! `cargo pmcp auth emulator`: run the local Entra-compatible issuer until interrupted.
 
 use super::Ctx;
-use crate::auth::SecretString;
-use crate::emulator::{
-    DEFAULT_CLIENT_SECRET_ENV, Emulator, EmulatorConfig, EmulatorError, TokenVersion,
-};
 use crate::ui::Failure;
 use anyhow::Context;
 use base64::Engine;
+use pmcp_auth::SecretString;
+use pmcp_entra_emulator::{
+    DEFAULT_CLIENT_SECRET_ENV, Emulator, EmulatorConfig, EmulatorError, TokenVersion,
+};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -371,7 +371,7 @@ mod tests {
         let doc = include_str!("../../docs/emulator.md");
         let start = doc.find("```toml\n").expect("toml block") + "```toml\n".len();
         let end = start + doc[start..].find("```\n").expect("end of block");
-        let key = crate::emulator::SigningKey::generate().unwrap();
+        let key = pmcp_entra_emulator::SigningKey::generate().unwrap();
         let text = doc[start..end].replace(
             "-----BEGIN CERTIFICATE-----\nMIIC…\n-----END CERTIFICATE-----\n",
             &key.cert_pem(),
@@ -400,12 +400,12 @@ mod tests {
         let (apps, users) = describe(&EmulatorConfig::default());
         let ready = EmulatorReady {
             authority_host: "http://127.0.0.1:8399".into(),
-            tenant_id: crate::emulator::DEFAULT_TENANT_ID.into(),
-            client_id: crate::emulator::DEFAULT_API_CLIENT_ID.into(),
+            tenant_id: pmcp_entra_emulator::DEFAULT_TENANT_ID.into(),
+            client_id: pmcp_entra_emulator::DEFAULT_API_CLIENT_ID.into(),
             port: 8399,
             discovery_url: format!(
                 "http://127.0.0.1:8399/{}/v2.0/.well-known/openid-configuration",
-                crate::emulator::DEFAULT_TENANT_ID
+                pmcp_entra_emulator::DEFAULT_TENANT_ID
             ),
             client_secret_env: None,
             client_secret_file: Some(PathBuf::from("/tmp/cargo-pmcp-emulator-1.secret")),

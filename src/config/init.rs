@@ -6,7 +6,7 @@
 
 use super::edit::{DeployToml, ShapeError, string_array};
 use super::{DEFAULT_PUBLIC_CLIENT_PATTERNS, DEFAULT_SCOPES, Provider, TargetKind};
-use crate::auth::entra::{Cloud, DEFAULT_AUTHORITY_HOST};
+use pmcp_auth::entra::{Cloud, DEFAULT_AUTHORITY_HOST};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -395,7 +395,7 @@ impl Checklist {
             // Tokens name the tenant by GUID even when it was configured by domain.
             let issuer_tenant = if e.multi_tenant {
                 "{tenantid}"
-            } else if crate::auth::entra::is_guid(&e.tenant_id) {
+            } else if pmcp_auth::entra::is_guid(&e.tenant_id) {
                 e.tenant_id.as_str()
             } else {
                 "<tenant GUID>"

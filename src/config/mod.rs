@@ -1,6 +1,6 @@
 //! `.pmcp/deploy.toml`: a typed view for reading (this module) and a `toml_edit` document for
 //! writing (`edit`), so re-running `deploy init` keeps the user's comments, order and unknown keys.
-//! The schema is summarised for people in `shared/contracts/deploy-toml.md`; this code is the truth.
+//! The schema is summarised for people in `docs/contracts/deploy-toml.md`; this code is the truth.
 //!
 //! For commands that read deploy.toml (`deploy`, `auth test`):
 //! - [`project_root`] finds where `.pmcp/` lives (honours `--manifest-path`);
@@ -62,7 +62,7 @@ impl Default for TargetSection {
 /// The deployment targets.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "kebab-case")]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[derive(clap::ValueEnum)]
 pub enum TargetKind {
     /// The hosted pmcp.run service.
     PmcpRun,
@@ -117,7 +117,7 @@ impl Default for ServerSection {
 /// The identity providers.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[derive(clap::ValueEnum)]
 pub enum Provider {
     /// Microsoft Entra ID.
     #[default]

@@ -1,15 +1,15 @@
 //! The environment contract, deploy side: the variables the deployed server gets, derived from
-//! `.pmcp/deploy.toml`. The names are the constants in [`crate::auth::env`]; the server reads them
+//! `.pmcp/deploy.toml`. The names are the constants in [`pmcp_auth::env`]; the server reads them
 //! back with `EntraConfig::from_env` (and the validator's `JwtValidatorConfig::from_env`), so there
 //! is one list of names for both sides.
 //!
 //! - [`server_env`]: the non-secret variables (Entra/OIDC settings, DCR, `[environment]`).
 //! - [`resolve_secrets`]: the values of `[secrets] required`, looked up at deploy time.
 
-use crate::auth::env as names;
-use crate::auth::secret::SecretString;
-use crate::auth::{EntraConfig, entra};
 use crate::config::{DeployConfig, Provider};
+use pmcp_auth::SecretString;
+use pmcp_auth::env as names;
+use pmcp_auth::{EntraConfig, entra};
 use std::collections::BTreeMap;
 
 /// Clock-skew leeway the server is told to allow, in seconds.
@@ -112,7 +112,7 @@ fn non_blank(v: &Option<String>) -> Option<&str> {
 }
 
 /// The non-secret variables for the server, derived from deploy.toml: the Entra/OIDC settings under
-/// the names in [`crate::auth::env`], the DCR settings and `[environment]`.
+/// the names in [`pmcp_auth::env`], the DCR settings and `[environment]`.
 ///
 /// Entra, single tenant: `ENTRA_TENANT_ID`, `ENTRA_CLIENT_ID`, `ENTRA_AUTHORITY_HOST`,
 /// `AUTH_PROVIDER=entra`, `AUTH_ISSUER` ([`EntraConfig::issuer`]), `AUTH_JWKS_URI`

@@ -4,14 +4,14 @@
 //! - [`env`]: the environment contract: what the deployed server gets, derived from deploy.toml.
 //! - [`build`]: find the server binary with `cargo metadata` and build it with `cargo build`.
 //! - [`package`]: a reproducible, streamed zip with `bootstrap` and `pmcp-deploy.json`.
-//! - [`target`]: where it goes, behind one trait ([`target::Target`]): `pmcp-run` and `local`.
+//! - [`targets`]: where it goes, behind one trait ([`targets::Target`]): `pmcp-run` and `local`.
 //! - [`record`]: `.pmcp/deployment.toml`, what was deployed where.
 
 pub mod build;
 pub mod env;
 pub mod package;
 pub mod record;
-pub mod target;
+pub mod targets;
 
 /// The deploy exit codes (documented in docs/deploy.md and the README).
 pub mod exit {

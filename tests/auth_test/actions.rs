@@ -3,7 +3,7 @@
 
 use super::fakes::{FakeIssuer, GH_REQUEST_TOKEN};
 use super::*;
-use cargo_pmcp::emulator::FederatedCredential;
+use pmcp_entra_emulator::FederatedCredential;
 
 const GH_SUBJECT: &str = "repo:contoso/mcp-server:ref:refs/heads/main";
 
@@ -50,7 +50,7 @@ async fn actions_run_masks_the_id_token_and_writes_a_summary() {
     assert_eq!(access.len(), 1, "{masked:?}");
     assert_eq!(
         json(&out)["token"]["fingerprint"],
-        cargo_pmcp::auth::SecretString::new(access[0].clone()).fingerprint()
+        pmcp_auth::SecretString::new(access[0].clone()).fingerprint()
     );
     assert!(!stderr(&out).contains("::error::"));
     assert_eq!(

@@ -2,7 +2,7 @@
 
 use super::fakes::{FakeEntraErrors, FakeIssuer, GH_REQUEST_TOKEN};
 use super::*;
-use cargo_pmcp::emulator::{DEFAULT_API_SCOPE, DEFAULT_CLIENT_APP_ID, FederatedCredential};
+use pmcp_entra_emulator::{DEFAULT_API_SCOPE, DEFAULT_CLIENT_APP_ID, FederatedCredential};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/auth_test");
 

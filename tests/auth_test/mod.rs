@@ -11,8 +11,8 @@ mod tokens;
 
 use crate::support::TestDir;
 pub use crate::support::{stderr, stdout};
-use cargo_pmcp::auth::SecretString;
-use cargo_pmcp::emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use pmcp_auth::SecretString;
+use pmcp_entra_emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use serde_json::Value;
 use std::process::Output;
 

@@ -1,8 +1,9 @@
 //! The credentials library from Rust, as a server uses it: on-behalf-of against the emulator.
 
 use super::*;
-use cargo_pmcp::auth::{CredentialError, EntraConfig, get_obo_token};
-use cargo_pmcp::emulator::{DEFAULT_DOWNSTREAM_CLIENT_ID, TokenOptions};
+use pmcp_auth::EntraConfig;
+use pmcp_auth::client::{CredentialError, get_obo_token};
+use pmcp_entra_emulator::{DEFAULT_DOWNSTREAM_CLIENT_ID, TokenOptions};
 
 fn api_config(emu: &RunningEmulator, secret: Option<&str>) -> EntraConfig {
     let mut c = EntraConfig::new(emu.tenant_id(), emu.client_id())
@@ -21,10 +22,10 @@ async fn obo_exchanges_a_users_token_for_a_downstream_api_as_the_same_user() {
     let t = get_obo_token(&api_config(&emu, Some(SECRET)), user.secret(), &scope)
         .await
         .unwrap();
-    let claims = cargo_pmcp::auth::dangerous::decode_unverified(t.token.secret())
+    let claims = pmcp_auth::dangerous::decode_unverified(t.token.secret())
         .unwrap()
         .claims;
-    let user_claims = cargo_pmcp::auth::dangerous::decode_unverified(user.secret())
+    let user_claims = pmcp_auth::dangerous::decode_unverified(user.secret())
         .unwrap()
         .claims;
     assert_eq!(claims["aud"], DEFAULT_DOWNSTREAM_CLIENT_ID);
@@ -47,7 +48,7 @@ async fn obo_errors_are_typed() {
         .await
         .unwrap_err();
     assert!(matches!(e, CredentialError::MissingClientSecret), "{e}");
-    assert!(e.hint().contains("ENTRA_CLIENT_SECRET"));
+    assert!(cargo_pmcp::explain::credential(&e).contains("ENTRA_CLIENT_SECRET"));
 
     let e = get_obo_token(&api_config(&emu, Some("wrong")), user.secret(), &scope)
         .await

@@ -3,7 +3,7 @@
 
 use super::fakes::{FakeMcp, McpMode};
 use super::*;
-use cargo_pmcp::auth::{EntraConfig, JwtValidatorConfig};
+use pmcp_auth::{EntraConfig, JwtValidatorConfig};
 
 async fn mcp(emu: &RunningEmulator, mode: McpMode) -> FakeMcp {
     let entra = EntraConfig::new(emu.tenant_id(), emu.client_id())
@@ -163,7 +163,7 @@ async fn a_plain_http_server_url_off_loopback_is_refused_before_any_token_is_sen
     );
     assert!(j["token"].is_null(), "{j}");
     assert_eq!(
-        emu.request_count(cargo_pmcp::emulator::EndpointKind::Token),
+        emu.request_count(pmcp_entra_emulator::EndpointKind::Token),
         0
     );
 }

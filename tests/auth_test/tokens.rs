@@ -2,7 +2,7 @@
 //! expectations, configuration from deploy.toml, the JSON shape and the exit codes.
 
 use super::*;
-use cargo_pmcp::emulator::{
+use pmcp_entra_emulator::{
     DEFAULT_DOWNSTREAM_CLIENT_ID, DEFAULT_GROUP_ADMINS, DEFAULT_GROUP_ENGINEERING, TokenOptions,
     TokenVersion,
 };
@@ -75,7 +75,7 @@ async fn json_document_has_exactly_the_documented_shape() {
     // the fingerprint is the first 12 hex digits of the token's SHA-256
     assert_eq!(
         j["token"]["fingerprint"],
-        cargo_pmcp::auth::SecretString::new(token.clone()).fingerprint()
+        pmcp_auth::SecretString::new(token.clone()).fingerprint()
     );
     assert!(j["token"]["expires_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(
@@ -151,7 +151,7 @@ async fn human_output_lists_everything_but_the_token() {
         "expires       in ",
         &format!(
             "fingerprint   {}",
-            cargo_pmcp::auth::SecretString::new(token.clone()).fingerprint()
+            pmcp_auth::SecretString::new(token.clone()).fingerprint()
         ),
         &format!("ok   group {DEFAULT_GROUP_ADMINS}: member"),
         "ok   permission deploy:servers: granted",
@@ -456,7 +456,7 @@ async fn missing_inputs_and_bad_deploy_toml_exit_2() {
 
 #[tokio::test]
 async fn multi_tenant_accepts_other_tenants_within_the_allow_list() {
-    use cargo_pmcp::emulator::{DEFAULT_TENANT_ID, SECOND_TENANT_ID};
+    use pmcp_entra_emulator::{DEFAULT_TENANT_ID, SECOND_TENANT_ID};
     let emu = emulator_with(EmulatorConfig::with_second_tenant()).await;
     let dir = TestDir::new();
     let other = emu

@@ -1,4 +1,4 @@
-//! An in-process server that speaks the pmcp-run deployment API (shared/contracts/pmcp-run-api.md)
+//! An in-process server that speaks the pmcp-run deployment API (docs/contracts/pmcp-run-api.md)
 //! on 127.0.0.1, with fault injection. Plain HTTP/1.1 over std threads, so faults such as a reset
 //! connection mid-upload are exact. It records every request for the assertions.
 

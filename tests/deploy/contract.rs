@@ -4,9 +4,9 @@
 //! environment of the test process.
 
 use super::{CLIENT, TENANT};
-use cargo_pmcp::auth::EntraConfig;
 use cargo_pmcp::config;
 use cargo_pmcp::deploy::env::server_env;
+use pmcp_auth::EntraConfig;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -122,8 +122,8 @@ fn secret_given_to_the_server_reads_back_as_the_client_secret() {
 
 /// The validator's side of the contract: `JwtValidatorConfig::from_lookup` (what `from_env` runs)
 /// over exactly the map deploy produces.
-fn validator_config(env: &BTreeMap<String, String>) -> cargo_pmcp::auth::JwtValidatorConfig {
-    cargo_pmcp::auth::JwtValidatorConfig::from_lookup(|n| env.get(n).cloned())
+fn validator_config(env: &BTreeMap<String, String>) -> pmcp_auth::JwtValidatorConfig {
+    pmcp_auth::JwtValidatorConfig::from_lookup(|n| env.get(n).cloned())
         .unwrap_or_else(|e| panic!("JwtValidatorConfig::from_lookup: {e}\n{env:#?}"))
 }
 
@@ -201,6 +201,6 @@ fn group_permissions_read_back_as_the_same_table() {
     let cfg = config::parse(Path::new("deploy.toml"), &toml).unwrap();
     let env = server_env(&cfg).unwrap().vars;
     let mapper =
-        cargo_pmcp::auth::GroupPermissionMapper::from_json(&env["AUTH_GROUP_PERMISSIONS"]).unwrap();
+        pmcp_auth::GroupPermissionMapper::from_json(&env["AUTH_GROUP_PERMISSIONS"]).unwrap();
     assert_eq!(mapper.table(), &cfg.auth.entra.group_permissions);
 }

@@ -264,9 +264,9 @@ async fn emulator_init_deploy_auth_test_then_destroy() {
     let alice = tokens::device_code_user_token(
         &authority,
         &tenant,
-        cargo_pmcp::emulator::DEFAULT_CLIENT_APP_ID,
+        pmcp_entra_emulator::DEFAULT_CLIENT_APP_ID,
         &scope,
-        &format!("alice@{}", cargo_pmcp::emulator::DEFAULT_TENANT_DOMAIN),
+        &format!("alice@{}", pmcp_entra_emulator::DEFAULT_TENANT_DOMAIN),
     )
     .await
     .expect("alice's token");
@@ -291,9 +291,9 @@ async fn emulator_init_deploy_auth_test_then_destroy() {
     let admin = tokens::device_code_user_token(
         &authority,
         &tenant,
-        cargo_pmcp::emulator::DEFAULT_CLIENT_APP_ID,
+        pmcp_entra_emulator::DEFAULT_CLIENT_APP_ID,
         &scope,
-        &format!("admin@{}", cargo_pmcp::emulator::DEFAULT_TENANT_DOMAIN),
+        &format!("admin@{}", pmcp_entra_emulator::DEFAULT_TENANT_DOMAIN),
     )
     .await
     .expect("admin's token");

@@ -1,8 +1,8 @@
 //! Client assertions: certificate (x5t and x5t#S256) and federated (a second in-process issuer).
 
 use super::common::*;
-use cargo_pmcp::emulator::assertion::thumbprints;
-use cargo_pmcp::emulator::*;
+use pmcp_entra_emulator::assertion::thumbprints;
+use pmcp_entra_emulator::*;
 use serde_json::{Value, json};
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

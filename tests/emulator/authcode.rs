@@ -2,7 +2,7 @@
 
 use super::common::*;
 use base64::Engine;
-use cargo_pmcp::emulator::*;
+use pmcp_entra_emulator::*;
 
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()

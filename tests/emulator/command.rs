@@ -50,10 +50,10 @@ fn json_ready_line_then_serves_discovery() {
     }
     let authority = ready["authority_host"].as_str().unwrap();
     assert_eq!(authority, format!("http://127.0.0.1:{}", ready["port"]));
-    assert_eq!(ready["tenant_id"], cargo_pmcp::emulator::DEFAULT_TENANT_ID);
+    assert_eq!(ready["tenant_id"], pmcp_entra_emulator::DEFAULT_TENANT_ID);
     assert_eq!(
         ready["client_id"],
-        cargo_pmcp::emulator::DEFAULT_API_CLIENT_ID
+        pmcp_entra_emulator::DEFAULT_API_CLIENT_ID
     );
     assert!(!ready.to_string().contains("from-the-environment"));
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -270,7 +270,7 @@ fn auto_approve_flag_completes_device_code_at_once() {
         ready["tenant_id"].as_str().unwrap()
     );
     let scope = format!("api://{}/.default", ready["client_id"].as_str().unwrap());
-    let client = cargo_pmcp::emulator::DEFAULT_CLIENT_APP_ID;
+    let client = pmcp_entra_emulator::DEFAULT_CLIENT_APP_ID;
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let http = reqwest::Client::new();

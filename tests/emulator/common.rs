@@ -1,7 +1,7 @@
 //! Helpers: an emulator with a known secret, a form POST, verifying a token against the JWKS.
 
-use cargo_pmcp::auth::SecretString;
-use cargo_pmcp::emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use pmcp_auth::SecretString;
+use pmcp_entra_emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use serde_json::{Map, Value};
 
 pub const SECRET: &str = "emulator-test-secret-value";

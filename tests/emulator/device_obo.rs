@@ -1,7 +1,7 @@
 //! Device code flow (control endpoint, library approval, auto-approval, decline) and on-behalf-of.
 
 use super::common::*;
-use cargo_pmcp::emulator::*;
+use pmcp_entra_emulator::*;
 use serde_json::{Value, json};
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";

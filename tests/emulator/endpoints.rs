@@ -1,7 +1,7 @@
 //! Discovery, keys and client credentials in Entra's shapes.
 
 use super::common::*;
-use cargo_pmcp::emulator::*;
+use pmcp_entra_emulator::*;
 
 #[tokio::test]
 async fn v2_discovery_keys_and_client_credentials_token() {

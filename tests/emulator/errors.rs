@@ -1,7 +1,7 @@
 //! Each error Entra returns, with its AADSTS code, `error` and HTTP status.
 
 use super::common::*;
-use cargo_pmcp::emulator::*;
+use pmcp_entra_emulator::*;
 
 fn cc_form<'a>(client_id: &'a str, secret: &'a str, scope: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![

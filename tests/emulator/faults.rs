@@ -1,8 +1,8 @@
 //! Request counts, injected faults and request events.
 
 use super::common::*;
-use cargo_pmcp::auth::{EntraConfig, JwtValidator, JwtValidatorConfig, ManualClock};
-use cargo_pmcp::emulator::*;
+use pmcp_auth::{EntraConfig, JwtValidator, JwtValidatorConfig, ManualClock};
+use pmcp_entra_emulator::*;
 use std::sync::Arc;
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Key rotation: the old kid stays published for the grace period, new tokens use the new kid.
 
 use super::common::*;
-use cargo_pmcp::emulator::*;
+use pmcp_entra_emulator::*;
 use std::time::Duration;
 
 async fn kids(emu: &RunningEmulator) -> Vec<String> {

@@ -1,7 +1,7 @@
 //! v1 vs v2 shapes, `/common` discovery, the groups overage, a second tenant.
 
 use super::common::*;
-use cargo_pmcp::emulator::*;
+use pmcp_entra_emulator::*;
 use serde_json::json;
 
 #[tokio::test]

@@ -1,9 +1,9 @@
 //! Emulator tokens through the project's validator, via discovery (what a deployed server does).
 
 use super::common::*;
-use cargo_pmcp::auth::clock::ManualClock;
-use cargo_pmcp::auth::{AuthError, EntraConfig, JwtValidator, JwtValidatorConfig};
-use cargo_pmcp::emulator::*;
+use pmcp_auth::ManualClock;
+use pmcp_auth::{AuthError, EntraConfig, JwtValidator, JwtValidatorConfig};
+use pmcp_entra_emulator::*;
 use std::sync::Arc;
 
 fn validator(emu: &RunningEmulator) -> JwtValidator {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use cargo_pmcp::auth::{EntraConfig, JwtValidatorConfig};
+use pmcp_auth::{EntraConfig, JwtValidatorConfig};
 use serde_json::json;
 
 use super::harness::*;
@@ -167,7 +167,7 @@ async fn cold_failures_are_reported_and_retried_after_a_pause() {
     let err = v.validate(&t).await.unwrap_err();
     assert_eq!(err.code(), "discovery_failed");
     assert!(err.to_string().contains("500"), "{err}");
-    assert!(err.hint().contains("authority host"));
+    assert!(cargo_pmcp::explain::auth_error(&err, None).contains("authority host"));
     // Immediately again: the failure is remembered, not refetched.
     assert_eq!(v.validate(&t).await.unwrap_err().code(), "discovery_failed");
     assert_eq!(issuer.discovery_fetches(), 1);

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use cargo_pmcp::auth::{Algorithm, JwtValidatorConfig};
+use pmcp_auth::{Algorithm, JwtValidatorConfig};
 
 use super::harness::{CLIENT, OTHER_TENANT, TENANT};
 

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use cargo_pmcp::auth::{EntraConfig, JwtValidator, JwtValidatorConfig, ManualClock};
+use pmcp_auth::{EntraConfig, JwtValidator, JwtValidatorConfig, ManualClock};
 use serde_json::{Value, json};
 
 pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";

@@ -1,4 +1,4 @@
-//! The shared validator module (`cargo_pmcp::auth`): each rule of docs/validator.md as a test,
+//! The shared validator module (`pmcp_auth`): each rule of docs/validator.md as a test,
 //! the key cache's fetch behaviour, and the environment contract.
 
 mod cache;

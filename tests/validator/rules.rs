@@ -3,9 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use cargo_pmcp::auth::{
-    Algorithm, AuthContext, AuthError, GroupPermissionMapper, JwtValidatorConfig,
-};
+use cargo_pmcp::explain;
+use pmcp_auth::{Algorithm, AuthContext, AuthError, GroupPermissionMapper, JwtValidatorConfig};
 use serde_json::{Value, json};
 
 use super::harness::*;
@@ -155,7 +154,7 @@ async fn rule2_a_set_with_no_usable_key_is_a_failed_fetch() {
 async fn rule3_issuer_comes_from_discovery() {
     let issuer = Issuer::start().await;
     // Configured with a domain name: the GUID issuer comes from the document, not from guessing.
-    let entra = cargo_pmcp::auth::EntraConfig::new("contoso.onmicrosoft.com", CLIENT)
+    let entra = pmcp_auth::EntraConfig::new("contoso.onmicrosoft.com", CLIENT)
         .with_authority_host(issuer.base());
     let (v, _) = validator(JwtValidatorConfig::from_entra(&entra));
     v.validate(&token(&issuer.claims())).await.unwrap();
@@ -277,12 +276,9 @@ async fn rule4_v1_tokens_are_rejected_by_default_with_a_hint() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "v1_token");
-    assert!(
-        err.hint().contains("requestedAccessTokenVersion"),
-        "{}",
-        err.hint()
-    );
-    assert!(err.hint().contains('2'));
+    let advice = explain::auth_error(&err, Some(CLIENT));
+    assert!(advice.contains("requestedAccessTokenVersion"), "{advice}");
+    assert!(advice.contains('2'));
     // The v1 document is not even read.
     assert_eq!(issuer.discovery_fetches(), 1);
 }
@@ -358,8 +354,10 @@ async fn rule5_graph_tokens_get_a_graph_hint() {
         });
         let err = v.validate(&token(&c)).await.unwrap_err();
         assert_eq!(err.code(), "wrong_audience");
-        assert!(err.hint().contains("Microsoft Graph"), "{}", err.hint());
-        assert!(err.hint().contains(&format!("api://{CLIENT}/.default")));
+        assert!(err.to_string().contains("Microsoft Graph"), "{err}");
+        let advice = explain::auth_error(&err, Some(CLIENT));
+        assert!(advice.contains("Microsoft Graph"), "{advice}");
+        assert!(advice.contains(&format!("api://{CLIENT}/.default")));
     }
     // A nonce in the header (Graph tokens' signatures cannot be verified by others).
     let t = token_with(
@@ -369,7 +367,7 @@ async fn rule5_graph_tokens_get_a_graph_hint() {
     );
     let err = v.validate(&t).await.unwrap_err();
     assert_eq!(err.code(), "wrong_audience");
-    assert!(err.hint().contains("Microsoft Graph"));
+    assert!(explain::auth_error(&err, Some(CLIENT)).contains("Microsoft Graph"));
 }
 
 // Rule 6: time.

@@ -1,5 +1,5 @@
 //! A small MCP server speaking streamable HTTP JSON-RPC, protected by
-//! [`EntraAuthLayer`](cargo_pmcp::auth::middleware::EntraAuthLayer).
+//! [`AuthLayer`](pmcp_auth::middleware::AuthLayer).
 //!
 //! - `POST /mcp`: JSON-RPC 2.0 — `initialize`, `ping`, `tools/list`, `tools/call`; notifications and
 //!   responses from the client get `202 Accepted`. `GET`/`DELETE /mcp` → `405` (no server-initiated
@@ -22,8 +22,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use cargo_pmcp::auth::AuthContext;
-use cargo_pmcp::auth::middleware::{Authenticated, EntraAuthLayer, MiddlewareError};
+use pmcp_auth::AuthContext;
+use pmcp_auth::middleware::{AuthLayer, Authenticated, MiddlewareError};
 use serde_json::{Value, json};
 
 /// The MCP endpoint's path.
@@ -67,7 +67,7 @@ impl ServerState {
 ///
 /// `auth = None` serves every caller anonymously (`whoami` says so, `admin_status` is refused):
 /// what a deployment with `AUTH_PROVIDER=none` gets, and the baseline of the middleware benchmark.
-pub fn app(state: Arc<ServerState>, auth: Option<EntraAuthLayer>) -> Router {
+pub fn app(state: Arc<ServerState>, auth: Option<AuthLayer>) -> Router {
     let router = Router::new()
         .route(
             MCP_PATH,
@@ -398,7 +398,7 @@ pub async fn serve_from_env() -> ExitCode {
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| env!("CARGO_PKG_NAME").to_string());
 
-    let auth = match EntraAuthLayer::from_env() {
+    let auth = match AuthLayer::from_env() {
         Ok(layer) => Some(layer.resource_name(&name).on_rejection(|r| {
             // One line per refused request: why, and which token (by fingerprint, never the token).
             eprintln!(
@@ -421,7 +421,7 @@ pub async fn serve_from_env() -> ExitCode {
             None
         }
         Err(e) => {
-            eprintln!("error: {e}\nhint: {}", e.hint());
+            eprintln!("error: {e}\n(the variables are listed in pmcp-auth's docs/server.md)");
             return ExitCode::from(2);
         }
     };

@@ -1,5 +1,7 @@
 //! Errors of the shared validator module. Every variant has a stable code (for `--json`, logs and
-//! `WWW-Authenticate`), a human message (`Display`) and a hint that says what to do.
+//! `WWW-Authenticate`) and a message (`Display`) that says what is wrong with the token, in terms of
+//! tokens and HTTP. Advice on what to do (flags, files, Portal steps) belongs to the caller: the
+//! `cargo pmcp` CLI keys its advice on [`AuthError::code`].
 
 /// Why a token was not accepted, or why the validator could not decide.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,11 +34,14 @@ pub enum AuthError {
     #[error("tenant `{tenant}` is not in the allowed tenants")]
     TenantNotAllowed { tenant: String },
     /// `aud` missing or not this API.
-    #[error("audience `{found}` is not this API (expected {expected})")]
+    #[error("audience `{found}` is not this API (expected {expected}){}", if *graph { "; it is a Microsoft Graph token" } else { "" })]
     WrongAudience {
+        /// The token's `aud`.
         found: String,
+        /// The accepted audiences.
         expected: String,
-        hint: Option<String>,
+        /// The token was issued for Microsoft Graph (a common mistake: a Graph token sent to an API).
+        graph: bool,
     },
     /// An Entra v1.0 token where only v2.0 is accepted.
     #[error("this is an Entra v1.0 access token (issuer `{issuer}`); this API accepts v2.0 tokens")]
@@ -89,29 +94,6 @@ impl AuthError {
             AuthError::DuplicateClaim { .. } => "duplicate_claim",
             AuthError::JwksUnavailable { .. } => "jwks_unavailable",
             AuthError::DiscoveryFailed { .. } => "discovery_failed",
-        }
-    }
-
-    /// What to do about it.
-    pub fn hint(&self) -> String {
-        match self {
-            AuthError::Malformed { .. } => "Pass the access token itself (three base64url parts separated by dots), not an ID token file, a JSON response or a quoted string.".into(),
-            AuthError::UnsupportedAlgorithm { .. } => "Entra signs access tokens with RS256. A token signed otherwise was not issued by the configured authority.".into(),
-            AuthError::MissingKid => "Request the token from the configured authority; Entra always sets `kid`.".into(),
-            AuthError::UnknownKey { .. } => "The token was signed by a key the authority does not publish: check the tenant and the cloud (authority host), or whether the token comes from another issuer.".into(),
-            AuthError::InvalidSignature => "The token was altered or signed by another issuer. Request a fresh token from the configured authority.".into(),
-            AuthError::WrongIssuer { .. } => "Check tenant_id and the cloud (authority_host) in .pmcp/deploy.toml match where the token was issued.".into(),
-            AuthError::WrongTenant { .. } => "The token's `tid` must be a GUID that appears in its issuer; request the token from your own tenant's authority.".into(),
-            AuthError::TenantNotAllowed { .. } => "Add the tenant to [auth.entra] allowed_tenants (or --allowed-tenant) if it should have access.".into(),
-            AuthError::WrongAudience { hint: Some(h), .. } => h.clone(),
-            AuthError::WrongAudience { .. } => "Request the token for this API: scope `api://<client_id>/.default` (or `--resource api://<client_id>` with az).".into(),
-            AuthError::V1Token { .. } => "Set `requestedAccessTokenVersion` to 2 in the app registration's manifest (Expose an API), or accept v1 tokens with `accept_v1_tokens = true`.".into(),
-            AuthError::Expired { .. } => "Request a new token; if it was just issued, check this machine's clock.".into(),
-            AuthError::NotYetValid { .. } => "Check this machine's clock (and the issuer's); the token's `nbf` is in the future.".into(),
-            AuthError::MissingClaim { .. } => "Request an access token for this API from the configured authority; ID tokens and tokens for other APIs lack required claims.".into(),
-            AuthError::DuplicateClaim { .. } => "The token is crafted to confuse parsers; reject it and investigate where it came from.".into(),
-            AuthError::JwksUnavailable { .. } => "Check network access to the authority host and that the tenant exists; the validator retries on the next unknown key or scheduled refresh.".into(),
-            AuthError::DiscoveryFailed { .. } => "Check the authority host, the tenant id and the cloud; the document must be reachable over https.".into(),
         }
     }
 }

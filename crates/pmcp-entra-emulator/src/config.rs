@@ -5,7 +5,7 @@
 //! app with no role, a downstream API for on-behalf-of calls, and three users (one of them with more
 //! than 200 groups, and one without any role). The same shape deserializes from TOML (see `docs/emulator.md`).
 
-use crate::auth::SecretString;
+use pmcp_auth::SecretString;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -180,7 +180,7 @@ impl EmulatorConfig {
         }
         let mut seen = std::collections::BTreeSet::new();
         for t in &self.tenants {
-            if !crate::auth::entra::is_guid(&t.id) {
+            if !pmcp_auth::entra::is_guid(&t.id) {
                 return Err(format!(
                     "tenant id `{}` is not a GUID (Entra tenant ids are GUIDs; put the domain in `domain`)",
                     t.id
@@ -191,7 +191,7 @@ impl EmulatorConfig {
             }
             let mut apps = std::collections::BTreeSet::new();
             for a in &t.apps {
-                if !crate::auth::entra::is_guid(&a.client_id) {
+                if !pmcp_auth::entra::is_guid(&a.client_id) {
                     return Err(format!(
                         "app `{}` in tenant `{}`: client_id `{}` is not a GUID",
                         a.name, t.id, a.client_id
@@ -242,7 +242,7 @@ impl EmulatorConfig {
             }
             let mut upns = std::collections::BTreeSet::new();
             for u in &t.users {
-                if !crate::auth::entra::is_guid(&u.oid) {
+                if !pmcp_auth::entra::is_guid(&u.oid) {
                     return Err(format!("user `{}`: oid `{}` is not a GUID", u.upn, u.oid));
                 }
                 if !upns.insert(u.upn.to_ascii_lowercase()) {

@@ -3,9 +3,9 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use axum::{Extension, Router, routing::post};
-//! use cargo_pmcp::auth::{AuthContext, middleware::EntraAuthLayer};
+//! use pmcp_auth::{AuthContext, middleware::AuthLayer};
 //!
-//! let auth = EntraAuthLayer::from_env()?          // the variables `cargo pmcp deploy` sets
+//! let auth = AuthLayer::from_env()?          // the variables `cargo pmcp deploy` sets
 //!     .resource_path("/mcp")                      // where the MCP endpoint is mounted
 //!     .public_path("/health");                    // answered without a token
 //! let app: Router = Router::new()
@@ -19,7 +19,7 @@
 //!   `/.well-known/oauth-protected-resource/<resource path>`) answers the RFC 9728 protected
 //!   resource metadata: `resource`, `authorization_servers` (the tenant's issuer), `scopes_supported`,
 //!   `bearer_methods_supported: ["header"]`. No token needed.
-//! - Paths registered with [`EntraAuthLayer::public_path`] pass through without a token (and without
+//! - Paths registered with [`AuthLayer::public_path`] pass through without a token (and without
 //!   an identity).
 //! - Everything else needs `Authorization: Bearer <token>`. The token is checked by
 //!   [`JwtValidator`]; on success an [`AuthContext`] (and an
@@ -30,7 +30,8 @@
 //!   it answers `503` (it never lets a request through undecided).
 //! - Identity headers a client could forge (`X-MS-CLIENT-PRINCIPAL*`, `X-Forwarded-User`, …) are
 //!   removed before the request reaches the handler: identity comes from the token only.
-//! - Error bodies are JSON (`error`, `error_description`, `code`, `hint`) and never contain the token.
+//! - Error bodies are JSON (`error`, `error_description`, `code`) and never contain the token; they
+//!   say what is wrong with the request, never which command to run.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -95,12 +96,12 @@ pub trait TokenAuthenticator: Send + Sync + 'static {
 }
 
 /// Entra: [`JwtValidator::validate`] then [`AuthContext::from_entra_claims`].
-struct EntraAuthenticator {
+struct ValidatorAuthenticator {
     validator: JwtValidator,
     mapper: GroupPermissionMapper,
 }
 
-impl TokenAuthenticator for EntraAuthenticator {
+impl TokenAuthenticator for ValidatorAuthenticator {
     fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<AuthContext, AuthError>> {
         Box::pin(async move {
             let claims = self.validator.validate(token).await?;
@@ -159,24 +160,9 @@ pub enum MiddlewareError {
     Config(#[from] ConfigError),
 }
 
-impl MiddlewareError {
-    /// What to do about it.
-    pub fn hint(&self) -> String {
-        match self {
-            MiddlewareError::UnknownProvider { .. } | MiddlewareError::NotConfigured { .. } => {
-                "Run `cargo pmcp deploy init --oauth entra` and deploy again, or set the variables by hand (see docs/server.md).".into()
-            }
-            MiddlewareError::Disabled { .. } => "Set [auth] enabled = true in .pmcp/deploy.toml and deploy again, or serve without the layer on purpose.".into(),
-            MiddlewareError::Config(_) => {
-                "Check the deployment's environment (docs/server.md lists every variable).".into()
-            }
-        }
-    }
-}
-
 /// The tower layer. Cheap to clone; build it once at start-up.
 #[derive(Clone)]
-pub struct EntraAuthLayer {
+pub struct AuthLayer {
     shared: Arc<Shared>,
 }
 
@@ -190,7 +176,7 @@ struct Shared {
     public_base: Option<String>,
     /// Where the protected resource is mounted: `""` (the origin) or `/mcp`.
     resource_path: String,
-    /// Set by [`EntraAuthLayer::resource_url`]: the path is fixed by configuration.
+    /// Set by [`AuthLayer::resource_url`]: the path is fixed by configuration.
     resource_fixed: bool,
     public_paths: Vec<String>,
     on_rejection: Option<Arc<RejectionHook>>,
@@ -217,9 +203,9 @@ pub struct Rejection {
     pub token_fingerprint: Option<String>,
 }
 
-impl std::fmt::Debug for EntraAuthLayer {
+impl std::fmt::Debug for AuthLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EntraAuthLayer")
+        f.debug_struct("AuthLayer")
             .field("authorization_servers", &self.shared.authorization_servers)
             .field("scopes_supported", &self.shared.scopes_supported)
             .field("public_base", &self.shared.public_base)
@@ -229,7 +215,7 @@ impl std::fmt::Debug for EntraAuthLayer {
     }
 }
 
-impl EntraAuthLayer {
+impl AuthLayer {
     /// Entra ID: validate with `config` (usually [`JwtValidatorConfig::from_entra`]), map groups with
     /// `mapper`, and advertise `entra`'s issuer as the authorization server and
     /// `api://<client_id>/.default` as the scope.
@@ -238,7 +224,7 @@ impl EntraAuthLayer {
         entra: &EntraConfig,
         mapper: GroupPermissionMapper,
     ) -> Self {
-        let authenticator = EntraAuthenticator {
+        let authenticator = ValidatorAuthenticator {
             validator: JwtValidator::new(config),
             mapper,
         };
@@ -292,7 +278,7 @@ impl EntraAuthLayer {
         }
     }
 
-    /// Build from the variables `cargo pmcp deploy` sets (see [`crate::auth::env`]):
+    /// Build from the variables `cargo pmcp deploy` sets (see [`crate::env`]):
     /// - `AUTH_PROVIDER`: `entra` (or unset with `ENTRA_TENANT_ID` and `ENTRA_CLIENT_ID` present),
     ///   `oidc`, or `none` (→ [`MiddlewareError::Disabled`]); anything else fails, so a typo never
     ///   starts an open server;
@@ -305,7 +291,7 @@ impl EntraAuthLayer {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// [`EntraAuthLayer::from_env`] over any variable source (tests, a config map).
+    /// [`AuthLayer::from_env`] over any variable source (tests, a config map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MiddlewareError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let provider = match get(env::AUTH_PROVIDER) {
@@ -376,7 +362,7 @@ impl EntraAuthLayer {
 
     /// Where the protected MCP endpoint is mounted, e.g. `/mcp`: the metadata is then also served at
     /// `/.well-known/oauth-protected-resource/mcp` (RFC 9728 §3.1) and 401s point there.
-    /// Defaults to the origin (`""`). Ignored when [`EntraAuthLayer::resource_url`] (or
+    /// Defaults to the origin (`""`). Ignored when [`AuthLayer::resource_url`] (or
     /// `AUTH_RESOURCE_URL`) fixed the resource: the deployment knows its public path best.
     pub fn resource_path(mut self, path: &str) -> Self {
         if !self.shared.resource_fixed {
@@ -461,27 +447,27 @@ fn normalize_path(path: &str) -> String {
     }
 }
 
-impl<S> Layer<S> for EntraAuthLayer {
-    type Service = EntraAuthService<S>;
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        EntraAuthService {
+        AuthService {
             inner,
             shared: self.shared.clone(),
         }
     }
 }
 
-/// The service produced by [`EntraAuthLayer`].
+/// The service produced by [`AuthLayer`].
 #[derive(Clone)]
-pub struct EntraAuthService<S> {
+pub struct AuthService<S> {
     inner: S,
     shared: Arc<Shared>,
 }
 
-impl<S> std::fmt::Debug for EntraAuthService<S> {
+impl<S> std::fmt::Debug for AuthService<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EntraAuthService").finish_non_exhaustive()
+        f.debug_struct("AuthService").finish_non_exhaustive()
     }
 }
 
@@ -611,12 +597,12 @@ fn layer_missing() -> axum::response::Response {
         None,
         &json!({
             "error": "server_error",
-            "error_description": "this route reads the caller's identity but is not behind EntraAuthLayer (or is registered as a public path)",
+            "error_description": "this route reads the caller's identity but is not behind AuthLayer (or is registered as a public path)",
         }),
     )
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for EntraAuthService<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AuthService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -677,8 +663,7 @@ where
                 }
                 Err(err) => {
                     let description = scrub(&err.to_string(), &token);
-                    let resp: Response<ResBody> =
-                        rejection_for(&err, &description, &token, &metadata_url);
+                    let resp: Response<ResBody> = rejection_for(&err, &description, &metadata_url);
                     shared.report(
                         &req,
                         resp.status(),
@@ -938,7 +923,6 @@ fn bearer_token(headers: &HeaderMap) -> Result<String, MissingToken> {
 fn rejection_for<R: From<Bytes>>(
     err: &AuthError,
     description: &str,
-    token: &str,
     metadata_url: &str,
 ) -> Response<R> {
     match err {
@@ -968,7 +952,6 @@ fn rejection_for<R: From<Bytes>>(
                 "error": "invalid_token",
                 "error_description": description,
                 "code": err.code(),
-                "hint": scrub(&err.hint(), token),
             }),
         ),
     }
@@ -1109,7 +1092,7 @@ mod tests {
 
     #[test]
     fn metadata_paths() {
-        let layer = EntraAuthLayer::with_authenticator(Deny, vec![], vec![]).resource_path("mcp/");
+        let layer = AuthLayer::with_authenticator(Deny, vec![], vec![]).resource_path("mcp/");
         let s = &layer.shared;
         assert_eq!(s.resource_path, "/mcp");
         assert_eq!(
@@ -1131,7 +1114,7 @@ mod tests {
 
     #[test]
     fn resource_url_must_be_https_or_loopback() {
-        let l = || EntraAuthLayer::with_authenticator(Deny, vec![], vec![]);
+        let l = || AuthLayer::with_authenticator(Deny, vec![], vec![]);
         assert!(l().resource_url("http://example.com/mcp").is_err());
         assert!(l().resource_url("https://example.com/mcp?x=1").is_err());
         let ok = l().resource_url("https://example.com:8443/mcp/").unwrap();
@@ -1156,7 +1139,7 @@ mod tests {
 
     #[test]
     fn an_unknown_provider_fails_closed() {
-        let err = EntraAuthLayer::from_lookup(lookup(&[
+        let err = AuthLayer::from_lookup(lookup(&[
             ("AUTH_PROVIDER", "entr"),
             ("ENTRA_TENANT_ID", TENANT),
             ("ENTRA_CLIENT_ID", CLIENT),
@@ -1175,24 +1158,24 @@ mod tests {
     #[test]
     fn none_and_nothing_are_not_silently_open() {
         assert_eq!(
-            EntraAuthLayer::from_lookup(lookup(&[("AUTH_PROVIDER", "none")])).unwrap_err(),
+            AuthLayer::from_lookup(lookup(&[("AUTH_PROVIDER", "none")])).unwrap_err(),
             MiddlewareError::Disabled {
                 var: "AUTH_PROVIDER"
             }
         );
         assert!(matches!(
-            EntraAuthLayer::from_lookup(lookup(&[])).unwrap_err(),
+            AuthLayer::from_lookup(lookup(&[])).unwrap_err(),
             MiddlewareError::NotConfigured { .. }
         ));
         // Entra without a client id: the missing variable is named.
-        let err = EntraAuthLayer::from_lookup(lookup(&[
+        let err = AuthLayer::from_lookup(lookup(&[
             ("AUTH_PROVIDER", "entra"),
             ("ENTRA_TENANT_ID", TENANT),
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("ENTRA_CLIENT_ID"), "{err}");
         // OIDC without an issuer: named, with why, and no made-up fallback variable.
-        let err = EntraAuthLayer::from_lookup(lookup(&[("AUTH_PROVIDER", "oidc")])).unwrap_err();
+        let err = AuthLayer::from_lookup(lookup(&[("AUTH_PROVIDER", "oidc")])).unwrap_err();
         let text = err.to_string();
         assert!(
             text.contains("AUTH_ISSUER is not set: AUTH_PROVIDER=oidc needs"),
@@ -1214,7 +1197,7 @@ mod tests {
             ),
             ("AUTH_RESOURCE_URL", "https://mcp.example.com/api/mcp"),
         ];
-        let layer = EntraAuthLayer::from_lookup(lookup(&vars)).unwrap();
+        let layer = AuthLayer::from_lookup(lookup(&vars)).unwrap();
         assert_eq!(
             layer.authorization_servers(),
             [format!("https://login.microsoftonline.us/{TENANT}/v2.0")]
@@ -1233,11 +1216,11 @@ mod tests {
 
         let mut bad = vars.to_vec();
         bad[4] = ("AUTH_GROUP_PERMISSIONS", "[1,2]");
-        let err = EntraAuthLayer::from_lookup(lookup(&bad)).unwrap_err();
+        let err = AuthLayer::from_lookup(lookup(&bad)).unwrap_err();
         assert!(err.to_string().contains("AUTH_GROUP_PERMISSIONS"), "{err}");
         let mut bad = vars.to_vec();
         bad[5] = ("AUTH_RESOURCE_URL", "http://mcp.example.com/mcp");
-        let err = EntraAuthLayer::from_lookup(lookup(&bad)).unwrap_err();
+        let err = AuthLayer::from_lookup(lookup(&bad)).unwrap_err();
         assert!(err.to_string().contains("AUTH_RESOURCE_URL"), "{err}");
     }
 

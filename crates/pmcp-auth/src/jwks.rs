@@ -322,8 +322,6 @@ pub struct Snapshot {
     pub issuer: String,
     /// Expected issuer of v1.0 tokens when they are accepted; may contain `{tenantid}`.
     pub issuer_v1: Option<String>,
-    /// Where the keys came from.
-    pub jwks_uri: String,
     /// When the keys were fetched (clock seconds).
     pub fetched_at: u64,
 }
@@ -422,6 +420,7 @@ impl KeyCache {
     }
 
     /// Wait until at least `n` refresh attempts have completed.
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) async fn wait_for_attempts(&self, n: u64) {
         let mut rx = self.completed.subscribe();
         let _ = rx.wait_for(|done| *done >= n).await;

@@ -465,6 +465,8 @@ impl JwtValidator {
     }
 
     /// Wait until at least `n` refresh attempts (including background ones) have completed.
+    /// A test hook (feature `testing`): tests wait on it instead of sleeping.
+    #[cfg(any(test, feature = "testing"))]
     pub async fn wait_for_fetch_attempts(&self, n: u64) {
         self.inner.cache.wait_for_attempts(n).await;
     }
@@ -749,7 +751,7 @@ impl JwtValidator {
                 } else {
                     expected.join(" or ")
                 },
-                hint: None,
+                graph: false,
             });
         }
         Ok(claims)
@@ -838,7 +840,6 @@ impl Inner {
             keys,
             issuer,
             issuer_v1,
-            jwks_uri,
             fetched_at: now,
         })
     }
@@ -877,18 +878,10 @@ fn audience_values(aud: &Value) -> Vec<&str> {
 }
 
 fn graph_audience_error(found: &str, config: &JwtValidatorConfig) -> AuthError {
-    let api = config
-        .client_id
-        .as_deref()
-        .or(config.audiences.first().map(String::as_str))
-        .unwrap_or("<client_id>");
     AuthError::WrongAudience {
         found: found.to_string(),
         expected: config.audiences.join(" or "),
-        hint: Some(format!(
-            "This token was requested for Microsoft Graph, not this API. Request it with scope \
-             `api://{api}/.default` (az: `--resource api://{api}`)."
-        )),
+        graph: true,
     }
 }
 

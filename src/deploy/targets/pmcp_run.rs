@@ -1,14 +1,14 @@
-//! The hosted pmcp.run service, spoken exactly as `shared/contracts/pmcp-run-api.md` describes:
+//! The hosted pmcp.run service, spoken exactly as `docs/contracts/pmcp-run-api.md` describes:
 //! discovery (`/.well-known/pmcp-config`), an access token (given, or client credentials),
 //! `GetUploadUrl`, a streamed `PUT` with retries and `x-pmcp-sha256`, `CreateDeployment`, then
 //! `GetDeployment` polled until `SUCCESS`/`FAILED` or the wait timeout.
 
 use super::{DeployRequest, Deployed, Destroyed, OAuthEndpoints, StatusEntry, Target, TargetError};
-use crate::auth::entra::is_https_or_loopback;
-use crate::auth::secret::SecretString;
 use crate::config::{Provider, TargetKind};
 use crate::deploy::record;
 use crate::ui::Progress;
+use pmcp_auth::SecretString;
+use pmcp_auth::entra::is_https_or_loopback;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -471,7 +471,7 @@ impl PmcpRun {
             .map(|s| json!({ "name": s.name, "value": s.value.secret() }))
             .collect();
         let get = |k: &str| env.get(k).cloned();
-        use crate::auth::env as n;
+        use pmcp_auth::env as n;
         json!({
             "projectName": req.name,
             "uploadId": upload_id,

@@ -112,8 +112,8 @@ impl SigningKey {
     /// The private key as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`): with [`SigningKey::cert_pem`]
     /// it makes the PEM file a client uses for certificate credentials
     /// (`AZURE_CLIENT_CERTIFICATE_PATH`). A secret: write it with mode 0600, never print it.
-    pub fn private_key_pem(&self) -> crate::auth::SecretString {
-        crate::auth::SecretString::new(pem("PRIVATE KEY", &self.pkcs8))
+    pub fn private_key_pem(&self) -> pmcp_auth::SecretString {
+        pmcp_auth::SecretString::new(pem("PRIVATE KEY", &self.pkcs8))
     }
 
     /// The key as Entra publishes it: `kty, use, kid, x5t, n, e, x5c` and, in v2 sets, `issuer`.

@@ -280,7 +280,7 @@ impl EntraClaims {
     /// True when `groups` lists `group_id` (GUIDs compared case-insensitively).
     ///
     /// In groups overage ([`EntraClaims::groups_overage`]) the list is absent and this is false:
-    /// do not read "false" as "not a member" then — see [`crate::auth::AuthContext`].
+    /// do not read "false" as "not a member" then — see [`crate::AuthContext`].
     pub fn in_group(&self, group_id: &str) -> bool {
         self.groups
             .as_ref()

@@ -8,8 +8,8 @@
 //! and control endpoints under `/_emulator/` (rotate keys, approve a device code).
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), cargo_pmcp::emulator::EmulatorError> {
-//! use cargo_pmcp::emulator::{Emulator, EmulatorConfig, TokenOptions};
+//! # async fn demo() -> Result<(), pmcp_entra_emulator::EmulatorError> {
+//! use pmcp_entra_emulator::{Emulator, EmulatorConfig, TokenOptions};
 //! let emu = Emulator::start(EmulatorConfig::default(), 0).await?;
 //! let token = emu.issue_user_token("alice@contoso.onmicrosoft.com", &TokenOptions::default())?;
 //! println!("{} {}", emu.authority_host(), token.fingerprint());
@@ -38,7 +38,7 @@ pub use errors::AadError;
 pub use keys::SigningKey;
 pub use observe::{EndpointKind, Fault, RequestEvent};
 
-use crate::auth::SecretString;
+use pmcp_auth::SecretString;
 use server::{DeviceState, ServerState};
 use std::sync::{Arc, Mutex, RwLock};
 use tokens::{ClientAuth, Subject, TokenSpec};

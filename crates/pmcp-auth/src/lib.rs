@@ -1,0 +1,65 @@
+//! Entra ID and OpenID Connect access-token validation for MCP servers: the shared validator module
+//! that a deployed server links to check every request's token, and that `cargo pmcp auth test`
+//! uses, so CI proves exactly what production enforces.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use pmcp_auth::{AuthContext, EntraConfig, JwtValidator, JwtValidatorConfig};
+//!
+//! let config = JwtValidatorConfig::entra(EntraConfig::new(
+//!     "72f988bf-86f1-41af-91ab-2d7cd011db47",   // tenant id
+//!     "6f1e2d3c-4b5a-4987-8c6d-5e4f3a2b1c03",   // the API's client id (the audience)
+//! ))?;
+//! let validator = JwtValidator::new(config);
+//! # let bearer = "";
+//! let claims = validator.validate(bearer).await?;
+//! let caller = AuthContext::from_claims(&claims, None);
+//! println!("{} may {:?}", caller.user_id, caller.permissions);
+//! # Ok(()) }
+//! ```
+//!
+//! # Features
+//! - (always) the validator: [`JwtValidator`], its settings [`JwtValidatorConfig`] and
+//!   [`EntraConfig`], the typed claims [`EntraClaims`], the caller's [`AuthContext`] with
+//!   permissions from app roles and groups ([`GroupPermissionMapper`]), and [`env`], the
+//!   environment contract a deployed server reads.
+//! - `server`: [`middleware`], a tower layer ([`AuthLayer`]) that answers 401/403 with
+//!   `WWW-Authenticate` and serves the RFC 9728 protected-resource metadata.
+//! - `client`: [`client`], token acquisition from Entra or an OIDC provider (client secret,
+//!   certificate, federated credentials, GitHub Actions OIDC, device code, on-behalf-of).
+//! - `testing`: hooks that let tests wait for the key cache's background work. Not a stable API.
+//!
+//! Errors say what went wrong in terms of tokens and HTTP, with a stable [`AuthError::code`]; they
+//! never advise a command to run (that is the CLI's job).
+#![warn(missing_docs)]
+
+mod claims;
+mod clock;
+pub mod dangerous;
+mod discovery;
+pub mod entra;
+pub mod env;
+mod error;
+mod jwks;
+mod permissions;
+mod secret;
+mod validator;
+
+#[cfg(feature = "client")]
+pub mod client;
+#[cfg(feature = "server")]
+pub mod middleware;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use claims::{ClaimAudience, EntraClaims};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use entra::{Cloud, ConfigError, EntraConfig};
+pub use error::AuthError;
+pub use jsonwebtoken::Algorithm;
+pub use jwks::KeyCacheStatus;
+#[cfg(feature = "server")]
+pub use middleware::AuthLayer;
+pub use permissions::{AuthContext, GroupPermissionMapper};
+pub use secret::SecretString;
+pub use validator::{JwtValidator, JwtValidatorConfig};
