@@ -8,5 +8,6 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod deploy;
+pub mod exit;
 pub mod explain;
 pub mod ui;

@@ -2,21 +2,30 @@
 
 use cargo_pmcp::cli::{Cli, normalize_args};
 use cargo_pmcp::commands::{self, Ctx};
-use cargo_pmcp::ui::{Failure, Ui, github};
+use cargo_pmcp::exit::Exit;
+use cargo_pmcp::ui::{Failure, Ui, failure_document, github};
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = normalize_args(std::env::args_os().collect());
+    let json = wants_json(&args);
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            if !e.use_stderr() {
+                return ExitCode::SUCCESS; // --help, --version
+            }
+            if json {
+                // Even a usage error is one JSON document on stdout with --json.
+                let first = e.to_string();
+                let message = first.lines().next().unwrap_or_default();
+                let message = message.strip_prefix("error: ").unwrap_or(message);
+                let doc = failure_document(Exit::Usage, "usage", message, Some("see --help"));
+                println!("{doc}");
+            }
+            return Exit::Usage.into();
         }
     };
     let g = &cli.global;
@@ -32,7 +41,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return Exit::Unexpected.into();
         }
     };
     let result = runtime.block_on(commands::dispatch(cli, &ctx));
@@ -56,12 +65,31 @@ fn report(ui: &Ui, err: anyhow::Error) -> ExitCode {
                 eprintln!("{} {hint}", ui.bold("hint:"));
             }
             github::error(&f.message);
+            if ui.json {
+                let _ = ui.print_json(&f.document());
+            }
         }
         return f.exit_code();
     }
-    eprintln!("{} {err:#}", ui.style_red("error:"));
-    github::error(&format!("{err:#}"));
-    ExitCode::from(1)
+    let message = format!("{err:#}");
+    eprintln!("{} {message}", ui.style_red("error:"));
+    github::error(&message);
+    if ui.json {
+        let _ = ui.print_json(&failure_document(
+            Exit::Unexpected,
+            Exit::Unexpected.name(),
+            &message,
+            None,
+        ));
+    }
+    Exit::Unexpected.into()
+}
+
+/// `--json` among the arguments, looked for by hand when clap could not parse them.
+fn wants_json(args: &[std::ffi::OsString]) -> bool {
+    args.iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json")
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

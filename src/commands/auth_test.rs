@@ -14,10 +14,11 @@ use serde_json::{Map, Value};
 
 use super::Ctx;
 use crate::config::{self, DeployConfig, Provider};
+use crate::exit::Exit;
 use crate::explain;
 use crate::ui::{Failure, Ui, github};
 use pmcp_auth::client::{
-    self, AccessToken, AssertionAlgorithm, AssertionSource, Certificate, ClientCredential,
+    AccessToken, AssertionAlgorithm, AssertionSource, Certificate, ClientCredential,
     ClientCredentialsRequest, CredentialError, GitHubOidc, TokenClient,
 };
 use pmcp_auth::entra::{self, Cloud, EntraConfig};
@@ -168,15 +169,20 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// How the run ends after a failure at this stage.
+    pub fn exit(self) -> Exit {
+        match self {
+            Stage::Config => Exit::Usage,
+            Stage::Acquire => Exit::TokenNotAcquired,
+            Stage::Validate => Exit::TokenInvalid,
+            Stage::Expect => Exit::ExpectationNotMet,
+            Stage::Server => Exit::ServerCheckFailed,
+        }
+    }
+
     /// The exit code of a failure at this stage.
     pub fn exit_code(self) -> u8 {
-        match self {
-            Stage::Config => 2,
-            Stage::Acquire => 3,
-            Stage::Validate => 4,
-            Stage::Expect => 5,
-            Stage::Server => 6,
-        }
+        self.exit().code()
     }
 
     fn name(self) -> &'static str {
@@ -289,9 +295,14 @@ impl AuthTestReport {
         });
     }
 
+    /// How the run ends.
+    pub fn exit(&self) -> Exit {
+        self.stage.map(Stage::exit).unwrap_or(Exit::Success)
+    }
+
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
-        self.stage.map(Stage::exit_code).unwrap_or(0)
+        self.exit().code()
     }
 
     /// A markdown summary for `$GITHUB_STEP_SUMMARY`.
@@ -1163,11 +1174,11 @@ fn finish(ui: &Ui, report: &AuthTestReport) -> anyhow::Result<()> {
     if ui.json {
         ui.print_json(report)?;
     }
-    match report.exit_code() {
-        0 => Ok(()),
-        code => {
+    match report.exit() {
+        Exit::Success => Ok(()),
+        exit => {
             let e = report.error.as_ref();
-            let mut f = Failure::new(code, e.map(|e| e.message.clone()).unwrap_or_default());
+            let mut f = Failure::new(exit, e.map(|e| e.message.clone()).unwrap_or_default());
             if let Some(e) = e {
                 f = f.with_hint(e.hint.clone());
             }

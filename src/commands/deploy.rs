@@ -9,12 +9,13 @@ use crate::deploy::build::{self, BuildError, BuildOptions};
 use crate::deploy::env::{self as denv, Secret, ServerEnv};
 use crate::deploy::package::{self, Artifact, DeployManifest};
 use crate::deploy::record::{self, Record};
+use crate::deploy::rfc3339;
 use crate::deploy::targets::local::{Local, LocalSettings};
 use crate::deploy::targets::pmcp_run::{self, Credentials, PmcpRun, PmcpRunSettings, RetryPolicy};
 use crate::deploy::targets::{
     DeployRequest, Deployed, Destroyed, OAuthEndpoints, StatusEntry, Target, TargetError,
 };
-use crate::deploy::{exit, rfc3339};
+use crate::exit::Exit;
 use crate::ui::{Failure, Ui, github};
 use pmcp_auth::SecretString;
 use serde::Serialize;
@@ -245,6 +246,8 @@ impl fmt::Display for DestroyedView<'_> {
     }
 }
 
+#[derive(Serialize)]
+#[serde(transparent)]
 struct DestroyedView<'a>(&'a Destroyed);
 
 /// The project directory (where `.pmcp/` lives): next to `--manifest-path`, else the nearest
@@ -301,9 +304,8 @@ fn env_failure(e: denv::EnvError, loaded: Option<&config::Loaded>) -> Failure {
 }
 
 fn target_failure(e: TargetError) -> Failure {
-    let code = e.exit_code();
     let hint = e.hint().map(str::to_string);
-    let f = Failure::new(code, e.to_string());
+    let f = Failure::new(e.exit(), e.to_string());
     match hint {
         Some(h) => f.with_hint(h),
         None => f,
@@ -362,25 +364,9 @@ fn unavailable(kind: TargetKind) -> Failure {
         .with_hint("use --target pmcp-run or --target local")
 }
 
-/// With `--json`, a failure is also the one JSON document on stdout (`error`, `hint`,
-/// `exit_code`); `main` still prints the human text on stderr.
-fn json_error(ui: &Ui, result: anyhow::Result<()>) -> anyhow::Result<()> {
-    if let Err(e) = &result
-        && ui.json
-        && let Some(f) = e.downcast_ref::<Failure>()
-    {
-        ui.print_json(&serde_json::json!({
-            "error": f.message,
-            "hint": f.hint,
-            "exit_code": f.code,
-        }))?;
-    }
-    result
-}
-
 /// Run `deploy`.
 pub async fn run(args: DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
-    json_error(&ctx.ui, run_inner(&args, ctx).await)
+    run_inner(&args, ctx).await
 }
 
 async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
@@ -532,7 +518,10 @@ async fn deploy_to<T: Target>(
             .await?
             .map_err(|e| {
                 progress.clear();
-                Failure::new(1, format!("cannot write {}: {e}", out.display()))
+                Failure::new(
+                    Exit::Unexpected,
+                    format!("cannot write {}: {e}", out.display()),
+                )
             })?;
     let pkg_ms = t_pkg.elapsed().as_millis() as u64;
     progress.done(&format!(
@@ -568,7 +557,7 @@ async fn deploy_to<T: Target>(
             uploaded: None,
             durations_ms: durations,
         };
-        return print_result(ui, &result);
+        return Ok(ui.result(&result)?);
     }
 
     // 4. Push.
@@ -624,19 +613,7 @@ async fn deploy_to<T: Target>(
         result.url.as_deref().unwrap_or_default(),
         result.artifact.sha256
     ));
-    print_result(ui, &result)
-}
-
-fn print_result<T: Serialize + fmt::Display>(ui: &Ui, result: &T) -> anyhow::Result<()> {
-    if ui.json {
-        ui.print_json(result)?;
-    } else {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        write!(out, "{result}")?;
-        out.flush()?;
-    }
-    Ok(())
+    Ok(ui.result(&result)?)
 }
 
 fn build_failure(e: BuildError) -> Failure {
@@ -647,7 +624,7 @@ fn build_failure(e: BuildError) -> Failure {
             if !output.ends_with('\n') {
                 eprintln!();
             }
-            Failure::new(exit::BUILD, format!("cargo build failed ({status})"))
+            Failure::new(Exit::BuildFailed, format!("cargo build failed ({status})"))
                 .with_hint("fix the errors above; nothing was deployed")
         }
         e @ (BuildError::Ambiguous { .. } | BuildError::UnknownBin { .. }) => {
@@ -657,15 +634,15 @@ fn build_failure(e: BuildError) -> Failure {
         e @ BuildError::NoBinary { .. } => Failure::usage(e.to_string()).with_hint(
             "deploy a package with a [[bin]] target (src/main.rs), or pass --manifest-path",
         ),
-        e @ BuildError::Metadata(_) => Failure::new(exit::BUILD, e.to_string())
+        e @ BuildError::Metadata(_) => Failure::new(Exit::BuildFailed, e.to_string())
             .with_hint("run it in the server's directory or pass --manifest-path <Cargo.toml>"),
-        e => Failure::new(exit::BUILD, e.to_string()),
+        e => Failure::new(Exit::BuildFailed, e.to_string()),
     }
 }
 
 /// Run `deploy destroy`.
 pub async fn destroy(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<()> {
-    json_error(&ctx.ui, destroy_inner(args, ctx).await)
+    destroy_inner(args, ctx).await
 }
 
 async fn destroy_inner(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<()> {
@@ -692,17 +669,13 @@ async fn destroy_inner(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<()> {
         TargetKind::AwsLambda => return Err(unavailable(kind).into()),
     }
     .map_err(target_failure)?;
-    if ui.json {
-        ui.print_json(&result)?;
-    } else {
-        print!("{}", DestroyedView(&result));
-    }
+    ui.result(&DestroyedView(&result))?;
     Ok(())
 }
 
 /// Run `deploy status`.
 pub async fn status(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
-    json_error(&ctx.ui, status_inner(args, ctx).await)
+    status_inner(args, ctx).await
 }
 
 async fn status_inner(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
@@ -745,7 +718,7 @@ async fn status_inner(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
             }),
         }
     }
-    print_result(ui, &StatusResult { targets })
+    Ok(ui.result(&StatusResult { targets })?)
 }
 
 /// pmcp-run runs the artifact on Linux (`provided.al2023`): a binary built for another OS (the

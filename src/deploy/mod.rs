@@ -13,18 +13,6 @@ pub mod package;
 pub mod record;
 pub mod targets;
 
-/// The deploy exit codes (documented in docs/deploy.md and the README).
-pub mod exit {
-    /// Usage or configuration error (deploy.toml, flags, missing secrets or credentials).
-    pub const CONFIG: u8 = 2;
-    /// `cargo build` failed or the binary could not be found.
-    pub const BUILD: u8 = 3;
-    /// Upload or authentication with the target failed.
-    pub const UPLOAD: u8 = 4;
-    /// The deployment failed or did not become ready in time.
-    pub const DEPLOY: u8 = 5;
-}
-
 /// `YYYY-MM-DDTHH:MM:SSZ` for a system time (UTC), without a date crate.
 pub fn rfc3339(t: std::time::SystemTime) -> String {
     let secs = t

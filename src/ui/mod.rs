@@ -1,6 +1,8 @@
 //! Output, interactivity, progress and CI integration shared by every command.
 //!
-//! - Human text goes to stderr; `--json` output goes to stdout (exactly one JSON document).
+//! - A command's result goes to stdout: human text, or with `--json` exactly one JSON document
+//!   (for success and for failure alike; the human text then goes to stderr). Progress, logs and
+//!   warnings go to stderr.
 //! - Non-interactive when stdin or stdout is not a terminal, or `CI` is set: no prompt, ever.
 //! - In GitHub Actions (`GITHUB_ACTIONS=true`): `::add-mask::`, `::error::`, step summary.
 
@@ -9,6 +11,8 @@ pub mod progress;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+
+use crate::exit::Exit;
 
 pub use progress::Progress;
 
@@ -85,6 +89,24 @@ impl Ui {
         self.info(format_args!("using {what} = {value} ({source})"));
     }
 
+    /// Print a command's result: with `--json` the JSON document on stdout and the human text on
+    /// stderr; otherwise the human text on stdout. One value gives both, so they never drift.
+    pub fn result<T: serde::Serialize + std::fmt::Display>(
+        &self,
+        result: &T,
+    ) -> std::io::Result<()> {
+        if self.json {
+            if !self.quiet {
+                eprint!("{result}");
+            }
+            self.print_json(result)
+        } else {
+            let mut out = std::io::stdout().lock();
+            write!(out, "{result}")?;
+            out.flush()
+        }
+    }
+
     /// Print a JSON document on stdout (one line).
     pub fn print_json<T: serde::Serialize>(&self, value: &T) -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
@@ -137,12 +159,16 @@ pub fn is_ci() -> bool {
     }
 }
 
-/// An error that carries the process exit code and, optionally, a hint. Commands return
-/// `anyhow::Error`s; `main` downcasts to this type to pick the exit code (1 when absent).
+/// An error that carries how the run ends and, optionally, a hint. Commands return
+/// `anyhow::Error`s; `main` downcasts to this type to pick the exit code ([`Exit::Unexpected`]
+/// when absent) and, with `--json`, prints [`Failure::document`] unless the command already printed
+/// its own failure document.
 #[derive(Debug)]
 pub struct Failure {
-    /// Process exit code (2 usage/config, then per command).
-    pub code: u8,
+    /// How the run ends.
+    pub exit: Exit,
+    /// A stable, specific error code (`AADSTS7000215`, `expired`, …); defaults to the exit's name.
+    pub code: Option<String>,
     /// What went wrong (first line of the error output).
     pub message: String,
     /// What to do next.
@@ -152,10 +178,11 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// A failure with an exit code and message.
-    pub fn new(code: u8, message: impl Into<String>) -> Self {
+    /// A failure with an exit and a message.
+    pub fn new(exit: Exit, message: impl Into<String>) -> Self {
         Self {
-            code,
+            exit,
+            code: None,
             message: message.into(),
             hint: None,
             reported: false,
@@ -164,12 +191,18 @@ impl Failure {
 
     /// A usage / configuration / input error (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        Self::new(2, message)
+        Self::new(Exit::Usage, message)
     }
 
     /// Add a hint (what to do next).
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Give the failure a specific error code (the JSON document's `error.code`).
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
         self
     }
 
@@ -181,8 +214,34 @@ impl Failure {
 
     /// The exit code as a process `ExitCode`.
     pub fn exit_code(&self) -> ExitCode {
-        ExitCode::from(self.code)
+        self.exit.into()
     }
+
+    /// The `--json` failure document every verb prints:
+    /// `{"ok": false, "exit_code": N, "error": {"code", "message", "hint"}}`.
+    pub fn document(&self) -> serde_json::Value {
+        failure_document(
+            self.exit,
+            self.code.as_deref().unwrap_or(self.exit.name()),
+            &self.message,
+            self.hint.as_deref(),
+        )
+    }
+}
+
+/// The one shape of a `--json` failure: `ok`, `exit_code` and `error` (`code`, `message`, `hint`).
+/// A command whose result document carries more (auth test's checks) adds its fields beside these.
+pub fn failure_document(
+    exit: Exit,
+    code: &str,
+    message: &str,
+    hint: Option<&str>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "ok": false,
+        "exit_code": exit.code(),
+        "error": {"code": code, "message": message, "hint": hint},
+    })
 }
 
 impl std::fmt::Display for Failure {

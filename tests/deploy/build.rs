@@ -16,8 +16,10 @@ fn bad_deploy_toml_is_exit_2_with_line_and_column() {
     assert_eq!(out.status.code(), Some(2));
     let doc: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(doc["exit_code"], 2);
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["error"]["code"], "usage");
     assert!(
-        doc["error"]
+        doc["error"]["message"]
             .as_str()
             .unwrap()
             .contains(".pmcp/deploy.toml:3:"),

@@ -330,7 +330,7 @@ fn already_uploaded_skips_the_put_and_client_credentials_work() {
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(doc["exit_code"], 2, "{doc}");
     assert!(
-        doc["error"]
+        doc["error"]["message"]
             .as_str()
             .unwrap()
             .contains("no delete operation"),

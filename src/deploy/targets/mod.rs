@@ -8,6 +8,7 @@ pub mod pmcp_run;
 use crate::config::{DeployConfig, TargetKind};
 use crate::deploy::env::{Secret, ServerEnv};
 use crate::deploy::package::Artifact;
+use crate::exit::Exit;
 use crate::ui::Progress;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -88,7 +89,7 @@ pub struct Destroyed {
     pub detail: String,
 }
 
-/// A target failed. Each kind maps to one deploy exit code ([`TargetError::exit_code`]).
+/// A target failed. Each kind maps to one deploy exit code ([`TargetError::exit`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TargetError {
@@ -126,14 +127,13 @@ pub enum TargetError {
 }
 
 impl TargetError {
-    /// The deploy exit code for this error.
-    pub fn exit_code(&self) -> u8 {
-        use crate::deploy::exit;
+    /// How `deploy` ends for this error.
+    pub fn exit(&self) -> Exit {
         match self {
-            TargetError::Config { .. } | TargetError::Unsupported { .. } => exit::CONFIG,
-            TargetError::Auth { .. } | TargetError::Upload { .. } => exit::UPLOAD,
-            TargetError::Failed { .. } | TargetError::Timeout { .. } => exit::DEPLOY,
-            TargetError::Io(_) => 1,
+            TargetError::Config { .. } | TargetError::Unsupported { .. } => Exit::Usage,
+            TargetError::Auth { .. } | TargetError::Upload { .. } => Exit::UploadFailed,
+            TargetError::Failed { .. } | TargetError::Timeout { .. } => Exit::DeployFailed,
+            TargetError::Io(_) => Exit::Unexpected,
         }
     }
 
