@@ -9,7 +9,7 @@ use crate::deploy::build::{self, BuildError, BuildOptions};
 use crate::deploy::env::{self as denv, Secret, ServerEnv};
 use crate::deploy::package::{self, Artifact, DeployManifest};
 use crate::deploy::record::{self, Record};
-use crate::deploy::rfc3339;
+use crate::ui::rfc3339;
 use crate::deploy::targets::local::{Local, LocalSettings};
 use crate::deploy::targets::pmcp_run::{self, Credentials, PmcpRun, PmcpRunSettings, RetryPolicy};
 use crate::deploy::targets::{

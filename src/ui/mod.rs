@@ -252,6 +252,14 @@ impl std::fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC, whole seconds) for a system time.
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t);
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string())
+}
+
 /// Write `contents` to `path` atomically: a temp file in the same directory, fsync, rename.
 /// Parent directories are created. On failure the original file is untouched.
 pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
@@ -259,7 +267,8 @@ pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<
 }
 
 /// [`write_atomic`] for contents that `write` streams into the temp file (an archive, a large
-/// binary). When `write` fails, the temp file is removed and `path` is untouched.
+/// binary). When `write` fails, the temp file is removed and `path` is untouched. An existing file's
+/// permissions are kept (a 0600 deploy.toml stays 0600); a new file gets 0644.
 pub fn write_atomic_with(
     path: &std::path::Path,
     write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
@@ -269,19 +278,69 @@ pub fn write_atomic_with(
         _ => std::path::PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir)?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        write(&mut f)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    // A temp file in the same directory (so the rename is atomic), removed on any error.
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".pmcp-");
+    if let Some(permissions) = permissions_for(path) {
+        builder.permissions(permissions);
     }
-    result
+    let mut tmp = builder.tempfile_in(&dir)?;
+    write(tmp.as_file_mut())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// The permissions a rewritten `path` gets: its own when it exists; 0644 for a new file on Unix
+/// (tempfile would create 0600); the platform default elsewhere.
+fn permissions_for(path: &std::path::Path) -> Option<std::fs::Permissions> {
+    if let Ok(meta) = std::fs::metadata(path) {
+        return Some(meta.permissions());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        Some(std::fs::Permissions::from_mode(0o644))
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_millis(1_795_000_000_750)),
+            "2026-11-18T11:06:40Z"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_writes_keep_the_file_mode_and_give_new_files_0644() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new.toml");
+        write_atomic(&new, b"a").unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&new), 0o644);
+        std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o600)).unwrap();
+        write_atomic(&new, b"b").unwrap();
+        assert_eq!(mode(&new), 0o600);
+        assert_eq!(std::fs::read(&new).unwrap(), b"b");
+        // A failed write leaves the file and no temp file behind.
+        let err = write_atomic_with(&new, |_| Err(std::io::Error::other("boom")));
+        assert!(err.is_err());
+        assert_eq!(std::fs::read(&new).unwrap(), b"b");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 }

@@ -57,15 +57,24 @@ impl Project {
         Project { dir }
     }
 
-    /// `cargo-pmcp deploy --target-dir <tmp>/target <args>` with the secret set: each test builds
-    /// into its own target dir (never the outer cargo lock).
+    /// `cargo-pmcp deploy --target-dir <tmp>/target <args>` with the secret set: each test gets its
+    /// own target dir (its artifact, never the outer cargo lock), while cargo's intermediate build
+    /// files are shared (see [`shared_build_dir`]), so the fixture compiles once per test run.
     pub fn deploy(&self, args: &[&str]) -> assert_cmd::Command {
         let mut cmd = self.dir.cmd();
         cmd.arg("deploy")
             .arg("--target-dir")
             .arg(self.dir.join("target"))
             .args(args)
-            .env("ENTRA_CLIENT_SECRET", SECRET_VALUE);
+            .env("ENTRA_CLIENT_SECRET", SECRET_VALUE)
+            .env("CARGO_BUILD_BUILD_DIR", shared_build_dir());
         cmd
     }
+}
+
+/// Cargo's build directory (intermediate files, `build.build-dir`) shared by every deploy test:
+/// the copies of the fixture are the same package with the same sources, so after the first test
+/// the others find it fresh and only the final binary is copied into their own target dir.
+pub fn shared_build_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tiny-server-build")
 }

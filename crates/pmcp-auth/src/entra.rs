@@ -76,18 +76,27 @@ pub enum ConfigError {
     /// A required variable is unset (both its names are listed).
     #[error("{name} is not set (nor {fallback})")]
     Missing {
+        /// The variable's name.
         name: &'static str,
+        /// Its alias, read when the name is unset.
         fallback: &'static str,
     },
     /// A variable without a fallback is unset, though the rest of the configuration needs it.
     #[error("{name} is not set: {why}")]
     Required {
+        /// The variable's name.
         name: &'static str,
+        /// What needs it.
         why: &'static str,
     },
     /// A variable is set to something unusable.
     #[error("{name} is invalid: {detail}")]
-    Invalid { name: &'static str, detail: String },
+    Invalid {
+        /// The variable's name.
+        name: &'static str,
+        /// What is wrong with its value.
+        detail: String,
+    },
 }
 
 /// Where the API's app registration lives and how to reach its authority.

@@ -9,30 +9,52 @@
 pub enum AuthError {
     /// Not a JWT: wrong number of segments, bad base64url or JSON.
     #[error("the token is not a well-formed JWT: {detail}")]
-    Malformed { detail: String },
+    Malformed {
+        /// What is wrong with its shape.
+        detail: String,
+    },
     /// The header's `alg` is not on the allow-list (`none` and HS* never are).
     #[error(
         "the token is signed with {found}, which this API does not accept (allowed: {allowed})"
     )]
-    UnsupportedAlgorithm { found: String, allowed: String },
+    UnsupportedAlgorithm {
+        /// The header's `alg`.
+        found: String,
+        /// The configured algorithms.
+        allowed: String,
+    },
     /// The header has no `kid`.
     #[error("the token header has no `kid`, so no signing key can be chosen")]
     MissingKid,
     /// No key with this `kid` in the issuer's key set, even after a refresh.
     #[error("no signing key with kid `{kid}` in the issuer's key set")]
-    UnknownKey { kid: String },
+    UnknownKey {
+        /// The header's `kid`.
+        kid: String,
+    },
     /// The signature does not verify.
     #[error("the token's signature does not verify")]
     InvalidSignature,
     /// `iss` is not the expected issuer.
     #[error("issuer `{found}` is not the expected `{expected}`")]
-    WrongIssuer { found: String, expected: String },
+    WrongIssuer {
+        /// The token's `iss`.
+        found: String,
+        /// The issuer discovery (or configuration) named.
+        expected: String,
+    },
     /// Multi-tenant: `tid` is not a GUID, does not appear in `iss`, or does not match the key's issuer.
     #[error("tenant mismatch: {detail}")]
-    WrongTenant { detail: String },
+    WrongTenant {
+        /// Which of the tenant rules failed.
+        detail: String,
+    },
     /// Multi-tenant with an allow-list: the token's tenant is not on it.
     #[error("tenant `{tenant}` is not in the allowed tenants")]
-    TenantNotAllowed { tenant: String },
+    TenantNotAllowed {
+        /// The token's `tid`.
+        tenant: String,
+    },
     /// `aud` missing or not this API.
     #[error("audience `{found}` is not this API (expected {expected}){}", if *graph { "; it is a Microsoft Graph token" } else { "" })]
     WrongAudience {
@@ -45,11 +67,16 @@ pub enum AuthError {
     },
     /// An Entra v1.0 token where only v2.0 is accepted.
     #[error("this is an Entra v1.0 access token (issuer `{issuer}`); this API accepts v2.0 tokens")]
-    V1Token { issuer: String },
+    V1Token {
+        /// The token's v1.0 `iss`.
+        issuer: String,
+    },
     /// `exp` is in the past (beyond the leeway).
     #[error("the token expired {by_seconds} s ago (beyond the {leeway_seconds} s leeway)")]
     Expired {
+        /// Seconds past `exp`.
         by_seconds: u64,
+        /// The configured clock-skew leeway.
         leeway_seconds: u64,
     },
     /// `nbf` is in the future (beyond the leeway).
@@ -57,21 +84,39 @@ pub enum AuthError {
         "the token is not valid for another {by_seconds} s (nbf beyond the {leeway_seconds} s leeway)"
     )]
     NotYetValid {
+        /// Seconds until `nbf`.
         by_seconds: u64,
+        /// The configured clock-skew leeway.
         leeway_seconds: u64,
     },
     /// A required claim is absent.
     #[error("the token has no `{claim}` claim")]
-    MissingClaim { claim: String },
+    MissingClaim {
+        /// The claim's name.
+        claim: String,
+    },
     /// The claims object repeats a key (or two `tid` differing only in case).
     #[error("the token's claims repeat `{claim}`")]
-    DuplicateClaim { claim: String },
+    DuplicateClaim {
+        /// The repeated claim's name.
+        claim: String,
+    },
     /// The key set could not be fetched and no good keys are cached.
     #[error("the signing keys at {uri} could not be fetched: {detail}")]
-    JwksUnavailable { uri: String, detail: String },
+    JwksUnavailable {
+        /// The JWK set URL.
+        uri: String,
+        /// Why the fetch failed (status, timeout, size cap, parse error).
+        detail: String,
+    },
     /// The OpenID discovery document could not be fetched or is invalid.
     #[error("the OpenID discovery document at {uri} could not be used: {detail}")]
-    DiscoveryFailed { uri: String, detail: String },
+    DiscoveryFailed {
+        /// The discovery document URL.
+        uri: String,
+        /// Why it could not be used.
+        detail: String,
+    },
 }
 
 impl AuthError {

@@ -348,7 +348,7 @@ impl Target for Local {
             log: log.clone(),
             bootstrap: bootstrap.clone(),
             artifact_sha256: req.artifact.sha256.clone(),
-            started_at: crate::deploy::rfc3339(std::time::SystemTime::now()),
+            started_at: crate::ui::rfc3339(std::time::SystemTime::now()),
         };
         let json = serde_json::to_vec_pretty(&state).expect("state serializes");
         if let Err(e) = crate::ui::write_atomic(&req.project_dir.join(STATE_JSON), &json) {
