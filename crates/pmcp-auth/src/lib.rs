@@ -4,24 +4,24 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use pmcp_auth::{AuthContext, EntraConfig, JwtValidator, JwtValidatorConfig};
+//! use pmcp_auth::{AuthContext, EntraConfig, GroupPermissionMapper, JwtValidator, JwtValidatorConfig};
 //!
-//! let config = JwtValidatorConfig::entra(EntraConfig::new(
-//!     "72f988bf-86f1-41af-91ab-2d7cd011db47",   // tenant id
-//!     "6f1e2d3c-4b5a-4987-8c6d-5e4f3a2b1c03",   // the API's client id (the audience)
-//! ))?;
-//! let validator = JwtValidator::new(config);
+//! let entra = EntraConfig::new(
+//!     "72f988bf-86f1-41af-91ab-2d7cd011db47", // tenant id
+//!     "6f1e2d3c-4b5a-4987-8c6d-5e4f3a2b1c03", // the API's client id (the audience)
+//! );
+//! let validator = JwtValidator::new(JwtValidatorConfig::from_entra(&entra));
 //! # let bearer = "";
 //! let claims = validator.validate(bearer).await?;
-//! let caller = AuthContext::from_claims(&claims, None);
-//! println!("{} may {:?}", caller.user_id, caller.permissions);
+//! let caller = AuthContext::from_entra_claims(&claims, &GroupPermissionMapper::default());
+//! println!("{} may {:?}", caller.user_id, caller.scopes);
 //! # Ok(()) }
 //! ```
 //!
 //! # Features
 //! - (always) the validator: [`JwtValidator`], its settings [`JwtValidatorConfig`] and
 //!   [`EntraConfig`], the typed claims [`EntraClaims`], the caller's [`AuthContext`] with
-//!   permissions from app roles and groups ([`GroupPermissionMapper`]), and [`env`], the
+//!   permissions from app roles and groups ([`GroupPermissionMapper`]), and [`env`](mod@env), the
 //!   environment contract a deployed server reads.
 //! - `server`: [`middleware`], a tower layer ([`AuthLayer`]) that answers 401/403 with
 //!   `WWW-Authenticate` and serves the RFC 9728 protected-resource metadata.
