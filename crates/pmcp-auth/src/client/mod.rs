@@ -1263,8 +1263,9 @@ mod tests {
     use std::sync::Mutex;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    const CERT_PEM: &str = include_str!("../../../tests/fixtures/auth_test/client.pem");
-    const CERT_PKCS1_PEM: &str = include_str!("../../../tests/fixtures/auth_test/client-pkcs1.pem");
+    const CERT_PEM: &str = include_str!("../../../../tests/fixtures/auth_test/client.pem");
+    const CERT_PKCS1_PEM: &str =
+        include_str!("../../../../tests/fixtures/auth_test/client-pkcs1.pem");
 
     /// One request as the loopback server saw it.
     #[derive(Debug, Clone)]
@@ -1549,7 +1550,7 @@ mod tests {
         assert!(c0["jti"].as_str().is_some_and(|j| j.len() == 36));
         // the signature verifies with the certificate's public key
         let pub_key = jsonwebtoken::DecodingKey::from_rsa_pem(include_bytes!(
-            "../../../tests/fixtures/auth_test/client-cert.pem"
+            "../../../../tests/fixtures/auth_test/client-cert.pem"
         ))
         .unwrap();
         let parts: Vec<&str> = a0.rsplitn(2, '.').collect();
