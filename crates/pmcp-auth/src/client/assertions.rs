@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -113,46 +113,6 @@ impl std::fmt::Debug for Certificate {
     }
 }
 
-/// One `-----BEGIN X-----` … `-----END X-----` block.
-struct PemBlock<'a> {
-    label: &'a str,
-    text: &'a str,
-    body: String,
-}
-
-fn pem_blocks(pem: &str) -> Vec<PemBlock<'_>> {
-    let mut out = Vec::new();
-    let mut rest = pem;
-    let mut offset = 0;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let after = &rest[start + 11..];
-        let Some(label_end) = after.find("-----") else {
-            break;
-        };
-        let label = &after[..label_end];
-        let end_marker = format!("-----END {label}-----");
-        let body_start = start + 11 + label_end + 5;
-        let Some(end_rel) = rest[body_start..].find(&end_marker) else {
-            break;
-        };
-        let end = body_start + end_rel + end_marker.len();
-        let body: String = rest[body_start..body_start + end_rel]
-            .lines()
-            .filter(|l| !l.contains(':'))
-            .flat_map(|l| l.chars())
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        out.push(PemBlock {
-            label,
-            text: &pem[offset + start..offset + end],
-            body,
-        });
-        offset += end;
-        rest = &rest[end..];
-    }
-    out
-}
-
 impl Certificate {
     /// Read a PEM holding the certificate and its unencrypted RSA private key (either order).
     /// `origin` names where it came from, for messages (a path or an env var).
@@ -162,7 +122,12 @@ impl Certificate {
             origin: origin.clone(),
             detail,
         };
-        let blocks = pem_blocks(pem);
+        let blocks = pem::parse_many(pem).map_err(|e| {
+            err(match e {
+                pem::PemError::InvalidData(e) => format!("a PEM block is not valid base64: {e}"),
+                e => format!("it is not valid PEM: {e}"),
+            })
+        })?;
         if blocks.is_empty() {
             return Err(err(
                 "no PEM blocks found (expected BEGIN CERTIFICATE and BEGIN PRIVATE KEY)".into(),
@@ -170,22 +135,27 @@ impl Certificate {
         }
         let cert = blocks
             .iter()
-            .find(|b| b.label == "CERTIFICATE")
+            .find(|b| b.tag() == "CERTIFICATE")
             .ok_or_else(|| err("no certificate (BEGIN CERTIFICATE) in the PEM".into()))?;
-        let encrypted_pkcs1 = pem.contains("Proc-Type: 4,ENCRYPTED");
-        if encrypted_pkcs1 || blocks.iter().any(|b| b.label == "ENCRYPTED PRIVATE KEY") {
+        // A legacy OpenSSL-encrypted PKCS#1 key says so in its RFC 1421 header.
+        let encrypted_pkcs1 = blocks.iter().any(|b| {
+            b.headers()
+                .get("Proc-Type")
+                .is_some_and(|v| v.ends_with("ENCRYPTED"))
+        });
+        if encrypted_pkcs1 || blocks.iter().any(|b| b.tag() == "ENCRYPTED PRIVATE KEY") {
             return Err(err(
                 "the private key is encrypted; decrypt it first (`openssl pkey -in key.pem -out plain.pem`)".into(),
             ));
         }
         let key_block = blocks
             .iter()
-            .find(|b| b.label == "PRIVATE KEY" || b.label == "RSA PRIVATE KEY")
+            .find(|b| b.tag() == "PRIVATE KEY" || b.tag() == "RSA PRIVATE KEY")
             .ok_or_else(|| err("no private key (BEGIN PRIVATE KEY) in the PEM".into()))?;
-        let der = STANDARD
-            .decode(&cert.body)
-            .map_err(|e| err(format!("the certificate is not valid base64: {e}")))?;
-        let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_block.text.as_bytes())
+        let der = cert.contents().to_vec();
+        // jsonwebtoken reads RSA keys from PEM (unwrapping PKCS#8 itself), so the one block goes
+        // back as PEM text.
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem::encode(key_block).as_bytes())
             .map_err(|e| err(format!("the private key is not a usable RSA key: {e}")))?;
         Ok(Self { origin, der, key })
     }
@@ -481,6 +451,25 @@ mod tests {
         let enc1 = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
         let e = Certificate::from_pem(enc1, "c.pem").unwrap_err();
         assert!(e.to_string().contains("encrypted"), "{e}");
+    }
+
+    #[test]
+    fn certificate_pem_from_openssl_pkcs12_with_bag_attributes_and_crlf_reads() {
+        // `openssl pkcs12 -nodes` writes attribute lines before each block; Windows tools use CRLF.
+        let with_bags = CERT_PEM
+            .replace(
+                "-----BEGIN CERTIFICATE-----",
+                "Bag Attributes\n    localKeyID: 01 00 00 00\nsubject=CN = client\n-----BEGIN CERTIFICATE-----",
+            )
+            .replace("\n", "\r\n");
+        let cert = Certificate::from_pem(&with_bags, "client.pem").unwrap();
+        assert_eq!(
+            cert.sha1_thumbprint_hex(),
+            "847E73D3D9CE9709B3A17151B353F7306B3E6000"
+        );
+        let broken = "-----BEGIN CERTIFICATE-----\nA*AA\n-----END CERTIFICATE-----\n";
+        let e = Certificate::from_pem(broken, "c.pem").unwrap_err();
+        assert!(e.to_string().contains("not valid base64"), "{e}");
     }
 
     #[tokio::test]
