@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::TokenClient;
 
@@ -35,7 +34,7 @@ impl Seen {
 
 pub(super) type Handler = Arc<dyn Fn(&Seen) -> (u16, String) + Send + Sync>;
 
-/// A minimal HTTP/1.1 server on 127.0.0.1:0 answering JSON from `handler`.
+/// A server on 127.0.0.1:0 that records every request and answers JSON from `handler`.
 pub(super) struct Loopback {
     pub(super) base: String,
     seen: Arc<Mutex<Vec<Seen>>>,
@@ -46,70 +45,35 @@ impl Loopback {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let seen2 = seen.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut sock, _)) = listener.accept().await else {
-                    return;
+        let recorded = seen.clone();
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let handler = handler.clone();
+            let recorded = recorded.clone();
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = axum::body::to_bytes(body, usize::MAX)
+                    .await
+                    .unwrap_or_default();
+                let req = Seen {
+                    method: parts.method.to_string(),
+                    target: parts.uri.to_string(),
+                    headers: parts
+                        .headers
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+                        .collect(),
+                    body: String::from_utf8_lossy(&body).into_owned(),
                 };
-                let handler = handler.clone();
-                let seen = seen2.clone();
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    let (head_end, content_length) = loop {
-                        let n = sock.read(&mut chunk).await.unwrap_or(0);
-                        if n == 0 {
-                            return;
-                        }
-                        buf.extend_from_slice(&chunk[..n]);
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            let head = String::from_utf8_lossy(&buf[..i]).to_string();
-                            let cl = head
-                                .lines()
-                                .find_map(|l| {
-                                    let (k, v) = l.split_once(':')?;
-                                    k.eq_ignore_ascii_case("content-length")
-                                        .then(|| v.trim().parse::<usize>().ok())?
-                                })
-                                .unwrap_or(0);
-                            break (i + 4, cl);
-                        }
-                    };
-                    while buf.len() < head_end + content_length {
-                        let n = sock.read(&mut chunk).await.unwrap_or(0);
-                        if n == 0 {
-                            break;
-                        }
-                        buf.extend_from_slice(&chunk[..n]);
-                    }
-                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                    let mut lines = head.lines();
-                    let mut first = lines.next().unwrap_or("").split_whitespace();
-                    let method = first.next().unwrap_or("").to_string();
-                    let target = first.next().unwrap_or("").to_string();
-                    let headers = lines
-                        .filter_map(|l| l.split_once(':'))
-                        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                        .collect();
-                    let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
-                    let req = Seen {
-                        method,
-                        target,
-                        headers,
-                        body,
-                    };
-                    let (status, body) = handler(&req);
-                    seen.lock().unwrap().push(req);
-                    let resp = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = sock.write_all(resp.as_bytes()).await;
-                    let _ = sock.shutdown().await;
-                });
+                let (status, body) = handler(&req);
+                recorded.lock().unwrap().push(req);
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
             }
         });
+        tokio::spawn(async move { axum::serve(listener, app).await });
         Self { base, seen }
     }
 
