@@ -60,11 +60,11 @@ pub enum AssertionSource {
 /// The GitHub Actions ID token service of the running job.
 #[derive(Debug, Clone)]
 pub struct GitHubOidc {
-    /// `ACTIONS_ID_TOKEN_REQUEST_URL`.
+    /// The job's ID token service URL (`ACTIONS_ID_TOKEN_REQUEST_URL`); `audience=` is appended.
     pub request_url: String,
-    /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
+    /// The bearer token that authorises the request (`ACTIONS_ID_TOKEN_REQUEST_TOKEN`).
     pub request_token: SecretString,
-    /// The audience asked for: [`Cloud::token_exchange_audience`].
+    /// The `aud` asked for in the ID token, normally [`Cloud::token_exchange_audience`].
     pub audience: String,
 }
 
@@ -96,7 +96,8 @@ pub enum AssertionAlgorithm {
     Rs256,
 }
 
-/// A certificate with its RSA private key, from one PEM file.
+/// A certificate with its RSA private key, from one PEM file: signs client assertions whose header
+/// names the certificate by thumbprint, so Entra finds the uploaded public key.
 pub struct Certificate {
     origin: String,
     der: Vec<u8>,

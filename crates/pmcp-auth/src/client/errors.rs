@@ -13,13 +13,16 @@ use serde::Deserialize;
 /// The longest error body we quote back to the user.
 const MAX_QUOTED_BODY: usize = 300;
 
-/// The `iss`, `sub` and `aud` of a federated assertion we presented: shown next to what must be
-/// registered when Entra finds no matching federated credential. Read without verification (it is
-/// our own input, decoded only to explain a failure).
+/// The `iss`, `sub` and `aud` of a federated assertion we presented, to compare with the federated
+/// credential Entra holds when it finds no match. Read without verification (it is our own input,
+/// decoded only to explain a failure).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct AssertionIdentity {
+    /// The assertion's `iss`: who issued it (e.g. [`GITHUB_ACTIONS_ISSUER`](super::GITHUB_ACTIONS_ISSUER)).
     pub issuer: Option<String>,
+    /// The assertion's `sub`: the workload it names (e.g. `repo:org/repo:ref:refs/heads/main`).
     pub subject: Option<String>,
+    /// The assertion's `aud`, several audiences joined with `, `.
     pub audience: Option<String>,
 }
 
@@ -62,15 +65,20 @@ pub struct EntraTokenError {
     pub codes: Vec<u32>,
     /// Microsoft's message without the `AADSTSnnn:` prefix and the trailing trace lines.
     pub message: String,
+    /// Entra's `trace_id` for this request (from the body, else from the description's trailer).
     pub trace_id: Option<String>,
+    /// Entra's `correlation_id` for this request (from the body, else from the description's
+    /// trailer).
     pub correlation_id: Option<String>,
+    /// When Entra answered, as Entra wrote it (`2026-01-09 02:02:12Z`).
     pub timestamp: Option<String>,
+    /// Entra's `error_uri`: a page about this error code.
     pub error_uri: Option<String>,
     /// A claims challenge (`interaction_required` answers), to hand back to the client.
     pub claims: Option<String>,
     /// The federated assertion we sent, when the request used one.
     pub assertion: Option<AssertionIdentity>,
-    /// The client id the request was made for (used in remediations).
+    /// The client id the request was made for.
     pub client_id: Option<String>,
 }
 
@@ -164,31 +172,58 @@ pub enum CredentialError {
     /// Another OAuth server's error answer (`error` / `error_description`).
     #[error("the token endpoint {url} refused the request ({status}): {error}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
     OAuth {
+        /// The endpoint that answered.
         url: String,
+        /// HTTP status of the answer.
         status: u16,
+        /// The OAuth `error` (`invalid_client`, `invalid_grant`, …).
         error: String,
+        /// The OAuth `error_description`, when sent.
         description: Option<String>,
     },
     /// The server could not be reached, or the connection broke.
     #[error("could not reach {url}: {detail}")]
-    Network { url: String, detail: String },
+    Network {
+        /// The URL that could not be reached.
+        url: String,
+        /// What broke: timed out, connection refused, a DNS error, the answer cut short.
+        detail: String,
+    },
     /// An answer that is not what the protocol says.
     #[error("unexpected answer from {url} (HTTP {status}): {detail}")]
     InvalidResponse {
+        /// The endpoint that answered.
         url: String,
+        /// HTTP status of the answer.
         status: u16,
+        /// What was wrong with it, quoting the start of the body.
         detail: String,
     },
     /// The certificate PEM could not be used.
     #[error("certificate {origin}: {detail}")]
-    Certificate { origin: String, detail: String },
+    Certificate {
+        /// Where the PEM came from: a path or an environment variable's name.
+        origin: String,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// The federated token file could not be read.
     #[error("federated token file {}: {detail}", path.display())]
-    FederatedTokenFile { path: PathBuf, detail: String },
+    FederatedTokenFile {
+        /// The file's path.
+        path: PathBuf,
+        /// What is wrong: missing, unreadable, empty, or not a JWT.
+        detail: String,
+    },
     /// GitHub Actions did not hand out an ID token.
     #[error("the GitHub Actions ID token request failed: {detail}")]
-    GitHubIdToken { detail: String },
-    /// On-behalf-of needs the API's own credential (a client secret in [`EntraConfig`](crate::EntraConfig)).
+    GitHubIdToken {
+        /// What went wrong: the service's HTTP status and body, or why it could not be reached.
+        detail: String,
+    },
+    /// On-behalf-of needs the API's own credential: [`EntraConfig::client_secret`] is not set.
+    ///
+    /// [`EntraConfig::client_secret`]: crate::EntraConfig::client_secret
     #[error("on-behalf-of needs the API's client secret, and none is configured")]
     MissingClientSecret,
     /// The device code expired before the person signed in.
@@ -199,7 +234,12 @@ pub enum CredentialError {
     AuthorizationDeclined,
     /// An OIDC discovery document could not be used.
     #[error("the OpenID discovery document at {url} could not be used: {detail}")]
-    Discovery { url: String, detail: String },
+    Discovery {
+        /// The discovery document's URL (`{issuer}/.well-known/openid-configuration`).
+        url: String,
+        /// What is wrong: unreachable, not JSON, another issuer, a missing or non-https endpoint.
+        detail: String,
+    },
 }
 
 impl CredentialError {

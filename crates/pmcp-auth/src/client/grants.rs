@@ -311,6 +311,8 @@ impl TokenClient {
 /// token for one to call `scope` (e.g. `https://graph.microsoft.com/.default`) as the same user.
 /// Errors are typed: [`CredentialError::MissingClientSecret`], or [`CredentialError::Entra`] —
 /// check [`EntraTokenError::is_interaction_required`] and pass its `claims` back to the client.
+///
+/// [`EntraTokenError::is_interaction_required`]: super::EntraTokenError::is_interaction_required
 pub async fn get_obo_token(
     config: &EntraConfig,
     user_token: &str,

@@ -3,13 +3,24 @@
 //! a GitHub Actions ID token), device code (a person signs in), on-behalf-of, and OIDC client
 //! credentials with an optional RFC 8707 `resource`.
 //!
-//! Token-endpoint failures come back as a typed [`EntraTokenError`] carrying Microsoft's `AADSTS`
-//! code, message, trace and correlation ids, and our remediation ([`EntraTokenError::remediation`]).
+//! Token-endpoint failures come back as a typed [`CredentialError`]; Entra's answers are parsed
+//! into an [`EntraTokenError`] carrying Microsoft's `AADSTS` code, message, and trace and
+//! correlation ids, so the caller can explain them.
 //!
 //! Nothing here reads environment variables except the explicit `from_env` constructors, and every
-//! URL comes from the caller (usually [`EntraConfig`]'s endpoints), so tests point them at loopback.
-//! Secrets travel as [`SecretString`]; every secret value the client learns or builds (assertions,
-//! ID tokens, access tokens) is first handed to the `on_secret` hook so a CI runner can mask it.
+//! URL comes from the caller (usually [`EntraConfig`](crate::EntraConfig)'s endpoints), so tests
+//! point them at loopback. Secrets travel as [`SecretString`]; every secret value the client learns
+//! or builds (assertions, ID tokens, access tokens) is first handed to the
+//! [`on_secret`](TokenClient::on_secret) hook so a CI runner can mask it.
+//!
+//! # Where things are
+//! - this file: [`TokenClient`] and how it is built, the request and answer types, the constants.
+//! - `grants.rs`: the grant flows: [`TokenClient::client_credentials`],
+//!   [`TokenClient::on_behalf_of`] and [`get_obo_token`], [`TokenClient::start_device_code`] and
+//!   [`TokenClient::poll_device_code`], [`TokenClient::discover`].
+//! - `assertions.rs`: how the client proves who it is: [`ClientCredential`], [`Certificate`]
+//!   (PEM, thumbprints, signed client assertions), [`AssertionSource`] and [`GitHubOidc`].
+//! - `errors.rs`: [`CredentialError`], [`EntraTokenError`] and [`AssertionIdentity`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,6 +39,10 @@ pub use assertions::{
 pub use errors::{AssertionIdentity, CredentialError, EntraTokenError};
 pub use grants::get_obo_token;
 
+// ---------------------------------------------------------------------------------------------
+// Constants
+// ---------------------------------------------------------------------------------------------
+
 /// `client_assertion_type` for a JWT client assertion (RFC 7523).
 pub const JWT_BEARER_ASSERTION_TYPE: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -35,7 +50,7 @@ pub const JWT_BEARER_ASSERTION_TYPE: &str =
 pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// The device code grant type (RFC 8628).
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-/// The issuer of GitHub Actions ID tokens; register it in the federated credential.
+/// The `iss` of GitHub Actions ID tokens, as a federated credential in Entra names it.
 pub const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent.com";
 /// `AZURE_FEDERATED_TOKEN_FILE`: a file holding a federated assertion (workload identity).
 pub const AZURE_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
@@ -47,8 +62,23 @@ pub const ACTIONS_ID_TOKEN_REQUEST_URL: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
 pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
 
 // ---------------------------------------------------------------------------------------------
-// Results
+// Requests and answers
 // ---------------------------------------------------------------------------------------------
+
+/// A client credentials grant (an app-only token), for [`TokenClient::client_credentials`].
+#[derive(Debug, Clone, Copy)]
+pub struct ClientCredentialsRequest<'a> {
+    /// The token endpoint URL.
+    pub token_endpoint: &'a str,
+    /// The client asking for the token.
+    pub client_id: &'a str,
+    /// `scope`, e.g. `api://<client_id>/.default` (Entra requires it; OIDC providers may not).
+    pub scope: Option<&'a str>,
+    /// RFC 8707 `resource` indicator (OIDC providers that scope tokens by resource).
+    pub resource: Option<&'a str>,
+    /// `audience` (Auth0-style providers).
+    pub audience: Option<&'a str>,
+}
 
 /// A token endpoint's successful answer.
 #[derive(Debug, Clone)]
@@ -66,24 +96,37 @@ pub struct AccessToken {
     pub refresh_token: Option<SecretString>,
 }
 
-// ---------------------------------------------------------------------------------------------
-// Device code
-// ---------------------------------------------------------------------------------------------
-
 /// A device authorization in progress: show `message` (or `user_code` + `verification_uri`) to
 /// the person, then [`TokenClient::poll_device_code`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct DeviceAuthorization {
+    /// The short code the person types at `verification_uri`.
     pub user_code: String,
+    /// The code the client polls the token endpoint with (a secret: it redeems the sign-in).
     pub device_code: SecretString,
+    /// Where the person signs in (`verification_url` in older answers).
     pub verification_uri: String,
     /// Microsoft's ready-made sentence for the person.
     pub message: Option<String>,
+    /// How long the codes stay valid, from `issued_at`.
     pub expires_in: Duration,
+    /// How long to wait between polls (5 s when the answer does not say).
     pub interval: Duration,
     /// When it was issued (from the client's clock).
     pub issued_at: SystemTime,
+}
+
+/// Endpoints read from an OIDC discovery document by [`TokenClient::discover`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcEndpoints {
+    /// The issuer the document names (the one asked for, give or take a trailing `/`).
+    pub issuer: String,
+    /// Where tokens are requested (`token_endpoint`; https, or http on loopback).
+    pub token_endpoint: String,
+    /// Where device code sign-ins start (`device_authorization_endpoint`), when the provider has
+    /// one.
+    pub device_authorization_endpoint: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -92,27 +135,12 @@ pub struct DeviceAuthorization {
 
 /// A sleep function: `Box::pin(tokio::time::sleep(d))` normally; tests advance a fake clock.
 pub type SleepFn = Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
-/// A clock.
+/// A clock: the time put in signed assertions and that device code polling counts against.
 pub type NowFn = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// Called with every secret value the client learns or builds, before it is used.
 pub type SecretHook = Arc<dyn Fn(&str) + Send + Sync>;
 
-/// A client-credentials request.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientCredentialsRequest<'a> {
-    /// The token endpoint URL.
-    pub token_endpoint: &'a str,
-    /// The client asking for the token.
-    pub client_id: &'a str,
-    /// `scope`, e.g. `api://<client_id>/.default` (Entra requires it; OIDC providers may not).
-    pub scope: Option<&'a str>,
-    /// RFC 8707 `resource` indicator (OIDC providers that scope tokens by resource).
-    pub resource: Option<&'a str>,
-    /// `audience` (Auth0-style providers).
-    pub audience: Option<&'a str>,
-}
-
-/// Talks to token endpoints. Cheap to clone.
+/// Talks to token endpoints. Cheap to clone: clones share the HTTP connection pool and the hooks.
 #[derive(Clone)]
 pub struct TokenClient {
     http: reqwest::Client,
@@ -183,17 +211,10 @@ impl TokenClient {
         self
     }
 
+    /// Hand a secret to the `on_secret` hook before it is sent or returned.
     fn secret(&self, s: &SecretString) {
         (self.on_secret)(s.secret());
     }
-}
-
-/// Endpoints read from an OIDC discovery document.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OidcEndpoints {
-    pub issuer: String,
-    pub token_endpoint: String,
-    pub device_authorization_endpoint: Option<String>,
 }
 
 #[cfg(test)]
