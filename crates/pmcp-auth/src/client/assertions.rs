@@ -377,6 +377,8 @@ impl TokenClient {
     }
 }
 
+/// Seconds since the epoch on the client's clock (injectable, so not jsonwebtoken's
+/// `get_current_timestamp`, which reads the system clock).
 fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

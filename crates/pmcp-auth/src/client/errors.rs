@@ -6,8 +6,6 @@
 
 use std::path::PathBuf;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 /// The longest error body we quote back to the user.
@@ -29,9 +27,7 @@ pub struct AssertionIdentity {
 impl AssertionIdentity {
     /// Read `iss`/`sub`/`aud` from a JWT's payload without checking anything. `None` if not a JWT.
     pub fn from_unverified_jwt(jwt: &str) -> Option<Self> {
-        let payload = jwt.split('.').nth(1)?;
-        let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let v = crate::dangerous::decode_unverified(jwt).ok()?.claims;
         let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
         let audience = match v.get("aud") {
             Some(serde_json::Value::String(a)) => Some(a.clone()),
@@ -314,6 +310,9 @@ pub(super) fn oauth_error(body: &str) -> Option<String> {
         .and_then(|b| b.error)
 }
 
+// The three scans below are hand-written rather than regexes (regex is not a dependency of this
+// crate): Entra's descriptions have one fixed prefix and fixed trailer labels.
+
 /// The first `AADSTS<digits>` in a text.
 fn aadsts_in_text(text: &str) -> Option<u32> {
     let i = text.find("AADSTS")?;
@@ -361,7 +360,8 @@ pub(super) fn quote(body: &str) -> String {
     }
 }
 
-/// `reqwest` errors with their causes (connection refused, timeouts).
+/// `reqwest` errors with their causes (connection refused, timeouts). Hand-written: reqwest's
+/// `Display` shows only the outermost error, and std's `Error::sources` iterator is not stable.
 pub(super) fn error_chain(e: &reqwest::Error) -> String {
     let mut s = if e.is_timeout() {
         "timed out".to_string()

@@ -240,6 +240,8 @@ impl TokenClient {
     /// Fetch `{issuer}/.well-known/openid-configuration` and return its token endpoint (and the
     /// device authorization endpoint, when present). The document must name the same issuer.
     pub async fn discover(&self, issuer: &str) -> Result<OidcEndpoints, CredentialError> {
+        // Not crate::discovery::fetch_discovery: that parse insists on a `jwks_uri` (what the
+        // validator needs), while a token client needs only the endpoints below.
         let url = discovery_url_for_issuer(issuer);
         let resp = self
             .http
@@ -333,10 +335,13 @@ pub async fn get_obo_token(
         .await
 }
 
+/// A number sent as a JSON number or a numeric string (Entra's v1 endpoints send strings).
 fn de_u64_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     de_opt_u64_or_string(d)?.ok_or_else(|| serde::de::Error::custom("missing number"))
 }
 
+/// [`de_u64_or_string`], for an optional member. Hand-written: serde_with's `PickFirst` does this,
+/// but it is not a dependency and two members do not justify one.
 fn de_opt_u64_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     match Option::<serde_json::Value>::deserialize(d)? {
         None | Some(serde_json::Value::Null) => Ok(None),
