@@ -44,17 +44,18 @@ use http::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use tower::{Layer, Service};
 
-use crate::entra::{EntraConfig, is_https_or_loopback, is_loopback_url};
+use crate::entra::{EntraConfig, is_https_or_loopback};
 use crate::error::AuthError;
 use crate::secret::fingerprint;
 use crate::{AuthContext, GroupPermissionMapper, JwtValidator, JwtValidatorConfig};
 
 mod config;
+mod metadata;
 
 pub use config::MiddlewareError;
-
-/// The RFC 9728 well-known path.
-pub const PROTECTED_RESOURCE_METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+pub use metadata::{
+    PROTECTED_RESOURCE_METADATA_PATH, ProtectedResourceMetadata, protected_resource_metadata_path,
+};
 
 /// Longest `error_description` sent in a header (the body carries the same text).
 const MAX_DESCRIPTION: usize = 300;
@@ -594,123 +595,6 @@ impl Shared {
             });
         }
     }
-
-    /// `Some(resource path)` when `path` asks for the protected resource metadata.
-    fn metadata_request(&self, path: &str) -> Option<String> {
-        let rest = path.strip_prefix(PROTECTED_RESOURCE_METADATA_PATH)?;
-        let rest = rest.trim_end_matches('/');
-        if rest.is_empty() {
-            Some(String::new())
-        } else if rest.starts_with('/') {
-            // Only the resource this layer protects has suffixed metadata; anything else is 404.
-            Some(rest.to_string())
-        } else {
-            None // e.g. `/.well-known/oauth-protected-resourcex`
-        }
-    }
-
-    fn metadata_response<B, R: From<Bytes>>(
-        &self,
-        req: &Request<B>,
-        resource_path: &str,
-    ) -> Response<R> {
-        if req.method() != Method::GET && req.method() != Method::HEAD {
-            let mut resp = json_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                None,
-                &json!({"error": "method_not_allowed", "error_description": "use GET"}),
-            );
-            resp.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return resp;
-        }
-        if !resource_path.is_empty() && resource_path != self.resource_path {
-            return json_response(
-                StatusCode::NOT_FOUND,
-                None,
-                &json!({
-                    "error": "not_found",
-                    "error_description": format!("no protected resource is mounted at `{}`", sanitize(resource_path)),
-                }),
-            );
-        }
-        let origin = match self.origin(req) {
-            Ok(o) => o,
-            Err(resp) => return resp,
-        };
-        // RFC 9728 §3.3: `resource` is the identifier the well-known URL was derived from.
-        let resource = format!("{origin}{resource_path}");
-        let mut doc = serde_json::Map::new();
-        doc.insert("resource".into(), Value::String(resource));
-        doc.insert(
-            "authorization_servers".into(),
-            json!(self.authorization_servers),
-        );
-        if !self.scopes_supported.is_empty() {
-            doc.insert("scopes_supported".into(), json!(self.scopes_supported));
-        }
-        doc.insert("bearer_methods_supported".into(), json!(["header"]));
-        if let Some(name) = &self.resource_name {
-            doc.insert("resource_name".into(), json!(name));
-        }
-        let mut resp = json_response(StatusCode::OK, None, &Value::Object(doc));
-        let headers = resp.headers_mut();
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=3600"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
-        resp
-    }
-
-    /// The URL a challenge on this request points to.
-    fn metadata_url<B, R: From<Bytes>>(&self, req: &Request<B>) -> Result<String, Response<R>> {
-        let origin = self.origin(req)?;
-        Ok(format!(
-            "{origin}{PROTECTED_RESOURCE_METADATA_PATH}{}",
-            self.resource_path
-        ))
-    }
-
-    /// `scheme://authority` of this server as clients reach it: the configured public URL, or the
-    /// request's `Host` (http for loopback hosts, https otherwise). Only used to build URLs that
-    /// point back at this server, never for identity.
-    fn origin<B, R: From<Bytes>>(&self, req: &Request<B>) -> Result<String, Response<R>> {
-        if let Some(base) = &self.public_base {
-            return Ok(base.clone());
-        }
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_string)
-            .or_else(|| req.uri().authority().map(|a| a.to_string()));
-        let authority = host
-            .as_deref()
-            .and_then(|h| h.parse::<http::uri::Authority>().ok())
-            .filter(|a| {
-                a.as_str().bytes().all(|b| b.is_ascii_graphic()) && !a.as_str().contains('@')
-            });
-        let Some(authority) = authority else {
-            return Err(json_response(
-                StatusCode::BAD_REQUEST,
-                None,
-                &json!({
-                    "error": "invalid_request",
-                    "error_description": "the request has no valid Host header",
-                }),
-            ));
-        };
-        let scheme = match req.uri().scheme_str() {
-            Some(s @ ("http" | "https")) => s,
-            _ if is_loopback_url(&format!("http://{authority}")) => "http",
-            _ => "https",
-        };
-        Ok(format!("{scheme}://{authority}"))
-    }
 }
 
 fn strip_identity_headers(headers: &mut HeaderMap) {
@@ -987,28 +871,6 @@ mod tests {
     }
 
     #[test]
-    fn metadata_paths() {
-        let layer = AuthLayer::with_authenticator(Deny, vec![], vec![]).resource_path("mcp/");
-        let s = &layer.shared;
-        assert_eq!(s.resource_path, "/mcp");
-        assert_eq!(
-            s.metadata_request("/.well-known/oauth-protected-resource")
-                .as_deref(),
-            Some("")
-        );
-        assert_eq!(
-            s.metadata_request("/.well-known/oauth-protected-resource/mcp")
-                .as_deref(),
-            Some("/mcp")
-        );
-        assert_eq!(
-            s.metadata_request("/.well-known/oauth-protected-resourcex"),
-            None
-        );
-        assert_eq!(s.metadata_request("/mcp"), None);
-    }
-
-    #[test]
     fn resource_url_must_be_https_or_loopback() {
         let l = || AuthLayer::with_authenticator(Deny, vec![], vec![]);
         assert!(l().resource_url("http://example.com/mcp").is_err());
@@ -1035,7 +897,8 @@ mod tests {
         assert!(ctx.has_permission("admin:*"));
     }
 
-    struct Deny;
+    /// Refuses every token; for tests that need a layer but never authenticate.
+    pub(super) struct Deny;
     impl TokenAuthenticator for Deny {
         fn authenticate<'a>(
             &'a self,
