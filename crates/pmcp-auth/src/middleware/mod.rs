@@ -49,16 +49,15 @@ use crate::error::AuthError;
 use crate::secret::fingerprint;
 use crate::{AuthContext, GroupPermissionMapper, JwtValidator, JwtValidatorConfig};
 
+mod challenge;
 mod config;
 mod metadata;
 
+pub use challenge::{Challenge, ChallengeError};
 pub use config::MiddlewareError;
 pub use metadata::{
     PROTECTED_RESOURCE_METADATA_PATH, ProtectedResourceMetadata, protected_resource_metadata_path,
 };
-
-/// Longest `error_description` sent in a header (the body carries the same text).
-const MAX_DESCRIPTION: usize = 300;
 
 /// Request headers that carry an identity asserted by a proxy or platform. A client can send them
 /// too, so the layer removes them: the only identity a handler sees is the validated token's.
@@ -428,19 +427,20 @@ impl InsufficientScope {
             "this operation requires the `{}` permission, which the token does not grant",
             self.permission
         );
-        let mut challenge = challenge(
-            &self.resource_metadata,
-            Some(("insufficient_scope", &description)),
-        );
-        if let Some(scope) = &self.scope {
-            challenge.push_str(&format!(", scope=\"{}\"", quoted(scope)));
-        }
+        let mut challenge = Challenge::bearer()
+            .with_resource_metadata(&self.resource_metadata)
+            .with_error("insufficient_scope", &description);
+        challenge.scope = self.scope.clone();
         let body = json!({
             "error": "insufficient_scope",
             "error_description": description,
             "required_permission": self.permission,
         });
-        json_response(StatusCode::FORBIDDEN, Some(&challenge), &body)
+        json_response(
+            StatusCode::FORBIDDEN,
+            Some(&challenge.to_header_value()),
+            &body,
+        )
     }
 }
 
@@ -644,7 +644,11 @@ impl MissingToken {
         match self {
             MissingToken::Absent { detail } => json_response(
                 StatusCode::UNAUTHORIZED,
-                Some(&challenge(metadata_url, None)),
+                Some(
+                    &Challenge::bearer()
+                        .with_resource_metadata(metadata_url)
+                        .to_header_value(),
+                ),
                 &json!({
                     "error": "unauthorized",
                     "error_description": detail,
@@ -655,7 +659,12 @@ impl MissingToken {
                 let d = AMBIGUOUS;
                 json_response(
                     StatusCode::BAD_REQUEST,
-                    Some(&challenge(metadata_url, Some(("invalid_request", d)))),
+                    Some(
+                        &Challenge::bearer()
+                            .with_resource_metadata(metadata_url)
+                            .with_error("invalid_request", d)
+                            .to_header_value(),
+                    ),
                     &json!({"error": "invalid_request", "error_description": d}),
                 )
             }
@@ -663,7 +672,12 @@ impl MissingToken {
                 let d = UNUSABLE;
                 json_response(
                     StatusCode::UNAUTHORIZED,
-                    Some(&challenge(metadata_url, Some(("invalid_token", d)))),
+                    Some(
+                        &Challenge::bearer()
+                            .with_resource_metadata(metadata_url)
+                            .with_error("invalid_token", d)
+                            .to_header_value(),
+                    ),
                     &json!({"error": "invalid_token", "error_description": d, "code": "malformed"}),
                 )
             }
@@ -724,10 +738,12 @@ fn rejection_for<R: From<Bytes>>(
         }
         _ => json_response(
             StatusCode::UNAUTHORIZED,
-            Some(&challenge(
-                metadata_url,
-                Some(("invalid_token", description)),
-            )),
+            Some(
+                &Challenge::bearer()
+                    .with_resource_metadata(metadata_url)
+                    .with_error("invalid_token", description)
+                    .to_header_value(),
+            ),
             &json!({
                 "error": "invalid_token",
                 "error_description": description,
@@ -735,32 +751,6 @@ fn rejection_for<R: From<Bytes>>(
             }),
         ),
     }
-}
-
-/// `Bearer resource_metadata="…"[, error="…", error_description="…"]`
-fn challenge(metadata_url: &str, error: Option<(&str, &str)>) -> String {
-    let mut s = format!("Bearer resource_metadata=\"{}\"", quoted(metadata_url));
-    if let Some((code, description)) = error {
-        let mut d = quoted(description);
-        if d.len() > MAX_DESCRIPTION {
-            d.truncate(MAX_DESCRIPTION - 3);
-            d.push_str("...");
-        }
-        s.push_str(&format!(", error=\"{code}\", error_description=\"{d}\""));
-    }
-    s
-}
-
-/// Text safe inside a quoted-string of a header: printable ASCII without `"` and `\`
-/// (RFC 6750 §3: error_description is %x20-21 / %x23-5B / %x5D-7E).
-fn quoted(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '"' | '\\' => '\'',
-            ' '..='~' => c,
-            _ => '?',
-        })
-        .collect()
 }
 
 /// Text for a response: never the token, nor any long piece of it.
@@ -804,30 +794,6 @@ fn json_response<R: From<Bytes>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn challenge_without_error_has_only_the_metadata() {
-        assert_eq!(
-            challenge(
-                "http://127.0.0.1:1/.well-known/oauth-protected-resource",
-                None
-            ),
-            "Bearer resource_metadata=\"http://127.0.0.1:1/.well-known/oauth-protected-resource\""
-        );
-    }
-
-    #[test]
-    fn challenge_quotes_and_bounds_the_description() {
-        let c = challenge("u", Some(("invalid_token", "a \"quoted\" \\ thing\n é")));
-        assert_eq!(
-            c,
-            "Bearer resource_metadata=\"u\", error=\"invalid_token\", error_description=\"a 'quoted' ' thing? ?\""
-        );
-        let long = "x".repeat(1000);
-        let c = challenge("u", Some(("invalid_token", &long)));
-        assert!(c.len() < MAX_DESCRIPTION + 80, "{}", c.len());
-        assert!(HeaderValue::from_str(&c).is_ok());
-    }
 
     #[test]
     fn bearer_parsing() {
