@@ -5,9 +5,9 @@
 //! use axum::{Extension, Router, routing::post};
 //! use pmcp_auth::{AuthContext, middleware::AuthLayer};
 //!
-//! let auth = AuthLayer::from_env()?                // AUTH_PROVIDER, ENTRA_*, AUTH_RESOURCE_URL…
-//!     .resource_path("/mcp")                      // where the MCP endpoint is mounted
-//!     .public_path("/health");                    // answered without a token
+//! let auth = AuthLayer::from_env()?      // AUTH_PROVIDER, ENTRA_*, AUTH_RESOURCE_URL, …
+//!     .resource_path("/mcp")            // where the MCP endpoint is mounted
+//!     .public_path("/health");          // answered without a token
 //! let app: Router = Router::new()
 //!     .route("/mcp", post(|Extension(who): Extension<AuthContext>| async move { who.user_id }))
 //!     .layer(auth);
@@ -32,6 +32,11 @@
 //!   removed before the request reaches the handler: identity comes from the token only.
 //! - Error bodies are JSON (`error`, `error_description`, `code`) and never contain the token; they
 //!   say what is wrong with the request, never which command to run.
+//!
+//! The pieces, usable on their own: [`AuthLayer::from_env`] / [`AuthLayer::from_lookup`] read the
+//! configuration ([`MiddlewareError`] when they cannot); [`ProtectedResourceMetadata`] is the RFC 9728
+//! document and [`protected_resource_metadata_path`] its well-known path; [`Challenge`] builds the
+//! `WWW-Authenticate` values the layer sends and parses the ones any server sends.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -88,6 +93,8 @@ pub const STRIPPED_IDENTITY_HEADERS: &[&str] = &[
 ];
 
 /// A boxed future, as returned by [`TokenAuthenticator::authenticate`].
+// The same type as futures-util's `BoxFuture`, spelled out: this crate does not depend on
+// futures-util for one alias.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Turns a bearer token into an [`AuthContext`]. The layer's built-in authenticators use
@@ -205,7 +212,8 @@ impl AuthLayer {
         };
         Self::with_authenticator(
             authenticator,
-            vec![entra_authorization_server(entra)],
+            // `{authority}/{tenant}/v2.0`: the issuer a client discovers the authorization server from.
+            vec![entra.issuer()],
             vec![format!("api://{}/.default", entra.client_id)],
         )
     }
@@ -252,6 +260,7 @@ impl AuthLayer {
             }),
         }
     }
+
     fn shared_mut(&mut self) -> &mut Shared {
         Arc::make_mut(&mut self.shared)
     }
@@ -327,11 +336,8 @@ impl AuthLayer {
     }
 }
 
-/// `{authority}/{tenant}/v2.0`: the issuer a client discovers the authorization server from.
-fn entra_authorization_server(entra: &EntraConfig) -> String {
-    entra.issuer()
-}
-
+/// A mount path in the form the layer compares: `""` for the origin, else `/`-led without a
+/// trailing `/` (`mcp/` → `/mcp`).
 fn normalize_path(path: &str) -> String {
     let p = path.trim().trim_end_matches('/');
     if p.is_empty() {
@@ -641,14 +647,11 @@ impl MissingToken {
     }
 
     fn into_response<R: From<Bytes>>(self, metadata_url: &str) -> Response<R> {
+        let challenge = Challenge::bearer().with_resource_metadata(metadata_url);
         match self {
             MissingToken::Absent { detail } => json_response(
                 StatusCode::UNAUTHORIZED,
-                Some(
-                    &Challenge::bearer()
-                        .with_resource_metadata(metadata_url)
-                        .to_header_value(),
-                ),
+                Some(&challenge.to_header_value()),
                 &json!({
                     "error": "unauthorized",
                     "error_description": detail,
@@ -659,12 +662,7 @@ impl MissingToken {
                 let d = AMBIGUOUS;
                 json_response(
                     StatusCode::BAD_REQUEST,
-                    Some(
-                        &Challenge::bearer()
-                            .with_resource_metadata(metadata_url)
-                            .with_error("invalid_request", d)
-                            .to_header_value(),
-                    ),
+                    Some(&challenge.with_error("invalid_request", d).to_header_value()),
                     &json!({"error": "invalid_request", "error_description": d}),
                 )
             }
@@ -672,12 +670,7 @@ impl MissingToken {
                 let d = UNUSABLE;
                 json_response(
                     StatusCode::UNAUTHORIZED,
-                    Some(
-                        &Challenge::bearer()
-                            .with_resource_metadata(metadata_url)
-                            .with_error("invalid_token", d)
-                            .to_header_value(),
-                    ),
+                    Some(&challenge.with_error("invalid_token", d).to_header_value()),
                     &json!({"error": "invalid_token", "error_description": d, "code": "malformed"}),
                 )
             }
@@ -686,6 +679,8 @@ impl MissingToken {
 }
 
 /// The bearer token from the single `Authorization` header.
+// Not axum-extra's `TypedHeader<Authorization<Bearer>>`: that is not a dependency, and it would
+// merge the three refusals (absent, ambiguous, unusable) that answer differently.
 fn bearer_token(headers: &HeaderMap) -> Result<String, MissingToken> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
@@ -769,6 +764,9 @@ fn sanitize(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).collect()
 }
 
+/// A JSON response with `Cache-Control: no-store` and, when given, `WWW-Authenticate`.
+// Not axum's `Json`: that builds axum's body, and the service answers with any body built from
+// bytes.
 fn json_response<R: From<Bytes>>(
     status: StatusCode,
     www_authenticate: Option<&str>,
