@@ -18,7 +18,6 @@
 //! ```
 
 pub mod assertion;
-pub mod authcode;
 pub mod config;
 pub mod errors;
 pub mod keys;
@@ -26,6 +25,13 @@ pub mod observe;
 pub mod server;
 pub mod time;
 pub mod tokens;
+
+/// The authorization code flow's public names, kept at this path. The authorize endpoint is
+/// `server/authorize.rs`; the code and refresh token grants are in `server/token/`.
+pub mod authcode {
+    pub use crate::server::authorize::{AuthCode, authorize};
+    pub use crate::server::token::{GT_AUTHORIZATION_CODE, GT_REFRESH_TOKEN, RefreshGrant};
+}
 
 pub use config::{
     AppConfig, DEFAULT_API_CLIENT_ID, DEFAULT_API_SCOPE, DEFAULT_CLIENT_APP_ID,
@@ -116,15 +122,7 @@ impl Emulator {
             http,
             observer: observe::Observer::default(),
         });
-        let app = server::router(state.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let (tx, task) = server::serve(listener, state.clone());
         Ok(RunningEmulator {
             state,
             port,
