@@ -235,13 +235,43 @@ pub fn thumbprints(pem: &str) -> Option<(String, String)> {
     Some((URL_SAFE_NO_PAD.encode(s1), URL_SAFE_NO_PAD.encode(s256)))
 }
 
-/// The DER inside a `-----BEGIN CERTIFICATE-----` block.
+/// The DER inside the first `-----BEGIN CERTIFICATE-----` block (other blocks, such as the key of a
+/// combined key-and-certificate file, are skipped).
 pub fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
-    let start = pem.find("-----BEGIN CERTIFICATE-----")? + "-----BEGIN CERTIFICATE-----".len();
-    let end = pem[start..].find("-----END CERTIFICATE-----")? + start;
-    let b64: String = pem[start..end]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    base64::engine::general_purpose::STANDARD.decode(b64).ok()
+    let start = pem.find("-----BEGIN CERTIFICATE-----")?;
+    ::pem::parse(&pem[start..])
+        .ok()
+        .map(::pem::Pem::into_contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CERT: &str = "-----BEGIN CERTIFICATE-----\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v\nMDEyMzQ1Njc4OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5f\nYGFiYw==\n-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn pem_to_der_reads_the_certificate_block() {
+        let der: Vec<u8> = (0u8..100).collect();
+        assert_eq!(pem_to_der(CERT), Some(der.clone()));
+        // A combined file: the key block first is skipped; CRLF line ends are fine.
+        let combined = format!(
+            "-----BEGIN PRIVATE KEY-----\nAAEC\n-----END PRIVATE KEY-----\n{}",
+            CERT.replace('\n', "\r\n")
+        );
+        assert_eq!(pem_to_der(&combined), Some(der));
+    }
+
+    #[test]
+    fn pem_to_der_refuses_what_is_not_a_certificate() {
+        assert_eq!(
+            pem_to_der("-----BEGIN PRIVATE KEY-----\nAAEC\n-----END PRIVATE KEY-----\n"),
+            None
+        );
+        assert_eq!(pem_to_der("-----BEGIN CERTIFICATE-----\nAAEC\n"), None);
+        assert_eq!(
+            pem_to_der("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"),
+            None
+        );
+    }
 }

@@ -296,7 +296,7 @@ impl AadError {
             400,
             "login_required",
             50058,
-            "A silent sign-in request was sent but no user is signed in. (Entra emulator: pass login_hint=<upn>, or start it with --auto-approve <upn>.)",
+            "A silent sign-in request was sent but no user is signed in. (Entra emulator: pass login_hint=<upn>, or configure an auto-approve user with device_code_auto_approve.)",
         )
     }
 

@@ -135,15 +135,10 @@ impl SigningKey {
     }
 }
 
+/// `der` as a PEM block with `label`: 64-column base64 and `\n` line ends.
 fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
+    let config = ::pem::EncodeConfig::new().set_line_ending(::pem::LineEnding::LF);
+    ::pem::encode_config(&::pem::Pem::new(label, der), config)
 }
 
 /// The current key and the retired ones still published.
@@ -180,5 +175,23 @@ impl KeyRing {
         std::iter::once(self.current.clone())
             .chain(self.retired.iter().map(|(k, _)| k.clone()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_is_64_columns_with_lf_line_ends() {
+        let der: Vec<u8> = (0u8..100).collect();
+        assert_eq!(
+            pem("CERTIFICATE", &der),
+            "-----BEGIN CERTIFICATE-----\n\
+             AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v\n\
+             MDEyMzQ1Njc4OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5f\n\
+             YGFiYw==\n\
+             -----END CERTIFICATE-----\n"
+        );
     }
 }

@@ -1,24 +1,85 @@
-//! A local Entra-compatible issuer: `cargo pmcp auth emulator`, and the stand-in the project's own
-//! tests use for Entra ID.
+//! A local Entra ID-compatible issuer: the stand-in for Entra ID in an MCP server's integration
+//! tests (as `wiremock` stands in for an HTTP API), and what `cargo pmcp auth emulator` runs.
 //!
 //! It serves Entra's paths on `http://127.0.0.1:PORT` (the authority host):
 //! `/{tenant}/v2.0/.well-known/openid-configuration`, `/{tenant}/.well-known/openid-configuration`,
 //! `/{tenant}/discovery/v2.0/keys`, `/{tenant}/discovery/keys`, `/{tenant}/oauth2/v2.0/token`,
 //! `/{tenant}/oauth2/token`, `/{tenant}/oauth2/v2.0/devicecode`, `/{tenant}/oauth2/devicecode`,
-//! and control endpoints under `/_emulator/` (rotate keys, approve a device code).
+//! `/{tenant}/oauth2/v2.0/authorize`, and control endpoints under `/_emulator/` (rotate keys,
+//! approve a device code). Tokens are RS256 with Entra's claims and headers; errors carry Entra's
+//! `AADSTS` codes.
+//!
+//! # In your server's integration tests
+//!
+//! Start an emulator per test ([`Emulator::start`]; port 0 picks a free port), point the server's
+//! validator at [`RunningEmulator::authority_host`] instead of `https://login.microsoftonline.com`,
+//! and get tokens that Entra would issue:
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), pmcp_entra_emulator::EmulatorError> {
+//! use pmcp_auth::{EntraConfig, JwtValidator, JwtValidatorConfig};
 //! use pmcp_entra_emulator::{Emulator, EmulatorConfig, TokenOptions};
-//! let emu = Emulator::start(EmulatorConfig::default(), 0).await?;
-//! let token = emu.issue_user_token("alice@contoso.onmicrosoft.com", &TokenOptions::default())?;
-//! println!("{} {}", emu.authority_host(), token.fingerprint());
-//! emu.shutdown().await;
+//!
+//! // tests/auth.rs, under #[tokio::test]
+//! async fn accepts_a_signed_in_user() -> Result<(), Box<dyn std::error::Error>> {
+//!     // The built-in directory: one tenant, an API app with app roles and a scope, users.
+//!     let emu = Emulator::start(EmulatorConfig::default(), 0).await?;
+//!
+//!     // The validator your server builds, aimed at the emulator (discovery, then its keys).
+//!     let entra = EntraConfig::new(emu.tenant_id(), emu.client_id())
+//!         .with_authority_host(&emu.authority_host());
+//!     let validator = JwtValidator::new(JwtValidatorConfig::from_entra(&entra));
+//!
+//!     // A user's delegated token for the API, as the device code flow would issue it.
+//!     let token = emu.issue_user_token("alice@contoso.onmicrosoft.com", &TokenOptions::default())?;
+//!     let claims = validator.validate(token.secret()).await?;
+//!     assert_eq!(claims.upn(), Some("alice@contoso.onmicrosoft.com"));
+//!
+//!     emu.shutdown().await;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! A server that reads its settings from the environment ([`pmcp_auth::env`]) takes the same three
+//! values as `ENTRA_AUTHORITY_HOST`, `ENTRA_TENANT_ID` and `ENTRA_CLIENT_ID`.
+//!
+//! The failure cases come from the same emulator: an expired token (`issued_at` in the past in
+//! [`TokenOptions`]), another tenant's token ([`EmulatorConfig::with_second_tenant`]), a token
+//! Entra would never issue ([`RunningEmulator::sign_claims`]), key rotation
+//! ([`RunningEmulator::rotate_keys`]), and a failing Entra ([`RunningEmulator::inject_fault`]).
+//!
+//! # Tokens through the real grants
+//!
+//! Give the apps a client secret and any OAuth client can ask the token endpoint, as it would ask
+//! Entra:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use pmcp_auth::SecretString;
+//! use pmcp_entra_emulator::{Emulator, EmulatorConfig};
+//!
+//! let mut config = EmulatorConfig::default();
+//! config.set_default_secret(&SecretString::new("test-secret"));
+//! let emu = Emulator::start(config, 0).await?;
+//!
+//! let scope = format!("api://{}/.default", emu.client_id());
+//! let body: serde_json::Value = reqwest::Client::new()
+//!     .post(emu.token_endpoint())
+//!     .form(&[
+//!         ("grant_type", "client_credentials"),
+//!         ("client_id", emu.client_id().as_str()),
+//!         ("client_secret", "test-secret"),
+//!         ("scope", scope.as_str()),
+//!     ])
+//!     .send()
+//!     .await?
+//!     .json()
+//!     .await?;
+//! let app_token = body["access_token"].as_str().unwrap_or_default();
+//! # let _ = app_token;
 //! # Ok(()) }
 //! ```
 
 pub mod assertion;
-pub mod authcode;
 pub mod config;
 pub mod errors;
 pub mod keys;
@@ -26,6 +87,13 @@ pub mod observe;
 pub mod server;
 pub mod time;
 pub mod tokens;
+
+/// The authorization code flow's public names, kept at this path. The authorize endpoint is
+/// `server/authorize.rs`; the code and refresh token grants are in `server/token/`.
+pub mod authcode {
+    pub use crate::server::authorize::{AuthCode, authorize};
+    pub use crate::server::token::{GT_AUTHORIZATION_CODE, GT_REFRESH_TOKEN, RefreshGrant};
+}
 
 pub use config::{
     AppConfig, DEFAULT_API_CLIENT_ID, DEFAULT_API_SCOPE, DEFAULT_CLIENT_APP_ID,
@@ -116,15 +184,7 @@ impl Emulator {
             http,
             observer: observe::Observer::default(),
         });
-        let app = server::router(state.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let (tx, task) = server::serve(listener, state.clone());
         Ok(RunningEmulator {
             state,
             port,

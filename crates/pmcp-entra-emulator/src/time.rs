@@ -25,31 +25,16 @@ impl Clock {
     }
 }
 
-/// `2026-11-26 07:31:02Z`, the form Entra's error bodies use.
+/// `2026-11-26 07:31:02Z`, the form Entra's error bodies use. A time past the year 9999 (only a
+/// nonsensical `exp` or `nbf` gets there) is written as its unix seconds.
 pub fn timestamp(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    const ENTRA: &[::time::format_description::BorrowedFormatItem<'_>] =
+        ::time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]Z");
+    i64::try_from(unix)
+        .ok()
+        .and_then(|secs| ::time::OffsetDateTime::from_unix_timestamp(secs).ok())
+        .and_then(|t| t.format(ENTRA).ok())
+        .unwrap_or_else(|| unix.to_string())
 }
 
 #[cfg(test)]
@@ -61,6 +46,9 @@ mod tests {
         assert_eq!(timestamp(0), "1970-01-01 00:00:00Z");
         assert_eq!(timestamp(1_795_000_000), "2026-11-18 11:06:40Z");
         assert_eq!(timestamp(951_782_400), "2000-02-29 00:00:00Z");
+        assert_eq!(timestamp(253_402_300_799), "9999-12-31 23:59:59Z");
+        assert_eq!(timestamp(253_402_300_800), "253402300800");
+        assert_eq!(timestamp(u64::MAX), u64::MAX.to_string());
     }
 
     #[test]
