@@ -127,7 +127,7 @@ impl EmulatorConfig {
         c
     }
 
-    /// Give every app that has no secret yet this client secret (the CLI's `--client-secret-env`).
+    /// Give every app that has no secret yet this client secret.
     pub fn set_default_secret(&mut self, secret: &SecretString) {
         for t in &mut self.tenants {
             for a in &mut t.apps {
@@ -138,7 +138,7 @@ impl EmulatorConfig {
         }
     }
 
-    /// Set the access token version of every API app of the default tenant (`--token-version`).
+    /// Set the access token version of every API app of the default tenant.
     pub fn set_token_version(&mut self, version: TokenVersion) {
         if let Some(t) = self.tenants.first_mut() {
             for a in &mut t.apps {
