@@ -10,12 +10,17 @@
 //! - [`Loaded::locate`] gives `path:line:column` of a value, so a bad value can be reported where it
 //!   was written (`.pmcp/deploy.toml:7: …`).
 //!
+//! For the inputs of every verb (flag > environment > deploy.toml > prompt > default, each value
+//! logged with its source): the table in [`inputs`] and the [`resolve::Resolver`].
+//!
 //! For commands that write it: [`DeployToml`] (module [`edit`]) keeps comments, order, formatting and
 //! unknown keys, leaves equal values untouched (byte-identical re-runs) and writes atomically.
 
 pub mod edit;
 pub mod init;
+pub mod inputs;
 mod keys;
+pub mod resolve;
 
 pub use edit::DeployToml;
 pub use keys::{ConfigWarning, KNOWN_KEYS, unknown_keys};
@@ -136,6 +141,12 @@ impl Provider {
             Provider::Oidc => "oidc",
             Provider::None => "none",
         }
+    }
+}
+
+impl std::fmt::Display for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
