@@ -1,91 +1,17 @@
-//! `cargo pmcp deploy init`: resolve the inputs (flag > env > deploy.toml > prompt > default), write
-//! `.pmcp/deploy.toml` (and `.pmcp/entra-app.json` for Entra), print the setup checklist.
+//! `deploy init`'s inputs: deploy.toml read once, then each value resolved (flag > env > deploy.toml >
+//! prompt > default) into [`InitSettings`], with where each came from.
 
 use super::Ctx;
-use crate::config::init::{
-    Checklist, ENTRA_APP_JSON, EntraAppManifest, EntraInit, InitSettings, OidcInit,
-    default_redirect_uri,
-};
-use crate::config::{self, DEPLOY_TOML, DeployToml, Loaded, Location, Provider, TargetKind};
+use super::args::*;
+use super::validate::*;
+use crate::config::init::{EntraInit, InitSettings, OidcInit, default_redirect_uri};
+use crate::config::{self, DEPLOY_TOML, Loaded, Location, Provider, TargetKind};
 use crate::ui::{Failure, Ui};
-use anyhow::Context;
-use pmcp_auth::entra::{
-    Cloud, DEFAULT_AUTHORITY_HOST, is_guid, is_https_or_loopback, is_loopback_url,
-    normalize_authority_host,
-};
+use pmcp_auth::entra::DEFAULT_AUTHORITY_HOST;
 use pmcp_auth::env as envs;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// Environment variable for `--target`.
-pub const ENV_TARGET: &str = "PMCP_TARGET";
-/// Environment variable for `--oauth`.
-pub const ENV_OAUTH: &str = "PMCP_OAUTH";
-/// Environment variable for `--server-name`.
-pub const ENV_SERVER_NAME: &str = "PMCP_SERVER_NAME";
-/// Environment variable for `--redirect-uri`.
-pub const ENV_REDIRECT_URI: &str = "PMCP_REDIRECT_URI";
-/// Environment variable for `--multi-tenant`.
-pub const ENV_MULTI_TENANT: &str = "ENTRA_MULTI_TENANT";
-/// Environment variable for `--allowed-tenant` (comma separated).
-pub const ENV_ALLOWED_TENANTS: &str = "ENTRA_ALLOWED_TENANTS";
-/// Environment variable for `--issuer`.
-pub const ENV_ISSUER: &str = "OIDC_ISSUER";
-/// Environment variable for `--audience`.
-pub const ENV_AUDIENCE: &str = "OIDC_AUDIENCE";
-
-/// Write .pmcp/deploy.toml and print the setup checklist (Azure Portal steps for Entra).
-///
-/// Each value comes from its flag, else its environment variable, else the value already in
-/// .pmcp/deploy.toml, else a prompt (only on a terminal without CI), else its default. In CI a
-/// missing value is an error that lists every missing flag and variable (exit 2).
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct InitArgs {
-    /// Where the server runs [env: PMCP_TARGET] [default: pmcp-run]
-    #[arg(long, value_enum)]
-    pub target: Option<TargetKind>,
-    /// Identity provider [env: PMCP_OAUTH] [default: entra]
-    #[arg(long, value_enum)]
-    pub oauth: Option<Provider>,
-    /// Directory (tenant) ID: a GUID or a verified domain [env: ENTRA_TENANT_ID, AZURE_TENANT_ID]
-    #[arg(long, value_name = "ID")]
-    pub tenant_id: Option<String>,
-    /// Application (client) ID of the API's app registration [env: ENTRA_CLIENT_ID, AZURE_CLIENT_ID]
-    #[arg(long, value_name = "GUID")]
-    pub client_id: Option<String>,
-    /// Authority host [env: ENTRA_AUTHORITY_HOST, AZURE_AUTHORITY_HOST] [default: https://login.microsoftonline.com]
-    #[arg(long, value_name = "URL", conflicts_with = "cloud")]
-    pub authority_host: Option<String>,
-    /// Microsoft cloud (sets the authority host): public, usgov, china
-    #[arg(long, value_name = "CLOUD", value_parser = parse_cloud)]
-    pub cloud: Option<Cloud>,
-    /// Accept users from other Entra tenants (`--multi-tenant=false` turns it off) [env: ENTRA_MULTI_TENANT]
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    pub multi_tenant: Option<bool>,
-    /// With --multi-tenant: a tenant ID (GUID) to accept; repeat for more [env: ENTRA_ALLOWED_TENANTS, comma separated]
-    #[arg(long = "allowed-tenant", value_name = "ID")]
-    pub allowed_tenants: Vec<String>,
-    /// The server's name [env: PMCP_SERVER_NAME] [default: the package name]
-    #[arg(long, value_name = "NAME")]
-    pub server_name: Option<String>,
-    /// Web redirect URI to register [env: PMCP_REDIRECT_URI] [default: https://SERVER.pmcp.run/callback, or http://localhost:8080/callback for local]
-    #[arg(long, value_name = "URL")]
-    pub redirect_uri: Option<String>,
-    /// --oauth oidc: the provider's issuer URL [env: OIDC_ISSUER]
-    #[arg(long, value_name = "URL")]
-    pub issuer: Option<String>,
-    /// --oauth oidc: the audience of the server's access tokens [env: OIDC_AUDIENCE]
-    #[arg(long, value_name = "AUD")]
-    pub audience: Option<String>,
-    /// Accept every default without asking
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-}
-
-fn parse_cloud(s: &str) -> Result<Cloud, String> {
-    Cloud::from_name(s).ok_or_else(|| format!("`{s}` is not a cloud: use public, usgov or china"))
-}
 
 /// Where a value came from; named in logs and in validation errors.
 #[derive(Debug, Clone, PartialEq)]
@@ -320,127 +246,6 @@ impl<'a> Resolver<'a> {
     }
 }
 
-// ---------- validation ----------
-
-/// A GUID or a DNS domain (`contoso.onmicrosoft.com`); the multi-tenant aliases only with
-/// `multi_tenant`.
-pub fn validate_tenant(v: &str, multi_tenant: bool) -> Result<String, String> {
-    let lower = v.to_ascii_lowercase();
-    if matches!(lower.as_str(), "common" | "organizations" | "consumers") {
-        if multi_tenant {
-            return Ok(lower);
-        }
-        return Err(format!(
-            "`{lower}` is not a tenant but an alias that accepts other tenants' users; add \
-             --multi-tenant for that, or give your directory (tenant) ID \
-             (az account show --query tenantId -o tsv)"
-        ));
-    }
-    if is_guid(v) {
-        return Ok(lower);
-    }
-    if is_domain(&lower) {
-        return Ok(lower);
-    }
-    Err(
-        "expected a GUID (Directory (tenant) ID on the app registration's Overview) or a verified \
-         domain such as contoso.onmicrosoft.com"
-            .into(),
-    )
-}
-
-fn is_domain(s: &str) -> bool {
-    let labels: Vec<&str> = s.split('.').collect();
-    labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
-        && labels
-            .last()
-            .is_some_and(|t| t.len() >= 2 && t.bytes().all(|b| b.is_ascii_alphabetic()))
-}
-
-/// A GUID (lowercased).
-pub fn validate_guid(v: &str) -> Result<String, String> {
-    if is_guid(v) {
-        Ok(v.to_ascii_lowercase())
-    } else {
-        Err(
-            "expected a GUID like 00000000-0000-0000-0000-000000000000 (Application (client) ID \
-             on the app registration's Overview)"
-                .into(),
-        )
-    }
-}
-
-/// https, or http for localhost / 127.0.0.1 / `[::1]`; no fragment.
-pub fn validate_redirect(v: &str) -> Result<String, String> {
-    let url = url::Url::parse(v).map_err(|e| format!("not a URL ({e})"))?;
-    if url.fragment().is_some() {
-        return Err("a redirect URI cannot have a #fragment".into());
-    }
-    match url.scheme() {
-        "https" => Ok(v.to_string()),
-        "http" if is_loopback_url(v) => Ok(v.to_string()),
-        "http" => {
-            Err("Entra accepts http:// redirect URIs only for localhost; use https://".into())
-        }
-        other => Err(format!("scheme `{other}` is not allowed; use https://")),
-    }
-}
-
-/// An https URL (http only for loopback, e.g. the local emulator), without trailing slash.
-pub fn validate_authority(v: &str) -> Result<String, String> {
-    let host = normalize_authority_host(v);
-    url::Url::parse(&host).map_err(|e| format!("not a URL ({e})"))?;
-    if is_https_or_loopback(&host) {
-        Ok(host)
-    } else {
-        Err(
-            "expected an https:// URL such as https://login.microsoftonline.us (http:// only for \
-             127.0.0.1/localhost)"
-                .into(),
-        )
-    }
-}
-
-/// An OIDC issuer: https URL (http for loopback).
-pub fn validate_issuer(v: &str) -> Result<String, String> {
-    url::Url::parse(v).map_err(|e| format!("not a URL ({e})"))?;
-    if is_https_or_loopback(v) {
-        Ok(v.to_string())
-    } else {
-        Err("expected an https:// issuer URL (http:// only for 127.0.0.1/localhost)".into())
-    }
-}
-
-/// A DNS label: lowercase letters, digits and hyphens, 1–63 characters.
-pub fn validate_server_name(v: &str) -> Result<String, String> {
-    let ok = !v.is_empty()
-        && v.len() <= 63
-        && !v.starts_with('-')
-        && !v.ends_with('-')
-        && v.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(v.to_string())
-    } else {
-        Err("use lowercase letters, digits and hyphens (at most 63): it becomes a host name".into())
-    }
-}
-
-fn parse_bool(v: &str) -> Result<String, String> {
-    match v.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok("true".into()),
-        "false" | "0" | "no" | "off" => Ok("false".into()),
-        _ => Err("expected true or false".into()),
-    }
-}
-
 /// The package name as a server name: lowercase, `_` → `-`.
 pub fn server_name_from_package(name: &str) -> String {
     name.to_ascii_lowercase().replace('_', "-")
@@ -528,95 +333,33 @@ fn prompt_confirm(message: &str, default: bool) -> Option<String> {
         .map(|b| b.to_string())
 }
 
-// ---------- the command ----------
-
-/// What `deploy init` did: printed as the checklist, or as JSON with `--json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct InitResult {
-    /// deploy.toml, as shown to the user.
-    pub config_path: String,
-    /// `created`, `updated` or `unchanged`.
-    pub config: &'static str,
-    /// `.pmcp/entra-app.json` for Entra.
-    pub manifest_path: Option<String>,
-    /// `created`, `updated` or `unchanged` (absent without a manifest).
-    pub manifest: Option<&'static str>,
-    pub target: String,
-    pub provider: String,
-    pub server_name: String,
-    pub redirect_uri: String,
-    pub tenant_id: Option<String>,
-    pub client_id: Option<String>,
-    pub authority_host: Option<String>,
-    pub multi_tenant: bool,
-    pub allowed_tenants: Vec<String>,
-    pub issuer: Option<String>,
-    pub audience: Option<String>,
-    /// Where each value came from (`--tenant-id`, `ENTRA_TENANT_ID`, `.pmcp/deploy.toml:7`, …).
-    pub sources: BTreeMap<String, Source>,
-    /// Unknown keys in deploy.toml and other things to look at.
-    pub warnings: Vec<String>,
-    /// The name of the client-secret variable that is set (never its value).
-    pub client_secret_env: Option<String>,
-    pub checklist: Checklist,
+/// deploy.toml as read before anything is resolved: a file that does not parse is never touched.
+pub(super) struct ConfigFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// How messages show it (relative to the current directory when below it).
+    pub shown: PathBuf,
+    /// Its text, when it exists.
+    pub text: Option<String>,
+    /// Parsed, when it exists.
+    pub loaded: Option<Loaded>,
 }
 
-impl std::fmt::Display for InitResult {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.checklist)
-    }
-}
-
-/// Run the command.
-pub async fn run(args: InitArgs, ctx: &Ctx) -> anyhow::Result<()> {
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let root = config::project_root(ctx.manifest_path.as_deref(), &cwd);
-    let result = init(&args, ctx, &cwd, &root)?;
-    let ui = &ctx.ui;
-    // In GitHub Actions the checklist also goes to the job summary (no-op elsewhere).
-    let summary = format!(
-        "### cargo pmcp deploy init\n\n`{}` {}\n\n```text\n{}```\n",
-        result.config_path, result.config, result.checklist
-    );
-    if let Err(e) = crate::ui::github::append_summary(&summary) {
-        ui.warn(format!("cannot append to GITHUB_STEP_SUMMARY: {e}"));
-    }
-    if ui.json {
-        eprint!("{}", result.checklist.render(&|s| ui.bold(s)));
-        ui.print_json(&result)?;
-    } else {
-        use std::io::Write;
-        let bold = |s: &str| console::style(s).bold().to_string();
-        let mut out = std::io::stdout().lock();
-        out.write_all(result.checklist.render(&bold).as_bytes())?;
-        out.flush()?;
-    }
-    Ok(())
-}
-
-/// Show `path` relative to `cwd` when it is below it.
-fn shown(path: &Path, cwd: &Path) -> PathBuf {
-    path.strip_prefix(cwd)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|_| path.to_path_buf())
-}
-
-fn init(args: &InitArgs, ctx: &Ctx, cwd: &Path, root: &Path) -> anyhow::Result<InitResult> {
-    let ui = &ctx.ui;
-    let config_path = root.join(DEPLOY_TOML);
-    let config_shown = shown(&config_path, cwd);
-
-    // Read deploy.toml first: a file that does not parse is never touched.
-    let text = match std::fs::read_to_string(&config_path) {
-        Ok(t) => Some(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            return Err(
-                Failure::usage(format!("cannot read {}: {e}", config_shown.display())).into(),
-            );
-        }
-    };
-    let loaded = match &text {
+impl ConfigFile {
+    pub(super) fn read(root: &Path, cwd: &Path) -> anyhow::Result<Self> {
+        let config_path = root.join(DEPLOY_TOML);
+        let config_shown = super::shown(&config_path, cwd);
+        // Read deploy.toml first: a file that does not parse is never touched.
+        let text = match std::fs::read_to_string(&config_path) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(
+                    Failure::usage(format!("cannot read {}: {e}", config_shown.display())).into(),
+                );
+            }
+        };
+        let loaded = match &text {
         Some(t) => Some(
             config::parse_with_warnings(&config_shown, t.clone()).map_err(|e| {
                 Failure::usage(format!("{e}")).with_hint(format!(
@@ -627,6 +370,31 @@ fn init(args: &InitArgs, ctx: &Ctx, cwd: &Path, root: &Path) -> anyhow::Result<I
         ),
         None => None,
     };
+        Ok(Self {
+            path: config_path,
+            shown: config_shown,
+            text,
+            loaded,
+        })
+    }
+}
+
+/// The resolved settings, where each came from, and what to warn about.
+pub(super) struct Resolved {
+    pub settings: InitSettings,
+    pub sources: BTreeMap<String, Source>,
+    pub warnings: Vec<String>,
+}
+
+/// Resolve every input (all missing and invalid ones reported at once, exit 2).
+pub(super) fn resolve(
+    args: &InitArgs,
+    ctx: &Ctx,
+    root: &Path,
+    file: &ConfigFile,
+) -> anyhow::Result<Resolved> {
+    let ui = &ctx.ui;
+    let loaded = &file.loaded;
     let mut warnings = Vec::new();
     if let Some(l) = &loaded {
         for w in &l.warnings {
@@ -1000,126 +768,15 @@ fn init(args: &InitArgs, ctx: &Ctx, cwd: &Path, root: &Path) -> anyhow::Result<I
         entra,
         oidc,
     };
-
-    // Write deploy.toml.
-    let mut doc = match text {
-        Some(t) => DeployToml::from_text(&config_path, t)?,
-        None => DeployToml::template(&config_path),
-    };
-    config::init::apply(&settings, &mut doc)
-        .map_err(|e| Failure::usage(e.to_string()).with_hint("the file was not changed"))?;
-    let config_state = if doc.is_new() {
-        "created"
-    } else if doc.is_changed() {
-        "updated"
-    } else {
-        "unchanged"
-    };
-    doc.write()
-        .with_context(|| format!("cannot write {}", config_shown.display()))?;
-    ui.info(format!("{} {}", config_shown.display(), config_state));
-
-    // Write the manifest fragment.
-    let (mut manifest_path, mut manifest_state) = (None, None);
-    if let Some(m) = EntraAppManifest::build(&settings) {
-        let path = root.join(ENTRA_APP_JSON);
-        let path_shown = shown(&path, cwd).display().to_string();
-        let json = m.to_json();
-        let state = match std::fs::read_to_string(&path) {
-            Ok(old) if old == json => "unchanged",
-            Ok(_) => "updated",
-            Err(_) => "created",
-        };
-        if state != "unchanged" {
-            crate::ui::write_atomic(&path, json.as_bytes())
-                .with_context(|| format!("cannot write {path_shown}"))?;
-        }
-        ui.info(format!("{path_shown} {state}"));
-        manifest_path = Some(path_shown);
-        manifest_state = Some(state);
-    }
-
-    // The secret stays in the environment.
-    let secret_env = [envs::ENTRA_CLIENT_SECRET, envs::AZURE_CLIENT_SECRET]
-        .into_iter()
-        .find(|n| std::env::var_os(n).is_some_and(|v| !v.is_empty()));
-    if let Some(name) = secret_env {
-        ui.info(format!(
-            "{name} is set: it stays out of {} (no secret is ever written there). `cargo pmcp deploy` \
-             reads it from the environment and sends it as a secret when [secrets] required lists it; \
-             `cargo pmcp auth test` reads it from the environment.",
-            config_shown.display()
-        ));
-    }
-
-    let checklist = Checklist::build(&settings, secret_env)?;
-    let e = settings.entra.as_ref();
-    Ok(InitResult {
-        config_path: config_shown.display().to_string(),
-        config: config_state,
-        manifest_path,
-        manifest: manifest_state,
-        target: settings.target.as_str().into(),
-        provider: settings.provider.as_str().into(),
-        server_name: settings.server_name.clone(),
-        redirect_uri: settings.redirect_uri.clone(),
-        tenant_id: e.map(|e| e.tenant_id.clone()),
-        client_id: e.map(|e| e.client_id.clone()),
-        authority_host: e.map(|e| e.authority_host.clone()),
-        multi_tenant: e.is_some_and(|e| e.multi_tenant),
-        allowed_tenants: e.map(|e| e.allowed_tenants.clone()).unwrap_or_default(),
-        issuer: settings.oidc.as_ref().map(|o| o.issuer.clone()),
-        audience: settings.oidc.as_ref().map(|o| o.audience.clone()),
+    Ok(Resolved {
+        settings,
         sources: r
             .sources
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
         warnings,
-        client_secret_env: secret_env.map(str::to_string),
-        checklist,
     })
-}
-
-fn parse_target(v: &str) -> Result<TargetKind, String> {
-    match v.to_ascii_lowercase().as_str() {
-        "pmcp-run" => Ok(TargetKind::PmcpRun),
-        "aws-lambda" => Ok(TargetKind::AwsLambda),
-        "local" => Ok(TargetKind::Local),
-        _ => Err("expected pmcp-run, aws-lambda or local".into()),
-    }
-}
-
-fn parse_provider(v: &str) -> Result<Provider, String> {
-    match v.to_ascii_lowercase().as_str() {
-        "entra" => Ok(Provider::Entra),
-        "oidc" => Ok(Provider::Oidc),
-        "none" => Ok(Provider::None),
-        _ => Err("expected entra, oidc or none".into()),
-    }
-}
-
-fn split_list(v: &str) -> Vec<String> {
-    v.split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-fn validate_guid_list(v: &str) -> Result<String, String> {
-    let mut out = Vec::new();
-    for t in split_list(v) {
-        out.push(validate_guid(&t).map_err(|_| format!("`{t}` is not a tenant GUID"))?);
-    }
-    Ok(out.join(","))
-}
-
-fn validate_nonempty(v: &str) -> Result<String, String> {
-    if v.trim().is_empty() {
-        Err("must not be empty".into())
-    } else {
-        Ok(v.trim().to_string())
-    }
 }
 
 #[cfg(test)]
@@ -1127,39 +784,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tenants() {
-        assert!(validate_tenant("contoso.onmicrosoft.com", false).is_ok());
-        assert!(validate_tenant("contoso.com", false).is_ok());
-        assert!(validate_tenant("11111111-2222-3333-4444-555555555555", false).is_ok());
-        assert!(validate_tenant("contoso", false).is_err());
-        assert!(
-            validate_tenant("common", false)
-                .unwrap_err()
-                .contains("--multi-tenant")
-        );
-        assert_eq!(
-            validate_tenant("Organizations", true).unwrap(),
-            "organizations"
-        );
-        assert!(validate_tenant("con toso.com", false).is_err());
-    }
-
-    #[test]
-    fn redirects() {
-        assert!(validate_redirect("https://x.pmcp.run/callback").is_ok());
-        assert!(validate_redirect("http://localhost:8080/callback").is_ok());
-        assert!(validate_redirect("http://127.0.0.1:1/cb").is_ok());
-        assert!(validate_redirect("http://example.com/cb").is_err());
-        assert!(validate_redirect("https://x/cb#frag").is_err());
-        assert!(validate_redirect("callback").is_err());
-    }
-
-    #[test]
-    fn server_names() {
+    fn package_names_become_server_names() {
         assert_eq!(server_name_from_package("My_Server"), "my-server");
-        assert!(validate_server_name("my-server").is_ok());
-        assert!(validate_server_name("my_server").is_err());
-        assert!(validate_server_name("-x").is_err());
     }
 
     #[test]
