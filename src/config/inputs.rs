@@ -243,4 +243,22 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn the_readme_documents_every_variable() {
+        let readme = include_str!("../../README.md");
+        let table = readme
+            .split("## Environment variables")
+            .nth(1)
+            .expect("README has an environment variables section");
+        for input in ALL {
+            for name in input.env_names() {
+                assert!(
+                    table.contains(&format!("`{name}`")),
+                    "README's environment table lacks {name} ({})",
+                    input.name
+                );
+            }
+        }
+    }
 }

@@ -1,36 +1,21 @@
-//! `deploy init`'s flags. The doc comments are the `--help` text.
+//! `deploy init`'s flags. The doc comments are the `--help` text; the variables they name are those
+//! of the input table ([`crate::config::inputs`]), which a unit test keeps in step.
 
 use crate::config::{Provider, TargetKind};
 use pmcp_auth::entra::Cloud;
 
-/// Environment variable for `--target`.
-pub const ENV_TARGET: &str = "PMCP_TARGET";
-/// Environment variable for `--oauth`.
-pub const ENV_OAUTH: &str = "PMCP_OAUTH";
-/// Environment variable for `--server-name`.
-pub const ENV_SERVER_NAME: &str = "PMCP_SERVER_NAME";
-/// Environment variable for `--redirect-uri`.
-pub const ENV_REDIRECT_URI: &str = "PMCP_REDIRECT_URI";
-/// Environment variable for `--multi-tenant`.
-pub const ENV_MULTI_TENANT: &str = "ENTRA_MULTI_TENANT";
-/// Environment variable for `--allowed-tenant` (comma separated).
-pub const ENV_ALLOWED_TENANTS: &str = "ENTRA_ALLOWED_TENANTS";
-/// Environment variable for `--issuer`.
-pub const ENV_ISSUER: &str = "OIDC_ISSUER";
-/// Environment variable for `--audience`.
-pub const ENV_AUDIENCE: &str = "OIDC_AUDIENCE";
-
 /// Write .pmcp/deploy.toml and print the setup checklist (Azure Portal steps for Entra).
 ///
-/// Each value comes from its flag, else its environment variable, else the value already in
-/// .pmcp/deploy.toml, else a prompt (only on a terminal without CI), else its default. In CI a
-/// missing value is an error that lists every missing flag and variable (exit 2).
+/// Each value comes from its flag, else its environment variable (the first name listed, then the
+/// others), else the value already in .pmcp/deploy.toml, else a prompt (only on a terminal without
+/// CI), else its default. Every value not typed is logged with where it came from. In CI a missing
+/// value is an error that lists every missing flag and variable (exit 2).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct InitArgs {
     /// Where the server runs [env: PMCP_TARGET] [default: pmcp-run]
     #[arg(long, value_enum)]
     pub target: Option<TargetKind>,
-    /// Identity provider [env: PMCP_OAUTH] [default: entra]
+    /// Identity provider [env: AUTH_PROVIDER, PMCP_OAUTH] [default: entra]
     #[arg(long, value_enum)]
     pub oauth: Option<Provider>,
     /// Directory (tenant) ID: a GUID or a verified domain [env: ENTRA_TENANT_ID, AZURE_TENANT_ID]
@@ -45,10 +30,10 @@ pub struct InitArgs {
     /// Microsoft cloud (sets the authority host): public, usgov, china
     #[arg(long, value_name = "CLOUD", value_parser = parse_cloud)]
     pub cloud: Option<Cloud>,
-    /// Accept users from other Entra tenants (`--multi-tenant=false` turns it off) [env: ENTRA_MULTI_TENANT]
+    /// Accept users from other Entra tenants (`--multi-tenant=false` turns it off) [env: AUTH_MULTI_TENANT, ENTRA_MULTI_TENANT]
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub multi_tenant: Option<bool>,
-    /// With --multi-tenant: a tenant ID (GUID) to accept; repeat for more [env: ENTRA_ALLOWED_TENANTS, comma separated]
+    /// With --multi-tenant: a tenant ID (GUID) to accept; repeat for more [env: AUTH_ALLOWED_TENANTS, ENTRA_ALLOWED_TENANTS, comma separated]
     #[arg(long = "allowed-tenant", value_name = "ID")]
     pub allowed_tenants: Vec<String>,
     /// The server's name [env: PMCP_SERVER_NAME] [default: the package name]
@@ -57,10 +42,10 @@ pub struct InitArgs {
     /// Web redirect URI to register [env: PMCP_REDIRECT_URI] [default: https://SERVER.pmcp.run/callback, or http://localhost:8080/callback for local]
     #[arg(long, value_name = "URL")]
     pub redirect_uri: Option<String>,
-    /// --oauth oidc: the provider's issuer URL [env: OIDC_ISSUER]
+    /// --oauth oidc: the provider's issuer URL [env: AUTH_ISSUER, OIDC_ISSUER]
     #[arg(long, value_name = "URL")]
     pub issuer: Option<String>,
-    /// --oauth oidc: the audience of the server's access tokens [env: OIDC_AUDIENCE]
+    /// --oauth oidc: the audience of the server's access tokens [env: AUTH_AUDIENCE, OIDC_AUDIENCE]
     #[arg(long, value_name = "AUD")]
     pub audience: Option<String>,
     /// Accept every default without asking
@@ -68,6 +53,41 @@ pub struct InitArgs {
     pub yes: bool,
 }
 
-fn parse_cloud(s: &str) -> Result<Cloud, String> {
+pub(super) fn parse_cloud(s: &str) -> Result<Cloud, String> {
     Cloud::from_name(s).ok_or_else(|| format!("`{s}` is not a cloud: use public, usgov or china"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::inputs;
+    use clap::{Args, Command};
+
+    /// The help text of each flag names the input's variables, canonical first, as the table says.
+    #[test]
+    fn help_names_the_variables_of_the_table() {
+        let cmd = InitArgs::augment_args(Command::new("init"));
+        for input in [
+            &inputs::TARGET,
+            &inputs::PROVIDER,
+            &inputs::TENANT_ID,
+            &inputs::CLIENT_ID,
+            &inputs::AUTHORITY_HOST,
+            &inputs::MULTI_TENANT,
+            &inputs::ALLOWED_TENANTS,
+            &inputs::SERVER_NAME,
+            &inputs::REDIRECT_URI,
+            &inputs::ISSUER,
+            &inputs::AUDIENCE,
+        ] {
+            let flag = input.flag.unwrap().trim_start_matches("--");
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_long() == Some(flag))
+                .unwrap_or_else(|| panic!("no --{flag}"));
+            let help = arg.get_help().unwrap().to_string();
+            let want = format!("[env: {}", input.env_names().join(", "));
+            assert!(help.contains(&want), "--{flag}: `{help}` lacks `{want}`");
+        }
+    }
 }

@@ -15,7 +15,7 @@ pub mod validate;
 mod write;
 
 pub use args::*;
-pub use resolve::{Source, server_name_from_package};
+pub use resolve::server_name_from_package;
 pub use validate::{
     validate_authority, validate_guid, validate_issuer, validate_redirect, validate_server_name,
     validate_tenant,

@@ -1,250 +1,21 @@
-//! `deploy init`'s inputs: deploy.toml read once, then each value resolved (flag > env > deploy.toml >
-//! prompt > default) into [`InitSettings`], with where each came from.
+//! `deploy init`'s inputs: deploy.toml read once, then each input of the table
+//! ([`crate::config::inputs`]) resolved by the shared [`Resolver`] (flag > env > deploy.toml >
+//! prompt > default) into [`InitSettings`], with where each value came from.
 
 use super::Ctx;
-use super::args::*;
+use super::args::InitArgs;
 use super::validate::*;
 use crate::config::init::{EntraInit, InitSettings, OidcInit, default_redirect_uri};
-use crate::config::{self, DEPLOY_TOML, Loaded, Location, Provider, TargetKind};
+use crate::config::inputs::{
+    ALLOWED_TENANTS, AUDIENCE, AUTHORITY_HOST, CLIENT_ID, ISSUER, MULTI_TENANT, PROVIDER,
+    REDIRECT_URI, SERVER_NAME, TARGET, TENANT_ID,
+};
+use crate::config::resolve::{Problems, Resolver, Source};
+use crate::config::{self, DEPLOY_TOML, Loaded, Provider, TargetKind};
 use crate::ui::{Failure, Ui};
 use pmcp_auth::entra::DEFAULT_AUTHORITY_HOST;
-use pmcp_auth::env as envs;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// Where a value came from; named in logs and in validation errors.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Source {
-    Flag(&'static str),
-    Env(&'static str),
-    File(Location),
-    Prompt,
-    Default(String),
-}
-
-impl std::fmt::Display for Source {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Source::Flag(n) => write!(f, "{n}"),
-            Source::Env(n) => write!(f, "{n}"),
-            Source::File(l) => write!(f, "{}", l.line_only()),
-            Source::Prompt => f.write_str("prompt"),
-            Source::Default(why) => write!(f, "default: {why}"),
-        }
-    }
-}
-
-impl Serialize for Source {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-/// What one input is called and how it can be given.
-struct Spec {
-    /// Human name (`tenant id`).
-    name: &'static str,
-    /// The deploy.toml key (for messages).
-    key: &'static str,
-    flag: &'static str,
-    envs: &'static [&'static str],
-}
-
-const TARGET: Spec = Spec {
-    name: "target",
-    key: "target.type",
-    flag: "--target",
-    envs: &[ENV_TARGET],
-};
-const OAUTH: Spec = Spec {
-    name: "oauth provider",
-    key: "auth.provider",
-    flag: "--oauth",
-    envs: &[ENV_OAUTH],
-};
-const TENANT: Spec = Spec {
-    name: "tenant id",
-    key: "auth.tenant_id",
-    flag: "--tenant-id",
-    envs: &[envs::ENTRA_TENANT_ID, envs::AZURE_TENANT_ID],
-};
-const CLIENT: Spec = Spec {
-    name: "client id",
-    key: "auth.client_id",
-    flag: "--client-id",
-    envs: &[envs::ENTRA_CLIENT_ID, envs::AZURE_CLIENT_ID],
-};
-const AUTHORITY: Spec = Spec {
-    name: "authority host",
-    key: "auth.entra.authority_host",
-    flag: "--authority-host",
-    envs: &[envs::ENTRA_AUTHORITY_HOST, envs::AZURE_AUTHORITY_HOST],
-};
-const MULTI: Spec = Spec {
-    name: "multi-tenant",
-    key: "auth.entra.multi_tenant",
-    flag: "--multi-tenant",
-    envs: &[ENV_MULTI_TENANT],
-};
-const ALLOWED: Spec = Spec {
-    name: "allowed tenants",
-    key: "auth.entra.allowed_tenants",
-    flag: "--allowed-tenant",
-    envs: &[ENV_ALLOWED_TENANTS],
-};
-const SERVER: Spec = Spec {
-    name: "server name",
-    key: "server.name",
-    flag: "--server-name",
-    envs: &[ENV_SERVER_NAME],
-};
-const REDIRECT: Spec = Spec {
-    name: "redirect uri",
-    key: "auth.entra.redirect_uri",
-    flag: "--redirect-uri",
-    envs: &[ENV_REDIRECT_URI],
-};
-const ISSUER: Spec = Spec {
-    name: "issuer",
-    key: "auth.issuer",
-    flag: "--issuer",
-    envs: &[ENV_ISSUER],
-};
-const AUDIENCE: Spec = Spec {
-    name: "audience",
-    key: "auth.audience",
-    flag: "--audience",
-    envs: &[ENV_AUDIENCE],
-};
-
-impl Spec {
-    fn file_keys(&self) -> Vec<&'static str> {
-        self.key.split('.').collect()
-    }
-
-    /// `--tenant-id or ENTRA_TENANT_ID (or AZURE_TENANT_ID)`
-    fn how_to_give(&self) -> String {
-        match self.envs {
-            [] => self.flag.to_string(),
-            [one] => format!("{} or {one}", self.flag),
-            [first, rest @ ..] => format!("{} or {first} (or {})", self.flag, rest.join(", ")),
-        }
-    }
-}
-
-/// A value and where it came from.
-#[derive(Debug, Clone)]
-struct Got {
-    value: String,
-    source: Source,
-}
-
-/// Resolves inputs in order; collects what is missing and what is invalid, to report all at once.
-struct Resolver<'a> {
-    ui: &'a Ui,
-    file: Option<&'a Loaded>,
-    /// Prompts allowed.
-    interactive: bool,
-    /// `--yes`: take defaults without asking.
-    yes: bool,
-    missing: Vec<&'a Spec>,
-    invalid: Vec<String>,
-    sources: BTreeMap<&'static str, Source>,
-}
-
-impl<'a> Resolver<'a> {
-    /// flag > env > file, without prompting.
-    fn given(&self, spec: &Spec, flag: Option<&str>) -> Option<Got> {
-        if let Some(v) = flag {
-            return Some(Got {
-                value: v.trim().to_string(),
-                source: Source::Flag(spec.flag),
-            });
-        }
-        if let Some((v, name)) = envs::first_set(spec.envs) {
-            return Some(Got {
-                value: v.trim().to_string(),
-                source: Source::Env(name),
-            });
-        }
-        let file = self.file?;
-        let keys = spec.file_keys();
-        let loc = file.locate(&keys)?;
-        let item = toml_edit::Document::parse(file.text.as_str()).ok()?;
-        let mut it = item.as_item();
-        for k in &keys {
-            it = it.as_table_like()?.get(k)?;
-        }
-        let value = match it.as_value()? {
-            toml_edit::Value::String(s) => s.value().clone(),
-            toml_edit::Value::Boolean(b) => b.value().to_string(),
-            toml_edit::Value::Array(a) => a
-                .iter()
-                .filter_map(|v| v.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
-            other => other.to_string().trim().to_string(),
-        };
-        // A blank value in the file (`tenant_id = ""`) counts as not given.
-        if value.trim().is_empty() && !matches!(it.as_value(), Some(toml_edit::Value::Array(_))) {
-            return None;
-        }
-        Some(Got {
-            value,
-            source: Source::File(loc),
-        })
-    }
-
-    /// Resolve `spec`: given > prompt > default > missing. `validate` checks a value from any
-    /// source (prompts re-ask until it passes) and may normalise it.
-    fn resolve(
-        &mut self,
-        spec: &'a Spec,
-        flag: Option<&str>,
-        default: Option<(String, String)>,
-        prompt: &dyn Fn(Option<&str>) -> Option<String>,
-        validate: &dyn Fn(&str) -> Result<String, String>,
-    ) -> Option<String> {
-        let got = match self.given(spec, flag) {
-            Some(g) => Some(g),
-            None if self.interactive && !(self.yes && default.is_some()) => {
-                prompt(default.as_ref().map(|(v, _)| v.as_str())).map(|value| Got {
-                    value,
-                    source: Source::Prompt,
-                })
-            }
-            None => default.map(|(value, why)| Got {
-                value,
-                source: Source::Default(why),
-            }),
-        };
-        let Some(got) = got else {
-            self.missing.push(spec);
-            return None;
-        };
-        match validate(&got.value) {
-            Ok(v) => {
-                if !matches!(got.source, Source::Flag(_) | Source::Prompt) {
-                    self.ui.chose(spec.key, &v, &got.source.to_string());
-                }
-                self.sources.insert(spec.key, got.source);
-                Some(v)
-            }
-            Err(why) => {
-                let place = match &got.source {
-                    Source::File(loc) => {
-                        format!("{}: {} `{}`", loc.line_only(), spec.key, got.value)
-                    }
-                    Source::Default(d) => format!("{} `{}` ({d})", spec.name, got.value),
-                    other => format!("{other} `{}`", got.value),
-                };
-                self.invalid.push(format!("{place}: {why}"));
-                None
-            }
-        }
-    }
-}
 
 /// The package name as a server name: lowercase, `_` → `-`.
 pub fn server_name_from_package(name: &str) -> String {
@@ -386,7 +157,7 @@ pub(super) struct Resolved {
     pub warnings: Vec<String>,
 }
 
-/// Resolve every input (all missing and invalid ones reported at once, exit 2).
+/// Resolve every input; all missing and invalid ones are reported at once (exit 2).
 pub(super) fn resolve(
     args: &InitArgs,
     ctx: &Ctx,
@@ -394,293 +165,27 @@ pub(super) fn resolve(
     file: &ConfigFile,
 ) -> anyhow::Result<Resolved> {
     let ui = &ctx.ui;
-    let loaded = &file.loaded;
     let mut warnings = Vec::new();
-    if let Some(l) = &loaded {
+    if let Some(l) = &file.loaded {
         for w in &l.warnings {
             ui.warn(w);
             warnings.push(w.to_string());
         }
     }
+    let mut r = Resolver::for_ui(ui, file.loaded.as_ref()).assume_yes(args.yes);
 
-    let mut r = Resolver {
-        ui,
-        file: loaded.as_ref(),
-        interactive: ui.interactive,
-        yes: args.yes,
-        missing: Vec::new(),
-        invalid: Vec::new(),
-        sources: BTreeMap::new(),
+    let target = target(&mut r, args);
+    let provider = provider(&mut r, args);
+    let server_name = server_name(&mut r, args, ctx, root);
+    let entra = match provider {
+        Provider::Entra => entra(&mut r, args, ui, &mut warnings),
+        _ => None,
     };
-
-    // target
-    let target_flag = args.target.map(|t| t.as_str().to_string());
-    let target = r
-        .resolve(
-            &TARGET,
-            target_flag.as_deref(),
-            Some(("pmcp-run".into(), "hosted pmcp.run".into())),
-            &|d| {
-                prompt_select(
-                    "Where does the server run?",
-                    &["pmcp-run", "aws-lambda", "local"],
-                    d,
-                )
-            },
-            &|v| parse_target(v).map(|t| t.as_str().to_string()),
-        )
-        .and_then(|v| parse_target(&v).ok())
-        .unwrap_or(TargetKind::PmcpRun);
-
-    // provider: the file's `enabled = false` means none.
-    let oauth_flag = args.oauth.map(|p| p.as_str().to_string());
-    let file_provider = loaded.as_ref().and_then(|l| {
-        let v = l.config.auth.active_provider();
-        let key = if l.config.auth.enabled {
-            "provider"
-        } else {
-            "enabled"
-        };
-        let auth_loc = l.locate(&["auth", key]).or_else(|| l.locate(&["auth"]))?;
-        Some((v, auth_loc))
-    });
-    let provider = {
-        let given = r.given(&OAUTH, oauth_flag.as_deref());
-        let (value, source) = match (given, file_provider) {
-            (Some(g), _) if !matches!(g.source, Source::File(_)) => (g.value, g.source),
-            (_, Some((p, loc))) => (p.as_str().to_string(), Source::File(loc)),
-            _ if r.interactive && !r.yes => (
-                prompt_select(
-                    "Identity provider?",
-                    &["entra", "oidc", "none"],
-                    Some("entra"),
-                )
-                .unwrap_or_else(|| "entra".into()),
-                Source::Prompt,
-            ),
-            _ => (
-                "entra".to_string(),
-                Source::Default("Microsoft Entra ID".into()),
-            ),
-        };
-        match parse_provider(&value) {
-            Ok(p) => {
-                if !matches!(source, Source::Flag(_) | Source::Prompt) {
-                    ui.chose("auth.provider", p.as_str(), &source.to_string());
-                }
-                r.sources.insert(OAUTH.key, source);
-                p
-            }
-            Err(why) => {
-                r.invalid.push(format!("{source} `{value}`: {why}"));
-                Provider::Entra
-            }
-        }
+    let oidc = match provider {
+        Provider::Oidc => oidc(&mut r, args),
+        _ => None,
     };
-
-    // server name (default: the package name, read only when needed)
-    let server_given = r.given(&SERVER, args.server_name.as_deref()).is_some();
-    let server_default = if server_given {
-        None
-    } else {
-        match package_name(ctx.manifest_path.as_deref(), root) {
-            Ok(name) => Some((
-                server_name_from_package(&name),
-                format!("package `{name}` in Cargo.toml"),
-            )),
-            Err(why) => {
-                ui.info(format!("{why}; give the server's name with --server-name"));
-                None
-            }
-        }
-    };
-    let server_name = r.resolve(
-        &SERVER,
-        args.server_name.as_deref(),
-        server_default,
-        &|d| {
-            prompt_text(
-                "Server name:",
-                "lowercase letters, digits, hyphens",
-                d,
-                validate_server_name,
-            )
-        },
-        &validate_server_name,
-    );
-
-    // Entra values
-    let mut entra = None;
-    if provider == Provider::Entra {
-        let multi_flag = args.multi_tenant.map(|b| b.to_string());
-        let multi = r
-            .resolve(
-                &MULTI,
-                multi_flag.as_deref(),
-                Some(("false".into(), "single tenant".into())),
-                &|d| {
-                    prompt_confirm(
-                        "Accept users from other Entra tenants (multi-tenant)?",
-                        d == Some("true"),
-                    )
-                },
-                &parse_bool,
-            )
-            .is_some_and(|v| v == "true");
-        let allowed_flag =
-            (!args.allowed_tenants.is_empty()).then(|| args.allowed_tenants.join(","));
-        let allowed: Vec<String> = if multi || allowed_flag.is_some() {
-            r.resolve(
-                &ALLOWED,
-                allowed_flag.as_deref(),
-                Some((String::new(), "any tenant".into())),
-                &|d| {
-                    prompt_text(
-                        "Allowed tenant IDs (comma separated; empty for any):",
-                        "GUIDs",
-                        d,
-                        validate_guid_list,
-                    )
-                },
-                &validate_guid_list,
-            )
-            .map(|v| split_list(&v))
-            .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        if !multi && !allowed.is_empty() {
-            r.invalid.push(format!(
-                "{} `{}`: allowed tenants only apply with --multi-tenant",
-                r.sources
-                    .get(ALLOWED.key)
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| ALLOWED.flag.into()),
-                allowed.join(",")
-            ));
-        }
-        if multi && allowed.is_empty() {
-            let w = "multi-tenant with no allowed tenants: users of any Entra tenant can get tokens \
-                     for this server; restrict with --allowed-tenant <ID>";
-            ui.warn(w);
-            warnings.push(w.to_string());
-        }
-        let tenant = r.resolve(
-            &TENANT,
-            args.tenant_id.as_deref(),
-            None,
-            &|_| {
-                prompt_text(
-                    "Directory (tenant) ID:",
-                    "az account show --query tenantId -o tsv",
-                    None,
-                    move |v| validate_tenant(v, multi),
-                )
-            },
-            &|v| validate_tenant(v, multi),
-        );
-        let client = r.resolve(
-            &CLIENT,
-            args.client_id.as_deref(),
-            None,
-            &|_| {
-                prompt_text(
-                    "Application (client) ID:",
-                    "App registrations > your app > Overview",
-                    None,
-                    validate_guid,
-                )
-            },
-            &validate_guid,
-        );
-        let authority = match args.cloud {
-            Some(c) => {
-                r.sources.insert(AUTHORITY.key, Source::Flag("--cloud"));
-                Some(c.authority_host().to_string())
-            }
-            None => {
-                // Not prompted: almost everyone is on the public cloud; the default is logged.
-                let saved = r.interactive;
-                r.interactive = false;
-                let v = r.resolve(
-                    &AUTHORITY,
-                    args.authority_host.as_deref(),
-                    Some((DEFAULT_AUTHORITY_HOST.into(), "public cloud".into())),
-                    &|_| None,
-                    &validate_authority,
-                );
-                r.interactive = saved;
-                v
-            }
-        };
-        if let (Some(tenant_id), Some(client_id), Some(authority_host)) =
-            (tenant, client, authority)
-        {
-            entra = Some(EntraInit {
-                tenant_id,
-                client_id,
-                authority_host,
-                multi_tenant: multi,
-                allowed_tenants: allowed,
-            });
-        }
-    }
-
-    // OIDC values
-    let mut oidc = None;
-    if provider == Provider::Oidc {
-        let issuer = r.resolve(
-            &ISSUER,
-            args.issuer.as_deref(),
-            None,
-            &|_| prompt_text("Issuer URL:", "https://…", None, validate_issuer),
-            &validate_issuer,
-        );
-        let audience = r.resolve(
-            &AUDIENCE,
-            args.audience.as_deref(),
-            None,
-            &|_| {
-                prompt_text(
-                    "Audience:",
-                    "the aud claim of access tokens",
-                    None,
-                    validate_nonempty,
-                )
-            },
-            &validate_nonempty,
-        );
-        if let (Some(issuer), Some(audience)) = (issuer, audience) {
-            oidc = Some(OidcInit { issuer, audience });
-        }
-    }
-
-    // Flags that do not apply to the chosen provider are ignored, loudly.
-    let mut ignored = Vec::new();
-    if provider != Provider::Entra {
-        for (set, flag) in [
-            (args.tenant_id.is_some(), "--tenant-id"),
-            (args.client_id.is_some(), "--client-id"),
-            (args.authority_host.is_some(), "--authority-host"),
-            (args.cloud.is_some(), "--cloud"),
-            (args.multi_tenant.is_some(), "--multi-tenant"),
-            (!args.allowed_tenants.is_empty(), "--allowed-tenant"),
-        ] {
-            if set {
-                ignored.push(flag);
-            }
-        }
-    }
-    if provider != Provider::Oidc {
-        for (set, flag) in [
-            (args.issuer.is_some(), "--issuer"),
-            (args.audience.is_some(), "--audience"),
-        ] {
-            if set {
-                ignored.push(flag);
-            }
-        }
-    }
+    let ignored = ignored_flags(args, provider);
     if !ignored.is_empty() {
         let w = format!(
             "{} ignored: the provider is {} (change it with --oauth)",
@@ -690,93 +195,296 @@ pub(super) fn resolve(
         ui.warn(&w);
         warnings.push(w);
     }
+    let redirect = redirect_uri(&mut r, args, target, server_name.as_deref());
 
-    // redirect URI (default derived from target and server name)
-    let redirect_default = server_name.as_deref().map(|s| {
+    r.check().map_err(|p| failure(&p, server_name.as_deref()))?;
+    let redirect_uri_given = !matches!(r.source(&REDIRECT_URI), Some(Source::Default(_)));
+    let settings = InitSettings {
+        target,
+        provider,
+        server_name: server_name.expect("resolved or reported missing"),
+        redirect_uri: redirect.expect("resolved or reported missing"),
+        redirect_uri_given,
+        entra,
+        oidc,
+    };
+    let sources = r
+        .into_sources()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    Ok(Resolved {
+        settings,
+        sources,
+        warnings,
+    })
+}
+
+fn target(r: &mut Resolver, args: &InitArgs) -> TargetKind {
+    r.input(&TARGET)
+        .flag(args.target.map(TargetKind::as_str))
+        .default("pmcp-run", "hosted pmcp.run")
+        .prompt(|d| {
+            prompt_select(
+                "Where does the server run?",
+                &["pmcp-run", "aws-lambda", "local"],
+                d,
+            )
+        })
+        .parse(parse_target)
+        .unwrap_or(TargetKind::PmcpRun)
+}
+
+/// The file's provider is the one in effect: `enabled = false` (or no `[auth]` keys) means none.
+fn provider(r: &mut Resolver, args: &InitArgs) -> Provider {
+    r.input(&PROVIDER)
+        .flag(args.oauth.map(Provider::as_str))
+        .file_value(|l: &Loaded| {
+            let auth = &l.config.auth;
+            let key = if auth.enabled { "provider" } else { "enabled" };
+            let at = l.locate(&["auth", key]).or_else(|| l.locate(&["auth"]))?;
+            Some((auth.active_provider().as_str().to_string(), at))
+        })
+        .default("entra", "Microsoft Entra ID")
+        .prompt(|_| {
+            // Cancelling the choice keeps the default provider.
+            Some(
+                prompt_select(
+                    "Identity provider?",
+                    &["entra", "oidc", "none"],
+                    Some("entra"),
+                )
+                .unwrap_or_else(|| "entra".into()),
+            )
+        })
+        .parse(parse_provider)
+        .unwrap_or(Provider::Entra)
+}
+
+/// Default: the package name, read (with `cargo metadata`) only when no source gives the name.
+fn server_name(r: &mut Resolver, args: &InitArgs, ctx: &Ctx, root: &Path) -> Option<String> {
+    let flag = args.server_name.as_deref();
+    let default = match r.given(&SERVER_NAME, flag) {
+        Some(_) => None,
+        None => match package_name(ctx.manifest_path.as_deref(), root) {
+            Ok(name) => Some((
+                server_name_from_package(&name),
+                format!("package `{name}` in Cargo.toml"),
+            )),
+            Err(why) => {
+                ctx.ui
+                    .info(format!("{why}; give the server's name with --server-name"));
+                None
+            }
+        },
+    };
+    r.input(&SERVER_NAME)
+        .flag(flag)
+        .default_opt(default)
+        .prompt(|d| {
+            prompt_text(
+                "Server name:",
+                "lowercase letters, digits, hyphens",
+                d,
+                validate_server_name,
+            )
+        })
+        .parse(validate_server_name)
+}
+
+fn entra(
+    r: &mut Resolver,
+    args: &InitArgs,
+    ui: &Ui,
+    warnings: &mut Vec<String>,
+) -> Option<EntraInit> {
+    let multi_flag = args.multi_tenant.map(|b| b.to_string());
+    let multi = r
+        .input(&MULTI_TENANT)
+        .flag(multi_flag.as_deref())
+        .default("false", "single tenant")
+        .prompt(|d| {
+            prompt_confirm(
+                "Accept users from other Entra tenants (multi-tenant)?",
+                d == Some("true"),
+            )
+        })
+        .parse(parse_bool)
+        .unwrap_or(false);
+    let allowed_flag = (!args.allowed_tenants.is_empty()).then(|| args.allowed_tenants.join(","));
+    let allowed: Vec<String> = if multi || allowed_flag.is_some() {
+        r.input(&ALLOWED_TENANTS)
+            .flag(allowed_flag.as_deref())
+            .default("", "any tenant")
+            .prompt(|d| {
+                prompt_text(
+                    "Allowed tenant IDs (comma separated; empty for any):",
+                    "GUIDs",
+                    d,
+                    validate_guid_list,
+                )
+            })
+            .parse(validate_guid_list)
+            .map(|v| split_list(&v))
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    if !multi && !allowed.is_empty() {
+        let source = r
+            .source(&ALLOWED_TENANTS)
+            .cloned()
+            .unwrap_or(Source::Flag("--allowed-tenant"));
+        r.reject(
+            &ALLOWED_TENANTS,
+            source,
+            allowed.join(","),
+            "allowed tenants only apply with --multi-tenant",
+        );
+    }
+    if multi && allowed.is_empty() {
+        let w = "multi-tenant with no allowed tenants: users of any Entra tenant can get tokens \
+                 for this server; restrict with --allowed-tenant <ID>";
+        ui.warn(w);
+        warnings.push(w.to_string());
+    }
+    let tenant = r
+        .input(&TENANT_ID)
+        .flag(args.tenant_id.as_deref())
+        .prompt(|_| {
+            prompt_text(
+                "Directory (tenant) ID:",
+                "az account show --query tenantId -o tsv",
+                None,
+                move |v| validate_tenant(v, multi),
+            )
+        })
+        .parse(|v| validate_tenant(v, multi));
+    let client = r
+        .input(&CLIENT_ID)
+        .flag(args.client_id.as_deref())
+        .prompt(|_| {
+            prompt_text(
+                "Application (client) ID:",
+                "App registrations > your app > Overview",
+                None,
+                validate_guid,
+            )
+        })
+        .parse(validate_guid);
+    // Not prompted: almost everyone is on the public cloud; the default is logged.
+    let cloud_host = args.cloud.map(|c| c.authority_host());
+    let authority = r
+        .input(&AUTHORITY_HOST)
+        .flag(args.authority_host.as_deref())
+        .flag_named("--cloud", cloud_host)
+        .default(DEFAULT_AUTHORITY_HOST, "public cloud")
+        .parse(validate_authority);
+    Some(EntraInit {
+        tenant_id: tenant?,
+        client_id: client?,
+        authority_host: authority?,
+        multi_tenant: multi,
+        allowed_tenants: allowed,
+    })
+}
+
+fn oidc(r: &mut Resolver, args: &InitArgs) -> Option<OidcInit> {
+    let issuer = r
+        .input(&ISSUER)
+        .flag(args.issuer.as_deref())
+        .prompt(|_| prompt_text("Issuer URL:", "https://…", None, validate_issuer))
+        .parse(validate_issuer);
+    let audience = r
+        .input(&AUDIENCE)
+        .flag(args.audience.as_deref())
+        .prompt(|_| {
+            prompt_text(
+                "Audience:",
+                "the aud claim of access tokens",
+                None,
+                validate_nonempty,
+            )
+        })
+        .parse(validate_nonempty);
+    Some(OidcInit {
+        issuer: issuer?,
+        audience: audience?,
+    })
+}
+
+/// Flags given for another provider than the chosen one (ignored, loudly).
+fn ignored_flags(args: &InitArgs, provider: Provider) -> Vec<&'static str> {
+    let entra = [
+        (args.tenant_id.is_some(), "--tenant-id"),
+        (args.client_id.is_some(), "--client-id"),
+        (args.authority_host.is_some(), "--authority-host"),
+        (args.cloud.is_some(), "--cloud"),
+        (args.multi_tenant.is_some(), "--multi-tenant"),
+        (!args.allowed_tenants.is_empty(), "--allowed-tenant"),
+    ];
+    let oidc = [
+        (args.issuer.is_some(), "--issuer"),
+        (args.audience.is_some(), "--audience"),
+    ];
+    let mut ignored = Vec::new();
+    if provider != Provider::Entra {
+        ignored.extend(entra.iter().filter(|(set, _)| *set).map(|(_, f)| *f));
+    }
+    if provider != Provider::Oidc {
+        ignored.extend(oidc.iter().filter(|(set, _)| *set).map(|(_, f)| *f));
+    }
+    ignored
+}
+
+/// Default: derived from the target and the server name.
+fn redirect_uri(
+    r: &mut Resolver,
+    args: &InitArgs,
+    target: TargetKind,
+    server_name: Option<&str>,
+) -> Option<String> {
+    let default = server_name.map(|s| {
         (
             default_redirect_uri(target, s),
             format!("{target} and server name"),
         )
     });
-    let redirect = r.resolve(
-        &REDIRECT,
-        args.redirect_uri.as_deref(),
-        redirect_default,
-        &|d| {
+    r.input(&REDIRECT_URI)
+        .flag(args.redirect_uri.as_deref())
+        .default_opt(default)
+        .prompt(|d| {
             prompt_text(
                 "Redirect URI:",
                 "https, or http://localhost",
                 d,
                 validate_redirect,
             )
-        },
-        &validate_redirect,
-    );
+        })
+        .parse(validate_redirect)
+}
 
-    if !r.missing.is_empty() {
-        let mut msg = String::from(if ui.interactive {
-            "missing values:"
-        } else {
-            "missing values (not asking: no terminal, or CI is set):"
-        });
-        for spec in &r.missing {
-            msg.push_str(&format!("\n  {:<16} {}", spec.name, spec.how_to_give()));
-        }
-        for i in &r.invalid {
-            msg.push_str(&format!("\n  invalid: {i}"));
-        }
-        let mut hint = String::new();
-        if r.missing.iter().any(|s| s.key == TENANT.key) {
-            hint.push_str("tenant id: az account show --query tenantId -o tsv. ");
-        }
-        if r.missing.iter().any(|s| s.key == CLIENT.key) {
-            let name = server_name.as_deref().unwrap_or("my-server");
-            hint.push_str(&format!(
-                "client id: no app registration yet? az ad app create --display-name \"MCP Server - {name}\" \
-                 --sign-in-audience AzureADMyOrg --query appId -o tsv. "
-            ));
-        }
-        hint.push_str("See docs/entra.md.");
-        return Err(Failure::usage(msg).with_hint(hint).into());
+/// Missing values (with how to find the tenant and client ids) or invalid ones: exit 2, nothing
+/// written.
+fn failure(p: &Problems, server_name: Option<&str>) -> Failure {
+    if p.missing.is_empty() {
+        return Failure::usage(p.to_string()).with_hint(
+            "nothing was written; fix the value(s) and run init again (see `cargo pmcp deploy init --help`)",
+        );
     }
-    if !r.invalid.is_empty() {
-        let msg = if r.invalid.len() == 1 {
-            format!("invalid value: {}", r.invalid[0])
-        } else {
-            let mut m = String::from("invalid values:");
-            for i in &r.invalid {
-                m.push_str(&format!("\n  {i}"));
-            }
-            m
-        };
-        return Err(Failure::usage(msg)
-            .with_hint(
-                "nothing was written; fix the value(s) and run init again (see `cargo pmcp deploy init --help`)",
-            )
-            .into());
+    let mut hint = String::new();
+    if p.is_missing(&TENANT_ID) {
+        hint.push_str("tenant id: az account show --query tenantId -o tsv. ");
     }
-
-    let server_name = server_name.expect("resolved or reported missing");
-    let redirect_uri = redirect.expect("resolved or reported missing");
-    let redirect_uri_given = !matches!(r.sources.get(REDIRECT.key), Some(Source::Default(_)));
-    let settings = InitSettings {
-        target,
-        provider,
-        server_name,
-        redirect_uri,
-        redirect_uri_given,
-        entra,
-        oidc,
-    };
-    Ok(Resolved {
-        settings,
-        sources: r
-            .sources
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-        warnings,
-    })
+    if p.is_missing(&CLIENT_ID) {
+        let name = server_name.unwrap_or("my-server");
+        hint.push_str(&format!(
+            "client id: no app registration yet? az ad app create --display-name \"MCP Server - {name}\" \
+             --sign-in-audience AzureADMyOrg --query appId -o tsv. "
+        ));
+    }
+    hint.push_str("See docs/entra.md.");
+    Failure::usage(p.to_string()).with_hint(hint)
 }
 
 #[cfg(test)]
@@ -789,11 +497,17 @@ mod tests {
     }
 
     #[test]
-    fn how_to_give_lists_flag_and_envs() {
+    fn flags_of_the_other_provider_are_named() {
+        let args = InitArgs {
+            tenant_id: Some("t".into()),
+            issuer: Some("https://i".into()),
+            ..InitArgs::default()
+        };
+        assert_eq!(ignored_flags(&args, Provider::Entra), ["--issuer"]);
+        assert_eq!(ignored_flags(&args, Provider::Oidc), ["--tenant-id"]);
         assert_eq!(
-            TENANT.how_to_give(),
-            "--tenant-id or ENTRA_TENANT_ID (or AZURE_TENANT_ID)"
+            ignored_flags(&args, Provider::None),
+            ["--tenant-id", "--issuer"]
         );
-        assert_eq!(SERVER.how_to_give(), "--server-name or PMCP_SERVER_NAME");
     }
 }

@@ -116,11 +116,11 @@ pub fn validate_server_name(v: &str) -> Result<String, String> {
     }
 }
 
-/// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`), as `"true"` or `"false"`.
-pub fn parse_bool(v: &str) -> Result<String, String> {
+/// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
+pub fn parse_bool(v: &str) -> Result<bool, String> {
     match v.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok("true".into()),
-        "false" | "0" | "no" | "off" => Ok("false".into()),
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
         _ => Err("expected true or false".into()),
     }
 }

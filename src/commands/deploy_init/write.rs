@@ -1,9 +1,10 @@
 //! What `deploy init` writes (`.pmcp/deploy.toml`, `.pmcp/entra-app.json`) and the result it prints:
 //! the setup checklist.
 
-use super::resolve::{ConfigFile, Resolved, Source};
+use super::resolve::{ConfigFile, Resolved};
 use crate::config::DeployToml;
 use crate::config::init::{Checklist, ENTRA_APP_JSON, EntraAppManifest};
+use crate::config::resolve::Source;
 use crate::ui::{Failure, Ui};
 use anyhow::Context;
 use pmcp_auth::env as envs;
