@@ -88,6 +88,20 @@ impl TargetKind {
     }
 }
 
+impl std::str::FromStr for TargetKind {
+    type Err = String;
+
+    /// The name as written in deploy.toml or a variable (any case).
+    fn from_str(v: &str) -> Result<Self, String> {
+        match v.to_ascii_lowercase().as_str() {
+            "pmcp-run" => Ok(TargetKind::PmcpRun),
+            "aws-lambda" => Ok(TargetKind::AwsLambda),
+            "local" => Ok(TargetKind::Local),
+            _ => Err("expected pmcp-run, aws-lambda or local".into()),
+        }
+    }
+}
+
 impl std::fmt::Display for TargetKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -441,6 +455,13 @@ pub fn locate(path: &Path, text: &str, keys: &[&str]) -> Option<Location> {
         line,
         column,
     })
+}
+
+/// `path` as messages show it: relative to `cwd` when below it, else as it is.
+pub fn shown(path: &Path, cwd: &Path) -> PathBuf {
+    path.strip_prefix(cwd)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// The project root: the directory of `--manifest-path` when given, else the nearest directory at

@@ -56,10 +56,9 @@ pub async fn run(args: InitArgs, ctx: &Ctx) -> anyhow::Result<()> {
 
 /// Show `path` relative to `cwd` when it is below it.
 fn shown(path: &Path, cwd: &Path) -> PathBuf {
-    path.strip_prefix(cwd)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|_| path.to_path_buf())
+    config::shown(path, cwd)
 }
+
 fn init(args: &InitArgs, ctx: &Ctx, cwd: &Path, root: &Path) -> anyhow::Result<InitResult> {
     let file = resolve::ConfigFile::read(root, cwd)?;
     let resolved = resolve::resolve(args, ctx, root, &file)?;

@@ -127,12 +127,7 @@ pub fn parse_bool(v: &str) -> Result<bool, String> {
 
 /// A deploy target by its name.
 pub fn parse_target(v: &str) -> Result<TargetKind, String> {
-    match v.to_ascii_lowercase().as_str() {
-        "pmcp-run" => Ok(TargetKind::PmcpRun),
-        "aws-lambda" => Ok(TargetKind::AwsLambda),
-        "local" => Ok(TargetKind::Local),
-        _ => Err("expected pmcp-run, aws-lambda or local".into()),
-    }
+    v.parse()
 }
 
 /// An identity provider by its name.
