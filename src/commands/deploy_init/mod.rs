@@ -1,11 +1,11 @@
 //! `cargo pmcp deploy init`: resolve the inputs (flag > env > deploy.toml > prompt > default), write
 //! `.pmcp/deploy.toml` (and `.pmcp/entra-app.json` for Entra), print the setup checklist.
-
 //!
-//! - [`args`]: the flags ([`InitArgs`]);
-//! - [`resolve`]: deploy.toml read once, each input resolved into [`InitSettings`] with its source;
+//! - `args.rs`: the flags ([`InitArgs`]; the doc comments are the help text);
+//! - `resolve.rs`: deploy.toml read once, each input of [`crate::config::inputs`] resolved by the
+//!   shared [`crate::config::resolve::Resolver`] into [`InitSettings`], with its source;
 //! - [`validate`]: the checks each value goes through, whatever its source;
-//! - [`write`]: deploy.toml and `.pmcp/entra-app.json` written, the checklist result built.
+//! - `write.rs`: deploy.toml and `.pmcp/entra-app.json` written, the checklist result built.
 //!
 //! [`InitSettings`]: crate::config::init::InitSettings
 
@@ -25,7 +25,7 @@ pub use write::InitResult;
 use super::Ctx;
 use crate::config;
 use anyhow::Context;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Run the command.
 pub async fn run(args: InitArgs, ctx: &Ctx) -> anyhow::Result<()> {
@@ -52,11 +52,6 @@ pub async fn run(args: InitArgs, ctx: &Ctx) -> anyhow::Result<()> {
         out.flush()?;
     }
     Ok(())
-}
-
-/// Show `path` relative to `cwd` when it is below it.
-fn shown(path: &Path, cwd: &Path) -> PathBuf {
-    config::shown(path, cwd)
 }
 
 fn init(args: &InitArgs, ctx: &Ctx, cwd: &Path, root: &Path) -> anyhow::Result<InitResult> {

@@ -17,134 +17,42 @@ use pmcp_auth::entra::DEFAULT_AUTHORITY_HOST;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The package name as a server name: lowercase, `_` → `-`.
-pub fn server_name_from_package(name: &str) -> String {
-    name.to_ascii_lowercase().replace('_', "-")
-}
-
-/// The package name from `cargo metadata` (honouring `--manifest-path`).
-fn package_name(manifest_path: Option<&Path>, root: &Path) -> Result<String, String> {
-    let manifest = match manifest_path {
-        Some(m) => m.to_path_buf(),
-        None => root.join("Cargo.toml"),
-    };
-    if !manifest.is_file() {
-        return Err(format!(
-            "there is no Cargo.toml at {} to take the package name from",
-            manifest.display()
-        ));
-    }
-    let meta = cargo_metadata::MetadataCommand::new()
-        .manifest_path(&manifest)
-        .no_deps()
-        .exec()
-        .map_err(|e| format!("cargo metadata failed for {}: {e}", manifest.display()))?;
-    // The package whose manifest this is: in a workspace member, `root_package()` would be the
-    // workspace root's package instead.
-    let canonical = std::fs::canonicalize(&manifest).ok();
-    let own = meta
-        .workspace_packages()
-        .into_iter()
-        .find(|p| canonical.is_some() && std::fs::canonicalize(&p.manifest_path).ok() == canonical);
-    match own.or_else(|| meta.root_package()) {
-        Some(p) => Ok(p.name.to_string()),
-        None => {
-            let members: Vec<String> = meta
-                .workspace_packages()
-                .iter()
-                .map(|p| p.name.to_string())
-                .collect();
-            Err(format!(
-                "{} is a workspace without a root package (members: {}); pick one with \
-                 --manifest-path <member>/Cargo.toml",
-                manifest.display(),
-                members.join(", ")
-            ))
-        }
-    }
-}
-
-// ---------- prompts (only on a terminal) ----------
-
-fn prompt_text(
-    message: &str,
-    help: &str,
-    default: Option<&str>,
-    validate: impl Fn(&str) -> Result<String, String> + Clone + 'static,
-) -> Option<String> {
-    let mut p = inquire::Text::new(message).with_help_message(help);
-    if let Some(d) = default {
-        p = p.with_default(d);
-    }
-    let p = p.with_validator(move |s: &str| {
-        Ok(match validate(s.trim()) {
-            Ok(_) => inquire::validator::Validation::Valid,
-            Err(e) => inquire::validator::Validation::Invalid(e.into()),
-        })
-    });
-    p.prompt().ok().map(|s| s.trim().to_string())
-}
-
-fn prompt_select(message: &str, options: &[&str], default: Option<&str>) -> Option<String> {
-    let start = default
-        .and_then(|d| options.iter().position(|o| *o == d))
-        .unwrap_or(0);
-    inquire::Select::new(message, options.to_vec())
-        .with_starting_cursor(start)
-        .prompt()
-        .ok()
-        .map(|s| s.to_string())
-}
-
-fn prompt_confirm(message: &str, default: bool) -> Option<String> {
-    inquire::Confirm::new(message)
-        .with_default(default)
-        .prompt()
-        .ok()
-        .map(|b| b.to_string())
-}
-
-/// deploy.toml as read before anything is resolved: a file that does not parse is never touched.
+/// deploy.toml as read before anything is resolved, parsed once: a file that does not parse is
+/// an error here, so it is never touched.
 pub(super) struct ConfigFile {
     /// Where it is.
     pub path: PathBuf,
     /// How messages show it (relative to the current directory when below it).
     pub shown: PathBuf,
-    /// Its text, when it exists.
-    pub text: Option<String>,
-    /// Parsed, when it exists.
+    /// The file, when it exists.
     pub loaded: Option<Loaded>,
 }
 
 impl ConfigFile {
     pub(super) fn read(root: &Path, cwd: &Path) -> anyhow::Result<Self> {
-        let config_path = root.join(DEPLOY_TOML);
-        let config_shown = super::shown(&config_path, cwd);
-        // Read deploy.toml first: a file that does not parse is never touched.
-        let text = match std::fs::read_to_string(&config_path) {
+        let path = root.join(DEPLOY_TOML);
+        let shown = config::shown(&path, cwd);
+        let text = match std::fs::read_to_string(&path) {
             Ok(t) => Some(t),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => {
-                return Err(
-                    Failure::usage(format!("cannot read {}: {e}", config_shown.display())).into(),
-                );
+                let msg = format!("cannot read {}: {e}", shown.display());
+                return Err(Failure::usage(msg).into());
             }
         };
-        let loaded = match &text {
-        Some(t) => Some(
-            config::parse_with_warnings(&config_shown, t.clone()).map_err(|e| {
-                Failure::usage(format!("{e}")).with_hint(format!(
-                    "{} was not changed; fix it (or move it aside to start from the template) and run init again",
-                    config_shown.display()
+        let loaded = match text {
+            Some(t) => Some(config::parse_with_warnings(&shown, t).map_err(|e| {
+                Failure::usage(e.to_string()).with_hint(format!(
+                    "{} was not changed; fix it (or move it aside to start from the template) \
+                     and run init again",
+                    shown.display()
                 ))
-            })?,
-        ),
-        None => None,
-    };
+            })?),
+            None => None,
+        };
         Ok(Self {
-            path: config_path,
-            shown: config_shown,
-            text,
+            path,
+            shown,
             loaded,
         })
     }
@@ -485,6 +393,95 @@ fn failure(p: &Problems, server_name: Option<&str>) -> Failure {
     }
     hint.push_str("See docs/entra.md.");
     Failure::usage(p.to_string()).with_hint(hint)
+}
+
+// ---------- the server name's default ----------
+
+/// The package name as a server name: lowercase, `_` → `-`.
+pub fn server_name_from_package(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+/// The package name from `cargo metadata` (honouring `--manifest-path`).
+fn package_name(manifest_path: Option<&Path>, root: &Path) -> Result<String, String> {
+    let manifest = match manifest_path {
+        Some(m) => m.to_path_buf(),
+        None => root.join("Cargo.toml"),
+    };
+    if !manifest.is_file() {
+        return Err(format!(
+            "there is no Cargo.toml at {} to take the package name from",
+            manifest.display()
+        ));
+    }
+    let meta = cargo_metadata::MetadataCommand::new()
+        .manifest_path(&manifest)
+        .no_deps()
+        .exec()
+        .map_err(|e| format!("cargo metadata failed for {}: {e}", manifest.display()))?;
+    // The package whose manifest this is: in a workspace member, `root_package()` would be the
+    // workspace root's package instead.
+    let canonical = std::fs::canonicalize(&manifest).ok();
+    let own = meta
+        .workspace_packages()
+        .into_iter()
+        .find(|p| canonical.is_some() && std::fs::canonicalize(&p.manifest_path).ok() == canonical);
+    match own.or_else(|| meta.root_package()) {
+        Some(p) => Ok(p.name.to_string()),
+        None => {
+            let members: Vec<String> = meta
+                .workspace_packages()
+                .iter()
+                .map(|p| p.name.to_string())
+                .collect();
+            Err(format!(
+                "{} is a workspace without a root package (members: {}); pick one with \
+                 --manifest-path <member>/Cargo.toml",
+                manifest.display(),
+                members.join(", ")
+            ))
+        }
+    }
+}
+
+// ---------- prompts (only on a terminal) ----------
+
+fn prompt_text(
+    message: &str,
+    help: &str,
+    default: Option<&str>,
+    validate: impl Fn(&str) -> Result<String, String> + Clone + 'static,
+) -> Option<String> {
+    let mut p = inquire::Text::new(message).with_help_message(help);
+    if let Some(d) = default {
+        p = p.with_default(d);
+    }
+    let p = p.with_validator(move |s: &str| {
+        Ok(match validate(s.trim()) {
+            Ok(_) => inquire::validator::Validation::Valid,
+            Err(e) => inquire::validator::Validation::Invalid(e.into()),
+        })
+    });
+    p.prompt().ok().map(|s| s.trim().to_string())
+}
+
+fn prompt_select(message: &str, options: &[&str], default: Option<&str>) -> Option<String> {
+    let start = default
+        .and_then(|d| options.iter().position(|o| *o == d))
+        .unwrap_or(0);
+    inquire::Select::new(message, options.to_vec())
+        .with_starting_cursor(start)
+        .prompt()
+        .ok()
+        .map(|s| s.to_string())
+}
+
+fn prompt_confirm(message: &str, default: bool) -> Option<String> {
+    inquire::Confirm::new(message)
+        .with_default(default)
+        .prompt()
+        .ok()
+        .map(|b| b.to_string())
 }
 
 #[cfg(test)]

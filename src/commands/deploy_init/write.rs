@@ -62,7 +62,8 @@ pub(super) fn write(
         sources,
         warnings,
     } = resolved;
-    let (config_path, config_shown, text) = (file.path, file.shown, file.text);
+    let (config_path, config_shown) = (file.path, file.shown);
+    let text = file.loaded.map(|l| l.text);
     // Write deploy.toml.
     let mut doc = match text {
         Some(t) => DeployToml::from_text(&config_path, t)?,
@@ -85,7 +86,7 @@ pub(super) fn write(
     let (mut manifest_path, mut manifest_state) = (None, None);
     if let Some(m) = EntraAppManifest::build(&settings) {
         let path = root.join(ENTRA_APP_JSON);
-        let path_shown = super::shown(&path, cwd).display().to_string();
+        let path_shown = crate::config::shown(&path, cwd).display().to_string();
         let json = m.to_json();
         let state = match std::fs::read_to_string(&path) {
             Ok(old) if old == json => "unchanged",
