@@ -63,7 +63,7 @@ pub struct DeployArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_timeout: Option<Duration>,
     /// pmcp-run API base URL [env: PMCP_RUN_API_URL] (overrides `[target] api_url`)
-    /// [default: https://api.pmcp.run].
+    /// [default: api.pmcp.run].
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
     /// local: the port on 127.0.0.1 (default: a free one).
@@ -96,7 +96,7 @@ pub struct StatusArgs {
     #[arg(long, value_enum, value_name = "TARGET")]
     pub target: Option<TargetKind>,
     /// pmcp-run API base URL [env: PMCP_RUN_API_URL] (overrides `[target] api_url`)
-    /// [default: https://api.pmcp.run].
+    /// [default: api.pmcp.run].
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
 }
