@@ -1,9 +1,11 @@
-//! `deploy`, `deploy destroy`, `deploy status`: resolve inputs (flags > env > deploy.toml), then
-//! config → build → package → target (behind [`Target`]) → record → one result, printed as text or
-//! `--json`.
+//! `deploy`, `deploy destroy`, `deploy status`: resolve inputs (flag > env > deploy.toml > default,
+//! through the shared [`Resolver`], each value not typed logged with its source), then config →
+//! build → package → target (behind [`Target`]) → record → one result, printed as text or `--json`.
 
 use super::Ctx;
 use crate::cli::DeploySub;
+use crate::config::inputs::{API_URL, BIN, PORT, SERVER_NAME, TARGET};
+use crate::config::resolve::Resolver;
 use crate::config::{self, DEPLOY_TOML, DeployConfig, TargetKind};
 use crate::deploy::build::{self, BuildError, BuildOptions};
 use crate::deploy::env::{self as denv, Secret, ServerEnv};
@@ -37,7 +39,8 @@ pub struct DeployCommand {
 /// Build, package and push the server.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DeployArgs {
-    /// Where to deploy (overrides `[target] type` in .pmcp/deploy.toml).
+    /// Where to deploy [env: PMCP_TARGET] (overrides `[target] type` in .pmcp/deploy.toml)
+    /// [default: pmcp-run].
     #[arg(long, value_enum, value_name = "TARGET")]
     pub target: Option<TargetKind>,
     /// Print the plan (artifact, environment, secret names, target, URL) and change nothing remote.
@@ -59,8 +62,9 @@ pub struct DeployArgs {
     /// (default: 600s for pmcp-run, 30s for local).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_timeout: Option<Duration>,
-    /// pmcp-run API base URL (overrides `[target] api_url`).
-    #[arg(long, value_name = "URL", env = "PMCP_RUN_API_URL")]
+    /// pmcp-run API base URL [env: PMCP_RUN_API_URL] (overrides `[target] api_url`)
+    /// [default: api.pmcp.run].
+    #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
     /// local: the port on 127.0.0.1 (default: a free one).
     #[arg(long, value_name = "PORT")]
@@ -79,7 +83,8 @@ pub struct DeployArgs {
 /// Stop and remove a deployment.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DestroyArgs {
-    /// Which target (default: `[target] type` in .pmcp/deploy.toml).
+    /// Which target [env: PMCP_TARGET] (default: `[target] type` in .pmcp/deploy.toml, else
+    /// pmcp-run).
     #[arg(long, value_enum, value_name = "TARGET")]
     pub target: Option<TargetKind>,
 }
@@ -90,8 +95,9 @@ pub struct StatusArgs {
     /// Only this target (default: every target).
     #[arg(long, value_enum, value_name = "TARGET")]
     pub target: Option<TargetKind>,
-    /// pmcp-run API base URL (overrides `[target] api_url`).
-    #[arg(long, value_name = "URL", env = "PMCP_RUN_API_URL")]
+    /// pmcp-run API base URL [env: PMCP_RUN_API_URL] (overrides `[target] api_url`)
+    /// [default: api.pmcp.run].
+    #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
 }
 
@@ -257,9 +263,18 @@ fn project_dir(ctx: &Ctx) -> anyhow::Result<PathBuf> {
     Ok(config::project_root(ctx.manifest_path.as_deref(), &cwd))
 }
 
+/// deploy.toml as messages show it: relative to the current directory when below it.
+fn deploy_toml_path(dir: &Path) -> PathBuf {
+    let path = dir.join(DEPLOY_TOML);
+    match std::env::current_dir() {
+        Ok(cwd) => config::shown(&path, &cwd),
+        Err(_) => path,
+    }
+}
+
 /// deploy.toml read with its unknown-key warnings (each printed), or the defaults when absent.
 fn load_config(ui: &Ui, dir: &Path) -> Result<(DeployConfig, Option<config::Loaded>), Failure> {
-    let path = dir.join(DEPLOY_TOML);
+    let path = deploy_toml_path(dir);
     match config::load_with_warnings(&path).map_err(Failure::from)? {
         Some(loaded) => {
             for w in &loaded.warnings {
@@ -352,11 +367,59 @@ fn pmcp_credentials() -> Result<Credentials, Failure> {
     }
 }
 
-fn api_url(flag: &Option<String>, config: &DeployConfig) -> String {
-    flag.clone()
-        .filter(|u| !u.trim().is_empty())
-        .or_else(|| config.target.api_url.clone())
-        .unwrap_or_else(|| pmcp_run::DEFAULT_API_URL.to_string())
+/// `deploy`'s inputs, resolved before anything is built.
+#[derive(Debug, Clone)]
+struct Inputs {
+    target: TargetKind,
+    /// pmcp-run only.
+    api_url: Option<String>,
+    bin: Option<String>,
+    port: Option<u16>,
+}
+
+impl Inputs {
+    /// Flag > env > deploy.toml > default, each value not typed logged; every invalid value is
+    /// reported at once (exit 2).
+    fn resolve(args: &DeployArgs, r: &mut Resolver) -> Result<Self, Failure> {
+        let target = target(r, args.target);
+        let api_url = (target == TargetKind::PmcpRun).then(|| api_url(r, args.api_url.as_deref()));
+        let bin = r.input(&BIN).flag(args.bin.as_deref()).optional().get();
+        let port_flag = args.port.map(|p| p.to_string());
+        let port = r
+            .input(&PORT)
+            .flag(port_flag.as_deref())
+            .optional()
+            .parse(|v| v.parse::<u16>().map_err(|e| e.to_string()));
+        r.check().map_err(|p| {
+            Failure::usage(p.to_string())
+                .with_hint("fix the value (see `cargo pmcp deploy --help`); nothing was built")
+        })?;
+        Ok(Self {
+            target,
+            api_url: api_url.flatten(),
+            bin,
+            port,
+        })
+    }
+}
+
+/// `--target` > `PMCP_TARGET` > `[target] type` > pmcp-run. An invalid variable is recorded in
+/// `r` (reported by `check`) and pmcp-run stands in until then.
+fn target(r: &mut Resolver, flag: Option<TargetKind>) -> TargetKind {
+    r.input(&TARGET)
+        .flag(flag.map(TargetKind::as_str))
+        .default(TargetKind::PmcpRun.as_str(), "hosted pmcp.run")
+        .parse(|v| v.parse::<TargetKind>())
+        .unwrap_or(TargetKind::PmcpRun)
+}
+
+/// `--api-url` > `PMCP_RUN_API_URL` > `[target] api_url` > the public service. A blank flag
+/// counts as not given.
+fn api_url(r: &mut Resolver, flag: Option<&str>) -> Option<String> {
+    r.input(&API_URL)
+        .flag(flag.filter(|u| !u.trim().is_empty()))
+        .default(pmcp_run::DEFAULT_API_URL, "pmcp.run")
+        .get()
 }
 
 fn unavailable(kind: TargetKind) -> Failure {
@@ -373,13 +436,12 @@ async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let ui = &ctx.ui;
     let dir = project_dir(ctx)?;
     let (config, loaded) = load_config(ui, &dir)?;
-    let kind = args.target.unwrap_or(config.target.kind);
-    if args.target.is_none() {
-        ui.chose("target", kind.as_str(), DEPLOY_TOML);
-    }
+    let inputs = Inputs::resolve(args, &mut Resolver::for_ui(ui, loaded.as_ref()))?;
+    let kind = inputs.target;
     match kind {
         TargetKind::PmcpRun => {
-            let mut s = PmcpRunSettings::new(api_url(&args.api_url, &config), pmcp_credentials()?);
+            let api = inputs.api_url.clone().unwrap_or_default();
+            let mut s = PmcpRunSettings::new(api, pmcp_credentials()?);
             s.retry = RetryPolicy {
                 attempts: args.retry_attempts.max(1),
                 base: Duration::from_millis(args.retry_base_ms),
@@ -389,17 +451,27 @@ async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
             if let Some(t) = args.wait_timeout {
                 s.wait_timeout = t;
             }
-            deploy_to(PmcpRun::new(s), args, ctx, &dir, &config, loaded.as_ref()).await
+            let target = PmcpRun::new(s);
+            deploy_to(target, args, &inputs, ctx, &dir, &config, loaded.as_ref()).await
         }
         TargetKind::Local => {
             let mut s = LocalSettings {
-                port: args.port,
+                port: inputs.port,
                 ..LocalSettings::default()
             };
             if let Some(t) = args.wait_timeout {
                 s.ready_timeout = t;
             }
-            deploy_to(Local::new(s), args, ctx, &dir, &config, loaded.as_ref()).await
+            deploy_to(
+                Local::new(s),
+                args,
+                &inputs,
+                ctx,
+                &dir,
+                &config,
+                loaded.as_ref(),
+            )
+            .await
         }
         TargetKind::AwsLambda => Err(unavailable(kind).into()),
     }
@@ -408,6 +480,7 @@ async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
 async fn deploy_to<T: Target>(
     target: T,
     args: &DeployArgs,
+    inputs: &Inputs,
     ctx: &Ctx,
     dir: &Path,
     config: &DeployConfig,
@@ -440,7 +513,7 @@ async fn deploy_to<T: Target>(
     let mut progress = ui.progress();
     let opts = BuildOptions {
         manifest_path: ctx.manifest_path.clone(),
-        bin: args.bin.clone().or_else(|| config.server.bin.clone()),
+        bin: inputs.bin.clone(),
         target: args.target_triple.clone(),
         target_dir: args.target_dir.clone(),
         profile: args.profile.clone(),
@@ -456,10 +529,13 @@ async fn deploy_to<T: Target>(
     let spec = tokio::task::spawn_blocking(move || build::locate(&o))
         .await?
         .map_err(build_failure)?;
-    let name = config
-        .server
-        .name
-        .clone()
+    let name = Resolver::for_ui(ui, loaded)
+        .input(&SERVER_NAME)
+        .default(
+            spec.package.clone(),
+            format!("package `{}` in Cargo.toml", spec.package),
+        )
+        .get()
         .unwrap_or_else(|| spec.package.clone());
     progress.step(&format!(
         "building {} ({} {}, {})",
@@ -648,14 +724,14 @@ pub async fn destroy(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<()> {
 async fn destroy_inner(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let ui = &ctx.ui;
     let dir = project_dir(ctx)?;
-    let kind = match args.target {
-        Some(k) => k,
-        None => {
-            let (c, _) = load_config(ui, &dir)?;
-            ui.chose("target", c.target.kind.as_str(), DEPLOY_TOML);
-            c.target.kind
-        }
+    // deploy.toml is read only when the flag does not say which target.
+    let loaded = match args.target {
+        Some(_) => None,
+        None => load_config(ui, &dir)?.1,
     };
+    let mut r = Resolver::for_ui(ui, loaded.as_ref());
+    let kind = target(&mut r, args.target);
+    r.check().map_err(|p| Failure::usage(p.to_string()))?;
     let result = match kind {
         TargetKind::Local => Local::default().destroy(&dir).await,
         TargetKind::PmcpRun => {
@@ -681,9 +757,8 @@ pub async fn status(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
 async fn status_inner(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let ui = &ctx.ui;
     let dir = project_dir(ctx)?;
-    let config = config::load(&dir.join(DEPLOY_TOML))
-        .map_err(Failure::from)?
-        .unwrap_or_default();
+    // Read quietly: status reports, it does not lint the file.
+    let loaded = config::load_with_warnings(&deploy_toml_path(&dir)).map_err(Failure::from)?;
     let kinds = match args.target {
         Some(k) => vec![k],
         None => vec![TargetKind::PmcpRun, TargetKind::Local],
@@ -697,7 +772,9 @@ async fn status_inner(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 .map_err(|e| e.to_string()),
             TargetKind::PmcpRun => match pmcp_credentials() {
                 Ok(creds) => {
-                    let s = PmcpRunSettings::new(api_url(&args.api_url, &config), creds);
+                    let mut r = Resolver::for_ui(ui, loaded.as_ref());
+                    let api = api_url(&mut r, args.api_url.as_deref()).unwrap_or_default();
+                    let s = PmcpRunSettings::new(api, creds);
                     PmcpRun::new(s)
                         .status(&dir)
                         .await

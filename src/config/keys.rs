@@ -97,6 +97,15 @@ pub fn unknown_keys(path: &Path, text: &str) -> Vec<ConfigWarning> {
     let Ok(doc) = toml_edit::Document::parse(text) else {
         return Vec::new();
     };
+    unknown_keys_in(path, text, &doc)
+}
+
+/// [`unknown_keys`] on a document already parsed from `text`.
+pub(super) fn unknown_keys_in<S>(
+    path: &Path,
+    text: &str,
+    doc: &toml_edit::Document<S>,
+) -> Vec<ConfigWarning> {
     let mut out = Vec::new();
     for (table_path, known) in KNOWN_KEYS {
         let mut item = doc.as_item();

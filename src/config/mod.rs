@@ -10,12 +10,17 @@
 //! - [`Loaded::locate`] gives `path:line:column` of a value, so a bad value can be reported where it
 //!   was written (`.pmcp/deploy.toml:7: …`).
 //!
+//! For the inputs of every verb (flag > environment > deploy.toml > prompt > default, each value
+//! logged with its source): the table in [`inputs`] and the [`resolve::Resolver`].
+//!
 //! For commands that write it: [`DeployToml`] (module [`edit`]) keeps comments, order, formatting and
 //! unknown keys, leaves equal values untouched (byte-identical re-runs) and writes atomically.
 
 pub mod edit;
 pub mod init;
+pub mod inputs;
 mod keys;
+pub mod resolve;
 
 pub use edit::DeployToml;
 pub use keys::{ConfigWarning, KNOWN_KEYS, unknown_keys};
@@ -83,6 +88,20 @@ impl TargetKind {
     }
 }
 
+impl std::str::FromStr for TargetKind {
+    type Err = String;
+
+    /// The name as written in deploy.toml or a variable (any case).
+    fn from_str(v: &str) -> Result<Self, String> {
+        match v.to_ascii_lowercase().as_str() {
+            "pmcp-run" => Ok(TargetKind::PmcpRun),
+            "aws-lambda" => Ok(TargetKind::AwsLambda),
+            "local" => Ok(TargetKind::Local),
+            _ => Err("expected pmcp-run, aws-lambda or local".into()),
+        }
+    }
+}
+
 impl std::fmt::Display for TargetKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -136,6 +155,12 @@ impl Provider {
             Provider::Oidc => "oidc",
             Provider::None => "none",
         }
+    }
+}
+
+impl std::fmt::Display for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -340,7 +365,9 @@ impl std::fmt::Display for Location {
     }
 }
 
-/// deploy.toml read and parsed, with its text (to locate values) and the unknown-key warnings.
+/// deploy.toml read and parsed once: the typed view, the document (values as written, with their
+/// positions) and the unknown-key warnings. Lookups ([`Loaded::item`], [`Loaded::locate`]) use the
+/// parsed document; nothing re-parses the text.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     /// The path used in messages (as given to [`load_with_warnings`]).
@@ -349,16 +376,37 @@ pub struct Loaded {
     pub text: String,
     /// The typed view.
     pub config: DeployConfig,
+    /// The document as written (spans point into `text`).
+    pub doc: toml_edit::Document<String>,
     /// Unknown keys inside tables cargo-pmcp owns (typo guard). Print each with `ui.warn`.
     pub warnings: Vec<ConfigWarning>,
 }
 
 impl Loaded {
+    /// The item at `keys` (e.g. `["auth", "tenant_id"]`) as written, or `None` when absent.
+    pub fn item(&self, keys: &[&str]) -> Option<&toml_edit::Item> {
+        item_at(&self.doc, keys)
+    }
+
     /// Where the value at `keys` (e.g. `["auth", "tenant_id"]`) is written, for error messages
     /// such as `.pmcp/deploy.toml:7: tenant_id is not a GUID`. `None` when the key is absent.
     pub fn locate(&self, keys: &[&str]) -> Option<Location> {
-        locate(&self.path, &self.text, keys)
+        let span = self.item(keys)?.span()?;
+        let (line, column) = line_col(&self.text, span.start);
+        Some(Location {
+            path: self.path.clone(),
+            line,
+            column,
+        })
     }
+}
+
+fn item_at<'d>(doc: &'d toml_edit::Document<String>, keys: &[&str]) -> Option<&'d toml_edit::Item> {
+    let mut item = doc.as_item();
+    for k in keys {
+        item = item.as_table_like()?.get(k)?;
+    }
+    Some(item)
 }
 
 /// Read, parse and check `path`: the typed config plus warnings for unknown keys in our tables.
@@ -373,11 +421,22 @@ pub fn load_with_warnings(path: &Path) -> Result<Option<Loaded>, LoadError> {
 /// [`load_with_warnings`] on text already read.
 pub fn parse_with_warnings(path: &Path, text: String) -> Result<Loaded, LoadError> {
     let config = parse(path, &text)?;
-    let warnings = unknown_keys(path, &text);
+    // The typed parse above succeeded, so the document parses too.
+    let doc = toml_edit::Document::parse(text.clone()).map_err(|e| {
+        let (line, column) = e.span().map(|s| line_col(&text, s.start)).unwrap_or((1, 1));
+        LoadError::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: e.message().trim().to_string(),
+        }
+    })?;
+    let warnings = keys::unknown_keys_in(path, &text, &doc);
     Ok(Loaded {
         path: path.to_path_buf(),
         text,
         config,
+        doc,
         warnings,
     })
 }
@@ -396,6 +455,13 @@ pub fn locate(path: &Path, text: &str, keys: &[&str]) -> Option<Location> {
         line,
         column,
     })
+}
+
+/// `path` as messages show it: relative to `cwd` when below it, else as it is.
+pub fn shown(path: &Path, cwd: &Path) -> PathBuf {
+    path.strip_prefix(cwd)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// The project root: the directory of `--manifest-path` when given, else the nearest directory at

@@ -176,3 +176,75 @@ fn workspace_members_are_candidates_and_manifest_path_is_honoured() {
     assert!(zip.starts_with(target_dir.to_str().unwrap()), "{zip}");
     assert!(zip.ends_with("beta.zip"), "{zip}");
 }
+
+#[test]
+fn inputs_come_from_flag_env_or_file_and_each_is_logged() {
+    let project = Project::new("[target]\ntype = \"local\"\n\n[server]\nname = \"from-file\"\n");
+    let zip = |out: &std::process::Output| -> String {
+        let doc: Value = serde_json::from_str(stdout(out).trim()).unwrap();
+        doc["artifact"]["path"].as_str().unwrap().to_string()
+    };
+    // The file's values, each logged with its line.
+    let out = project.deploy(&["--dry-run", "--json"]).output().unwrap();
+    let se = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{se}");
+    assert!(
+        se.contains("using target.type = local (.pmcp/deploy.toml:2)"),
+        "{se}"
+    );
+    assert!(
+        se.contains("using server.name = from-file (.pmcp/deploy.toml:5)"),
+        "{se}"
+    );
+    assert!(zip(&out).ends_with("from-file.zip"), "{}", zip(&out));
+
+    // The environment beats the file; the same variable names as deploy init.
+    let out = project
+        .deploy(&["--dry-run", "--json"])
+        .env("PMCP_SERVER_NAME", "from-env")
+        .env("PMCP_TARGET", "local")
+        .output()
+        .unwrap();
+    let se = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{se}");
+    assert!(
+        se.contains("using target.type = local (PMCP_TARGET)"),
+        "{se}"
+    );
+    assert!(
+        se.contains("using server.name = from-env (PMCP_SERVER_NAME)"),
+        "{se}"
+    );
+    assert!(zip(&out).ends_with("from-env.zip"), "{}", zip(&out));
+
+    // An invalid value names the variable it came from, before anything is built.
+    let project = Project::new("[target]\ntype = \"local\"\n");
+    let out = project
+        .deploy(&["--dry-run"])
+        .env("PMCP_TARGET", "kubernetes")
+        .output()
+        .unwrap();
+    let se = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{se}");
+    assert!(
+        se.contains("PMCP_TARGET `kubernetes`: expected pmcp-run, aws-lambda or local"),
+        "{se}"
+    );
+    assert!(!project.dir.join("target").exists(), "nothing built");
+    // The flag beats the variable (and is not logged: it was typed).
+    let out = project
+        .deploy(&["--dry-run", "--target", "local"])
+        .env("PMCP_TARGET", "kubernetes")
+        .output()
+        .unwrap();
+    let se = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{se}");
+    assert!(!se.contains("using target.type"), "{se}");
+    // No [server] name: the package name, said as the default.
+    assert!(
+        se.contains(
+            "using server.name = tiny-server (default: package `tiny-server` in Cargo.toml)"
+        ),
+        "{se}"
+    );
+}

@@ -255,8 +255,15 @@ fn missing_values_in_ci_name_every_flag_and_env_var() {
     let out = init(&t, &["--oauth", "oidc"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("--issuer or OIDC_ISSUER"), "{err}");
-    assert!(err.contains("--audience or OIDC_AUDIENCE"), "{err}");
+    // The server contract's names first, deploy init's older names as aliases.
+    assert!(
+        err.contains("--issuer or AUTH_ISSUER (or OIDC_ISSUER)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--audience or AUTH_AUDIENCE (or OIDC_AUDIENCE)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -966,5 +973,74 @@ fn every_prompted_value_has_an_env_var() {
     assert_eq!(
         config(&t)["auth"]["issuer"].as_str(),
         Some("https://id.example.com")
+    );
+}
+
+#[test]
+fn the_server_contract_names_are_canonical_and_the_old_names_aliases() {
+    // The names the deployed server reads (AUTH_*) work for init too, and win over the old ones.
+    let t = project("weather");
+    let out = t
+        .cmd()
+        .args(["deploy", "init", "--client-id", CLIENT])
+        .env("AUTH_PROVIDER", "entra")
+        .env("PMCP_OAUTH", "oidc")
+        .env("AUTH_MULTI_TENANT", "true")
+        .env("ENTRA_MULTI_TENANT", "false")
+        .env("AUTH_ALLOWED_TENANTS", TENANT)
+        .env(
+            "ENTRA_ALLOWED_TENANTS",
+            "22222222-2222-3333-4444-555555555555",
+        )
+        .env("ENTRA_TENANT_ID", "organizations")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    let err = stderr(&out);
+    for line in [
+        "using auth.provider = entra (AUTH_PROVIDER)",
+        "using auth.entra.multi_tenant = true (AUTH_MULTI_TENANT)",
+        &format!("using auth.entra.allowed_tenants = {TENANT} (AUTH_ALLOWED_TENANTS)"),
+    ] {
+        assert!(err.contains(line), "{line}\n{err}");
+    }
+    let entra = &config(&t)["auth"]["entra"];
+    assert_eq!(entra["multi_tenant"].as_bool(), Some(true));
+    assert_eq!(
+        entra["allowed_tenants"].as_array().unwrap()[0].as_str(),
+        Some(TENANT)
+    );
+
+    let t = project("weather");
+    let out = t
+        .cmd()
+        .args(["deploy", "init", "--oauth", "oidc"])
+        .env("AUTH_ISSUER", "https://id.example.com")
+        .env("OIDC_ISSUER", "https://old.example.com")
+        .env("AUTH_AUDIENCE", "api://weather")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    assert!(
+        stderr(&out).contains("using auth.issuer = https://id.example.com (AUTH_ISSUER)"),
+        "{}",
+        stderr(&out)
+    );
+    let c = config(&t);
+    assert_eq!(c["auth"]["issuer"].as_str(), Some("https://id.example.com"));
+    assert_eq!(c["auth"]["audience"].as_str(), Some("api://weather"));
+
+    // An invalid value names the variable it came from, alias or not.
+    let out = t
+        .cmd()
+        .args(["deploy", "init", "--oauth", "oidc"])
+        .env("OIDC_ISSUER", "http://id.example.com")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(
+        stderr(&out).contains("OIDC_ISSUER `http://id.example.com`"),
+        "{}",
+        stderr(&out)
     );
 }

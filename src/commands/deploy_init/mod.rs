@@ -1,0 +1,61 @@
+//! `cargo pmcp deploy init`: resolve the inputs (flag > env > deploy.toml > prompt > default), write
+//! `.pmcp/deploy.toml` (and `.pmcp/entra-app.json` for Entra), print the setup checklist.
+//!
+//! - `args.rs`: the flags ([`InitArgs`]; the doc comments are the help text);
+//! - `resolve.rs`: deploy.toml read once, each input of [`crate::config::inputs`] resolved by the
+//!   shared [`crate::config::resolve::Resolver`] into [`InitSettings`], with its source;
+//! - [`validate`]: the checks each value goes through, whatever its source;
+//! - `write.rs`: deploy.toml and `.pmcp/entra-app.json` written, the checklist result built.
+//!
+//! [`InitSettings`]: crate::config::init::InitSettings
+
+mod args;
+mod resolve;
+pub mod validate;
+mod write;
+
+pub use args::*;
+pub use resolve::server_name_from_package;
+pub use validate::{
+    validate_authority, validate_guid, validate_issuer, validate_redirect, validate_server_name,
+    validate_tenant,
+};
+pub use write::InitResult;
+
+use super::Ctx;
+use crate::config;
+use anyhow::Context;
+use std::path::Path;
+
+/// Run the command.
+pub async fn run(args: InitArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let root = config::project_root(ctx.manifest_path.as_deref(), &cwd);
+    let result = init(&args, ctx, &cwd, &root)?;
+    let ui = &ctx.ui;
+    // In GitHub Actions the checklist also goes to the job summary (no-op elsewhere).
+    let summary = format!(
+        "### cargo pmcp deploy init\n\n`{}` {}\n\n```text\n{}```\n",
+        result.config_path, result.config, result.checklist
+    );
+    if let Err(e) = crate::ui::github::append_summary(&summary) {
+        ui.warn(format!("cannot append to GITHUB_STEP_SUMMARY: {e}"));
+    }
+    if ui.json {
+        eprint!("{}", result.checklist.render(&|s| ui.bold(s)));
+        ui.print_json(&result)?;
+    } else {
+        use std::io::Write;
+        let bold = |s: &str| console::style(s).bold().to_string();
+        let mut out = std::io::stdout().lock();
+        out.write_all(result.checklist.render(&bold).as_bytes())?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+fn init(args: &InitArgs, ctx: &Ctx, cwd: &Path, root: &Path) -> anyhow::Result<InitResult> {
+    let file = resolve::ConfigFile::read(root, cwd)?;
+    let resolved = resolve::resolve(args, ctx, root, &file)?;
+    write::write(&ctx.ui, file, root, cwd, resolved)
+}

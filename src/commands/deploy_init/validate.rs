@@ -1,0 +1,207 @@
+//! The checks every `deploy init` value goes through, whatever its source. Each returns the value
+//! normalised (lowercased GUID, authority host without trailing slash) or why it is refused.
+
+use crate::config::{Provider, TargetKind};
+use pmcp_auth::entra::{is_guid, is_https_or_loopback, is_loopback_url, normalize_authority_host};
+
+/// A GUID or a DNS domain (`contoso.onmicrosoft.com`); the multi-tenant aliases only with
+/// `multi_tenant`.
+pub fn validate_tenant(v: &str, multi_tenant: bool) -> Result<String, String> {
+    let lower = v.to_ascii_lowercase();
+    if matches!(lower.as_str(), "common" | "organizations" | "consumers") {
+        if multi_tenant {
+            return Ok(lower);
+        }
+        return Err(format!(
+            "`{lower}` is not a tenant but an alias that accepts other tenants' users; add \
+             --multi-tenant for that, or give your directory (tenant) ID \
+             (az account show --query tenantId -o tsv)"
+        ));
+    }
+    if is_guid(v) {
+        return Ok(lower);
+    }
+    if is_domain(&lower) {
+        return Ok(lower);
+    }
+    Err(
+        "expected a GUID (Directory (tenant) ID on the app registration's Overview) or a verified \
+         domain such as contoso.onmicrosoft.com"
+            .into(),
+    )
+}
+
+/// A DNS name of two or more labels ending in an alphabetic top-level label.
+pub fn is_domain(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        && labels
+            .last()
+            .is_some_and(|t| t.len() >= 2 && t.bytes().all(|b| b.is_ascii_alphabetic()))
+}
+
+/// A GUID (lowercased).
+pub fn validate_guid(v: &str) -> Result<String, String> {
+    if is_guid(v) {
+        Ok(v.to_ascii_lowercase())
+    } else {
+        Err(
+            "expected a GUID like 00000000-0000-0000-0000-000000000000 (Application (client) ID \
+             on the app registration's Overview)"
+                .into(),
+        )
+    }
+}
+
+/// https, or http for localhost / 127.0.0.1 / `[::1]`; no fragment.
+pub fn validate_redirect(v: &str) -> Result<String, String> {
+    let url = url::Url::parse(v).map_err(|e| format!("not a URL ({e})"))?;
+    if url.fragment().is_some() {
+        return Err("a redirect URI cannot have a #fragment".into());
+    }
+    match url.scheme() {
+        "https" => Ok(v.to_string()),
+        "http" if is_loopback_url(v) => Ok(v.to_string()),
+        "http" => {
+            Err("Entra accepts http:// redirect URIs only for localhost; use https://".into())
+        }
+        other => Err(format!("scheme `{other}` is not allowed; use https://")),
+    }
+}
+
+/// An https URL (http only for loopback, e.g. the local emulator), without trailing slash.
+pub fn validate_authority(v: &str) -> Result<String, String> {
+    let host = normalize_authority_host(v);
+    url::Url::parse(&host).map_err(|e| format!("not a URL ({e})"))?;
+    if is_https_or_loopback(&host) {
+        Ok(host)
+    } else {
+        Err(
+            "expected an https:// URL such as https://login.microsoftonline.us (http:// only for \
+             127.0.0.1/localhost)"
+                .into(),
+        )
+    }
+}
+
+/// An OIDC issuer: https URL (http for loopback).
+pub fn validate_issuer(v: &str) -> Result<String, String> {
+    url::Url::parse(v).map_err(|e| format!("not a URL ({e})"))?;
+    if is_https_or_loopback(v) {
+        Ok(v.to_string())
+    } else {
+        Err("expected an https:// issuer URL (http:// only for 127.0.0.1/localhost)".into())
+    }
+}
+
+/// A DNS label: lowercase letters, digits and hyphens, 1–63 characters.
+pub fn validate_server_name(v: &str) -> Result<String, String> {
+    let ok = !v.is_empty()
+        && v.len() <= 63
+        && !v.starts_with('-')
+        && !v.ends_with('-')
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err("use lowercase letters, digits and hyphens (at most 63): it becomes a host name".into())
+    }
+}
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
+pub fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+/// A deploy target by its name.
+pub fn parse_target(v: &str) -> Result<TargetKind, String> {
+    v.parse()
+}
+
+/// An identity provider by its name.
+pub fn parse_provider(v: &str) -> Result<Provider, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "entra" => Ok(Provider::Entra),
+        "oidc" => Ok(Provider::Oidc),
+        "none" => Ok(Provider::None),
+        _ => Err("expected entra, oidc or none".into()),
+    }
+}
+
+/// A comma-separated list, trimmed, without empty items.
+pub fn split_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// A comma-separated list of tenant GUIDs (lowercased, comma-joined; empty is fine).
+pub fn validate_guid_list(v: &str) -> Result<String, String> {
+    let mut out = Vec::new();
+    for t in split_list(v) {
+        out.push(validate_guid(&t).map_err(|_| format!("`{t}` is not a tenant GUID"))?);
+    }
+    Ok(out.join(","))
+}
+
+/// Any value but a blank one (trimmed).
+pub fn validate_nonempty(v: &str) -> Result<String, String> {
+    if v.trim().is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(v.trim().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenants() {
+        assert!(validate_tenant("contoso.onmicrosoft.com", false).is_ok());
+        assert!(validate_tenant("contoso.com", false).is_ok());
+        assert!(validate_tenant("11111111-2222-3333-4444-555555555555", false).is_ok());
+        assert!(validate_tenant("contoso", false).is_err());
+        assert!(
+            validate_tenant("common", false)
+                .unwrap_err()
+                .contains("--multi-tenant")
+        );
+        assert_eq!(
+            validate_tenant("Organizations", true).unwrap(),
+            "organizations"
+        );
+        assert!(validate_tenant("con toso.com", false).is_err());
+    }
+
+    #[test]
+    fn redirects() {
+        assert!(validate_redirect("https://x.pmcp.run/callback").is_ok());
+        assert!(validate_redirect("http://localhost:8080/callback").is_ok());
+        assert!(validate_redirect("http://127.0.0.1:1/cb").is_ok());
+        assert!(validate_redirect("http://example.com/cb").is_err());
+        assert!(validate_redirect("https://x/cb#frag").is_err());
+        assert!(validate_redirect("callback").is_err());
+    }
+
+    #[test]
+    fn server_names() {
+        assert!(validate_server_name("my-server").is_ok());
+        assert!(validate_server_name("my_server").is_err());
+        assert!(validate_server_name("-x").is_err());
+    }
+}
