@@ -29,6 +29,25 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "PMCP_CLIENT_SECRET",
     "PMCP_EMULATOR_PORT",
     "PMCP_EMULATOR_CONFIG",
+    // Inputs the shared resolver reads (src/config/inputs.rs), canonical names and aliases.
+    "PMCP_TARGET",
+    "PMCP_SERVER_NAME",
+    "PMCP_REDIRECT_URI",
+    "PMCP_OAUTH",
+    "PMCP_API_URL",
+    "AUTH_PROVIDER",
+    "AUTH_ISSUER",
+    "AUTH_AUDIENCE",
+    "AUTH_JWKS_URI",
+    "AUTH_MULTI_TENANT",
+    "AUTH_ALLOWED_TENANTS",
+    "AUTH_ACCEPT_V1_TOKENS",
+    "AUTH_LEEWAY_SECONDS",
+    "AUTH_GROUP_PERMISSIONS",
+    "ENTRA_MULTI_TENANT",
+    "ENTRA_ALLOWED_TENANTS",
+    "OIDC_ISSUER",
+    "OIDC_AUDIENCE",
 ];
 
 /// A temp directory that lives as long as the value.
