@@ -1,5 +1,6 @@
 //! `deploy init`'s flags. The doc comments are the `--help` text; the variables they name are those
 //! of the input table ([`crate::config::inputs`]), which a unit test keeps in step.
+#![allow(rustdoc::bare_urls)] // the doc comments are clap help text, read in a terminal
 
 use crate::config::{Provider, TargetKind};
 use pmcp_auth::entra::Cloud;
