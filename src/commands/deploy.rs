@@ -11,13 +11,13 @@ use crate::deploy::build::{self, BuildError, BuildOptions};
 use crate::deploy::env::{self as denv, Secret, ServerEnv};
 use crate::deploy::package::{self, Artifact, DeployManifest};
 use crate::deploy::record::{self, Record};
-use crate::ui::rfc3339;
 use crate::deploy::targets::local::{Local, LocalSettings};
 use crate::deploy::targets::pmcp_run::{self, Credentials, PmcpRun, PmcpRunSettings, RetryPolicy};
 use crate::deploy::targets::{
     DeployRequest, Deployed, Destroyed, OAuthEndpoints, StatusEntry, Target, TargetError,
 };
 use crate::exit::Exit;
+use crate::ui::rfc3339;
 use crate::ui::{Failure, Ui, github};
 use pmcp_auth::SecretString;
 use serde::Serialize;

@@ -71,14 +71,14 @@ fn missing_secret_is_exit_2_before_building() {
 fn several_binaries_list_the_candidates() {
     let project = Project::new("[target]\ntype = \"local\"\n");
     project.dir.write("src/bin/admin.rs", "fn main() {}\n");
-    let out = project.deploy(&["--dry-run"]).output().unwrap();
+    let out = project.deploy_private(&["--dry-run"]).output().unwrap();
     let se = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{se}");
     assert!(se.contains("several binaries"), "{se}");
     assert!(se.contains("tiny-server") && se.contains("admin"), "{se}");
     assert!(se.contains("--bin"), "{se}");
     let out = project
-        .deploy(&["--dry-run", "--bin", "nope"])
+        .deploy_private(&["--dry-run", "--bin", "nope"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -92,7 +92,7 @@ fn compile_errors_are_shown_in_full_with_exit_3() {
         "src/main.rs",
         "fn main() { let x: u32 = \"not a number\"; }\n",
     );
-    let out = project.deploy(&[]).output().unwrap();
+    let out = project.deploy_private(&[]).output().unwrap();
     let se = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{se}");
     assert!(se.contains("mismatched types"), "{se}");

@@ -61,20 +61,36 @@ impl Project {
     /// own target dir (its artifact, never the outer cargo lock), while cargo's intermediate build
     /// files are shared (see [`shared_build_dir`]), so the fixture compiles once per test run.
     pub fn deploy(&self, args: &[&str]) -> assert_cmd::Command {
+        self.deploy_with_build_dir(args, &shared_build_dir())
+    }
+
+    /// [`Project::deploy`] with its own build dir: for a test that changes the fixture's sources
+    /// (cargo's freshness check compares file times, so a changed copy must not share the build
+    /// dir with untouched ones).
+    pub fn deploy_private(&self, args: &[&str]) -> assert_cmd::Command {
+        self.deploy_with_build_dir(args, &self.dir.join("build"))
+    }
+
+    fn deploy_with_build_dir(
+        &self,
+        args: &[&str],
+        build_dir: &std::path::Path,
+    ) -> assert_cmd::Command {
         let mut cmd = self.dir.cmd();
         cmd.arg("deploy")
             .arg("--target-dir")
             .arg(self.dir.join("target"))
             .args(args)
             .env("ENTRA_CLIENT_SECRET", SECRET_VALUE)
-            .env("CARGO_BUILD_BUILD_DIR", shared_build_dir());
+            .env("CARGO_BUILD_BUILD_DIR", build_dir);
         cmd
     }
 }
 
-/// Cargo's build directory (intermediate files, `build.build-dir`) shared by every deploy test:
-/// the copies of the fixture are the same package with the same sources, so after the first test
-/// the others find it fresh and only the final binary is copied into their own target dir.
+/// Cargo's build directory (intermediate files, `build.build-dir`) shared by every deploy test that
+/// leaves the fixture's sources as they are: the copies are the same package with the same sources,
+/// so after the first test the others find it fresh and only the final binary is copied into their
+/// own target dir. A test that edits the sources uses [`Project::deploy_private`].
 pub fn shared_build_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tiny-server-build")
 }
