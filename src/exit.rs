@@ -76,6 +76,18 @@ mod tests {
     #[test]
     fn codes_match_the_readme_table() {
         let readme = include_str!("../README.md");
+        // One table: no blank line between the header and the last row (it would split it).
+        let table: Vec<&str> = readme
+            .lines()
+            .skip_while(|l| !l.starts_with("| Code | Meaning |"))
+            .take_while(|l| l.starts_with('|'))
+            .collect();
+        for code in 0..=6 {
+            assert!(
+                table.iter().any(|l| l.starts_with(&format!("| {code} |"))),
+                "README's exit-code table has no row for {code} in one piece: {table:#?}"
+            );
+        }
         for (exit, verb_row) in [
             (Exit::BuildFailed, "`deploy`: build failed"),
             (
