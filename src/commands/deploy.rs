@@ -9,15 +9,14 @@ use crate::deploy::build::{self, BuildError, BuildOptions};
 use crate::deploy::env::{self as denv, Secret, ServerEnv};
 use crate::deploy::package::{self, Artifact, DeployManifest};
 use crate::deploy::record::{self, Record};
-use crate::ui::rfc3339;
 use crate::deploy::targets::local::{Local, LocalSettings};
-use crate::deploy::targets::pmcp_run::{self, Credentials, PmcpRun, PmcpRunSettings, RetryPolicy};
+use crate::deploy::targets::pmcp_run::{self, PmcpRun, PmcpRunSettings, RetryPolicy};
 use crate::deploy::targets::{
     DeployRequest, Deployed, Destroyed, OAuthEndpoints, StatusEntry, Target, TargetError,
 };
 use crate::exit::Exit;
+use crate::ui::rfc3339;
 use crate::ui::{Failure, Ui, github};
-use pmcp_auth::SecretString;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -59,8 +58,8 @@ pub struct DeployArgs {
     /// (default: 600s for pmcp-run, 30s for local).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_timeout: Option<Duration>,
-    /// pmcp-run API base URL (overrides `[target] api_url`).
-    #[arg(long, value_name = "URL", env = "PMCP_RUN_API_URL")]
+    /// pmcp-run API base URL (overrides PMCP_API_URL, PMCP_RUN_API_URL and `[target] api_url`).
+    #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
     /// local: the port on 127.0.0.1 (default: a free one).
     #[arg(long, value_name = "PORT")]
@@ -82,6 +81,15 @@ pub struct DestroyArgs {
     /// Which target (default: `[target] type` in .pmcp/deploy.toml).
     #[arg(long, value_enum, value_name = "TARGET")]
     pub target: Option<TargetKind>,
+    /// pmcp-run API base URL (overrides PMCP_API_URL, PMCP_RUN_API_URL and `[target] api_url`).
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// pmcp-run: how long to wait until the deployment is gone (default: 600s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_timeout: Option<Duration>,
+    /// pmcp-run: time between destroy status polls in milliseconds.
+    #[arg(long, default_value_t = 5000, hide = true)]
+    pub poll_interval_ms: u64,
 }
 
 /// Show what runs where.
@@ -90,8 +98,8 @@ pub struct StatusArgs {
     /// Only this target (default: every target).
     #[arg(long, value_enum, value_name = "TARGET")]
     pub target: Option<TargetKind>,
-    /// pmcp-run API base URL (overrides `[target] api_url`).
-    #[arg(long, value_name = "URL", env = "PMCP_RUN_API_URL")]
+    /// pmcp-run API base URL (overrides PMCP_API_URL, PMCP_RUN_API_URL and `[target] api_url`).
+    #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
 }
 
@@ -315,48 +323,23 @@ fn target_failure(e: TargetError) -> Failure {
 /// The CLI's own credentials (pmcp.run's and the Entra client secret): like the declared secrets,
 /// they are removed from `cargo build`'s environment, so no build script or `option_env!` can bake
 /// them into the artifact.
-const CREDENTIAL_VARS: [&str; 4] = [
+const CREDENTIAL_VARS: [&str; 5] = [
     "PMCP_ACCESS_TOKEN",
+    "PMCP_ID_TOKEN",
     "PMCP_CLIENT_SECRET",
     pmcp_auth::env::ENTRA_CLIENT_SECRET,
     pmcp_auth::env::AZURE_CLIENT_SECRET,
 ];
 
-/// pmcp-run credentials from the environment: `PMCP_ACCESS_TOKEN`, else `PMCP_CLIENT_ID` +
-/// `PMCP_CLIENT_SECRET`. Values are masked in GitHub Actions logs.
-fn pmcp_credentials() -> Result<Credentials, Failure> {
-    let get = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
-    if let Some(t) = get("PMCP_ACCESS_TOKEN") {
-        // Mask the value that is sent (trimmed), not only the raw one with its newline.
-        let t = t.trim();
-        github::add_mask(t);
-        return Ok(Credentials::AccessToken(SecretString::new(t)));
-    }
-    match (get("PMCP_CLIENT_ID"), get("PMCP_CLIENT_SECRET")) {
-        (Some(id), Some(secret)) => {
-            github::add_mask(&secret);
-            Ok(Credentials::ClientCredentials {
-                client_id: id.trim().to_string(),
-                client_secret: SecretString::new(secret),
-            })
-        }
-        (Some(_), None) => Err(Failure::usage(
-            "PMCP_CLIENT_ID is set but PMCP_CLIENT_SECRET is not",
-        )
-        .with_hint(pmcp_run::CREDENTIALS_HINT)),
-        (None, Some(_)) => Err(Failure::usage(
-            "PMCP_CLIENT_SECRET is set but PMCP_CLIENT_ID is not",
-        )
-        .with_hint(pmcp_run::CREDENTIALS_HINT)),
-        (None, None) => Ok(Credentials::Missing),
-    }
-}
-
-fn api_url(flag: &Option<String>, config: &DeployConfig) -> String {
-    flag.clone()
-        .filter(|u| !u.trim().is_empty())
-        .or_else(|| config.target.api_url.clone())
-        .unwrap_or_else(|| pmcp_run::DEFAULT_API_URL.to_string())
+/// The pmcp-run settings (base URL, credentials: no network), with the base URL's source said.
+fn pmcp_run_settings(
+    ui: &Ui,
+    api_url: Option<&str>,
+    config: &DeployConfig,
+) -> Result<PmcpRunSettings, Failure> {
+    let s = PmcpRunSettings::resolve(api_url, config).map_err(target_failure)?;
+    ui.chose("pmcp.run API", &s.base.url, s.base.source);
+    Ok(s)
 }
 
 fn unavailable(kind: TargetKind) -> Failure {
@@ -379,7 +362,7 @@ async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
     }
     match kind {
         TargetKind::PmcpRun => {
-            let mut s = PmcpRunSettings::new(api_url(&args.api_url, &config), pmcp_credentials()?);
+            let mut s = pmcp_run_settings(ui, args.api_url.as_deref(), &config)?;
             s.retry = RetryPolicy {
                 attempts: args.retry_attempts.max(1),
                 base: Duration::from_millis(args.retry_base_ms),
@@ -566,6 +549,7 @@ async fn deploy_to<T: Target>(
         name: &name,
         version: &spec.version,
         artifact: &artifact,
+        binary: &built.executable,
         env: &env,
         secrets: &secrets,
         config,
@@ -578,6 +562,9 @@ async fn deploy_to<T: Target>(
         }
     };
     progress.clear();
+    for w in &deployed.warnings {
+        ui.warn(w);
+    }
     durations.extend(deployed.durations_ms.clone());
     durations.insert("total".into(), total.elapsed().as_millis() as u64);
 
@@ -659,12 +646,18 @@ async fn destroy_inner(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let result = match kind {
         TargetKind::Local => Local::default().destroy(&dir).await,
         TargetKind::PmcpRun => {
-            PmcpRun::new(PmcpRunSettings::new(
-                pmcp_run::DEFAULT_API_URL,
-                Credentials::Missing,
-            ))
-            .destroy(&dir)
-            .await
+            let config = config::load(&dir.join(DEPLOY_TOML))
+                .map_err(Failure::from)?
+                .unwrap_or_default();
+            let mut s = pmcp_run_settings(ui, args.api_url.as_deref(), &config)?;
+            s.server_name = pmcp_run::project_name(&dir, &config);
+            s.destroy_poll_interval = Duration::from_millis(args.poll_interval_ms.max(1));
+            if let Some(t) = args.wait_timeout {
+                s.wait_timeout = t;
+            }
+            let target = PmcpRun::new(s);
+            target.preflight().map_err(target_failure)?;
+            target.destroy(&dir).await
         }
         TargetKind::AwsLambda => return Err(unavailable(kind).into()),
     }
@@ -695,15 +688,16 @@ async fn status_inner(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 .status(&dir)
                 .await
                 .map_err(|e| e.to_string()),
-            TargetKind::PmcpRun => match pmcp_credentials() {
-                Ok(creds) => {
-                    let s = PmcpRunSettings::new(api_url(&args.api_url, &config), creds);
+            TargetKind::PmcpRun => match PmcpRunSettings::resolve(args.api_url.as_deref(), &config)
+            {
+                Ok(mut s) => {
+                    s.server_name = pmcp_run::project_name(&dir, &config);
                     PmcpRun::new(s)
                         .status(&dir)
                         .await
                         .map_err(|e| e.to_string())
                 }
-                Err(f) => Err(f.message),
+                Err(e) => Err(e.to_string()),
             },
             TargetKind::AwsLambda => return Err(unavailable(kind).into()),
         };
