@@ -864,3 +864,229 @@ fn an_access_token_with_a_trailing_newline_is_masked_as_it_is_sent() {
         assert_eq!(auth.as_deref(), Some(api::TOKEN));
     }
 }
+
+// ---- cargo pmcp login / logout ----
+
+/// A free port on 127.0.0.1 (for the sign-in callback; pmcp.run's own is 8787).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET url` over plain HTTP/1.1 to 127.0.0.1 (whatever the host name says): status line and the
+/// `Location` header.
+fn http_get(url: &str) -> (String, Option<String>) {
+    use std::io::{Read, Write};
+    let u = url::Url::parse(url).unwrap();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", u.port().unwrap())).unwrap();
+    let target = match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_string(),
+    };
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        u.host_str().unwrap()
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text.lines().next().unwrap_or_default().to_string();
+    let location = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Location: ").map(str::to_string));
+    (status, location)
+}
+
+/// `cargo-pmcp login` started in the background (stderr read line by line), as CI runs it, with
+/// the project's own home.
+struct LoginRun {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl LoginRun {
+    fn start(project: &Project, api: &FakeApi, port: u16, extra: &[&str]) -> LoginRun {
+        use std::io::BufRead;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cargo-pmcp"));
+        for name in crate::support::SCRUBBED_ENV {
+            cmd.env_remove(name);
+        }
+        std::fs::create_dir_all(project.home()).unwrap();
+        cmd.current_dir(project.dir.path())
+            .env("CI", "true")
+            .env("NO_COLOR", "1")
+            .env("HOME", project.home())
+            .env("PMCP_API_URL", &api.base)
+            .args(["login", "--json", "--callback-port", &port.to_string()])
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let all = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (err, a) = (child.stderr.take().unwrap(), all.clone());
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                a.lock().unwrap().push_str(&format!("{line}\n"));
+                let _ = tx.send(line);
+            }
+        });
+        LoginRun {
+            child,
+            lines: rx,
+            stderr: all,
+        }
+    }
+
+    /// The sign-in URL the CLI printed.
+    fn authorize_url(&self) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no sign-in URL: {}", self.stderr.lock().unwrap()));
+            if let Some(u) = line.trim().strip_prefix("http")
+                && line.contains("/oauth2/authorize?")
+            {
+                return format!("http{u}");
+            }
+        }
+    }
+
+    fn finish(mut self) -> (Option<i32>, String, String) {
+        use std::io::Read;
+        let mut so = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut so)
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let se = self.stderr.lock().unwrap().clone();
+        (status.code(), so, se)
+    }
+}
+
+#[test]
+fn login_signs_in_with_pkce_and_state_writes_0600_credentials_and_logout_removes_them() {
+    let project = Project::new(&entra_toml("pmcp-run"));
+    let api = FakeApi::start(Faults::default());
+    let port = free_port();
+    let run = LoginRun::start(&project, &api, port, &[]);
+    let url = run.authorize_url();
+    let q: HashMap<String, String> = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert!(
+        url.starts_with(&format!("{}/oauth2/authorize?", api.base)),
+        "{url}"
+    );
+    assert_eq!(q["response_type"], "code");
+    assert_eq!(q["client_id"], api::COGNITO_CLIENT_ID);
+    assert_eq!(q["scope"], "openid email profile");
+    assert_eq!(q["redirect_uri"], format!("http://localhost:{port}"));
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert!(
+        q["state"].len() >= 32 && q["code_challenge"].len() == 43,
+        "{q:?}"
+    );
+    // The browser: the hosted UI redirects to the CLI's listener with the code and the state.
+    let (status, location) = http_get(&url);
+    assert!(status.contains("302"), "{status}");
+    let (status, _) = http_get(&location.unwrap());
+    assert!(status.contains("200"), "{status}");
+    let (code, so, se) = run.finish();
+    assert_eq!(code, Some(0), "{se}");
+    let doc: Value = serde_json::from_str(so.trim()).unwrap_or_else(|e| panic!("{e}: {so}"));
+    assert_eq!(doc["signed_in"], true);
+    // The exchange: a public client with the verifier (the fake checks S256 of it).
+    {
+        let seen = api.seen();
+        let (auth, form) = seen.token_requests.last().unwrap();
+        assert!(auth.is_none(), "a public client sends no credentials");
+        assert_eq!(form["grant_type"], "authorization_code");
+        assert_eq!(form["code"], api::AUTH_CODE);
+        assert_eq!(form["client_id"], api::COGNITO_CLIENT_ID);
+        assert_eq!(form["redirect_uri"], format!("http://localhost:{port}"));
+        assert!(form.contains_key("code_verifier"));
+    }
+    let path = project.home().join(".pmcp/credentials.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("[pmcp-run]") && text.contains(api::LOGIN_TOKEN),
+        "{text}"
+    );
+    assert!(text.contains(api::LOGIN_REFRESH), "{text}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    for leaked in [api::LOGIN_TOKEN, api::LOGIN_REFRESH, api::AUTH_CODE] {
+        assert!(
+            !se.contains(leaked) && !so.contains(leaked),
+            "{leaked}: {se}"
+        );
+    }
+
+    // The stored sign-in is used when nothing is in the environment.
+    let out = project
+        .cmd()
+        .args(["deploy", "status", "--target", "pmcp-run", "--json"])
+        .env("PMCP_API_URL", &api.base)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        api.seen().graphql.last().unwrap().1.as_deref(),
+        Some(api::LOGIN_TOKEN)
+    );
+
+    let out = project.cmd().args(["logout"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Signed out"), "{}", stdout(&out));
+    assert!(!path.exists(), "the file held only [pmcp-run]");
+    let out = project.cmd().args(["logout"]).output().unwrap();
+    assert!(stdout(&out).contains("Not signed in"), "{}", stdout(&out));
+}
+
+#[test]
+fn login_refuses_a_callback_with_another_state_and_times_out() {
+    let project = Project::new(&entra_toml("pmcp-run"));
+    let api = FakeApi::start(Faults::default());
+    let port = free_port();
+    let run = LoginRun::start(&project, &api, port, &[]);
+    let _ = run.authorize_url();
+    let (status, _) = http_get(&format!(
+        "http://localhost:{port}/?code={}&state=forged-state",
+        api::AUTH_CODE
+    ));
+    assert!(status.contains("400"), "{status}");
+    let (code, so, se) = run.finish();
+    assert_eq!(code, Some(4), "{se}");
+    assert!(se.contains("state does not match"), "{se}");
+    let doc: Value = serde_json::from_str(so.trim()).unwrap();
+    assert_eq!(doc["error"]["code"], "login_failed");
+    assert!(
+        api.seen().token_requests.is_empty(),
+        "the code was not exchanged"
+    );
+    assert!(!project.home().join(".pmcp/credentials.toml").exists());
+
+    // Nobody signs in: the wait ends (5 minutes for real; shortened here).
+    let run = LoginRun::start(&project, &api, free_port(), &["--timeout", "300ms"]);
+    let (code, _, se) = run.finish();
+    assert_eq!(code, Some(4), "{se}");
+    assert!(se.contains("no sign-in arrived within"), "{se}");
+}

@@ -5,7 +5,7 @@
 //!    the Cognito client and domain and the GraphQL URL ([`discovery`]).
 //! 2. **Who:** client credentials with HTTP Basic at `{cognito}/oauth2/token`, else
 //!    `PMCP_ACCESS_TOKEN`, else `~/.pmcp/credentials.toml` (refreshed when expired)
-//!    ([`credentials`]).
+//!    ([`credentials`]); `cargo pmcp login` writes that file ([`login`]).
 //! 3. **What:** the CloudFormation template, rendered here ([`template`]), and the server binary.
 //! 4. **How:** GraphQL with the raw token ([`graphql`]): `getUploadUrls`, two presigned `PUT`s
 //!    with retries ([`upload`]), `createDeploymentFromS3` (scalars only), `getDeployment` polled
@@ -22,6 +22,7 @@ pub mod credentials;
 pub mod discovery;
 pub mod graphql;
 pub mod http;
+pub mod login;
 pub mod template;
 pub mod upload;
 
