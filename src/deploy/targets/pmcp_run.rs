@@ -367,6 +367,25 @@ impl Target for PmcpRun {
                     .into(),
             ),
         })?;
+        if let Ok(Some(need)) = template::required_glibc(req.binary)
+            && need > template::RUNTIME_GLIBC
+        {
+            print_notes(
+                progress,
+                &[format!(
+                    "{} needs glibc {}.{}, but {RUNTIME} has {}.{}: it will not start there; build for \
+                     x86_64-unknown-linux-musl (or aarch64), or on a system with glibc {}.{} or older \
+                     (`cargo zigbuild --target x86_64-unknown-linux-gnu.2.34`)",
+                    req.binary.display(),
+                    need.0,
+                    need.1,
+                    template::RUNTIME_GLIBC.0,
+                    template::RUNTIME_GLIBC.1,
+                    template::RUNTIME_GLIBC.0,
+                    template::RUNTIME_GLIBC.1
+                )],
+            );
+        }
         let secret_names: Vec<String> = req.secrets.iter().map(|s| s.name.clone()).collect();
         let input = template::TemplateInput {
             name,
@@ -397,7 +416,6 @@ impl Target for PmcpRun {
         let mut notes = Vec::new();
         let session = self.session(&mut notes).await;
         print_notes(progress, &notes);
-        warnings.append(&mut notes);
         let mut gql = session?;
         let gql = &mut gql;
 

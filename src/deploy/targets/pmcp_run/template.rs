@@ -97,6 +97,51 @@ pub fn arch_of(path: &Path) -> Result<Arch, String> {
     arch_of_bytes(&head[..n])
 }
 
+/// The glibc the runtime has (Amazon Linux 2023): a binary that needs a newer one does not start.
+pub const RUNTIME_GLIBC: (u32, u32) = (2, 34);
+
+/// The newest `GLIBC_2.N` symbol version the executable at `path` refers to (`None` for a static or
+/// musl binary). A byte scan, not an ELF parse: the version names are plain strings in
+/// `.gnu.version_r`, and a false match could only make the answer newer, never hide a need.
+pub fn required_glibc(path: &Path) -> std::io::Result<Option<(u32, u32)>> {
+    use std::io::Read;
+    const NEEDLE: &[u8] = b"GLIBC_2.";
+    let mut f = std::io::BufReader::new(std::fs::File::open(path)?);
+    let mut buf = vec![0u8; 1 << 20];
+    // The last bytes of the previous chunk, so a name split across two reads is still found.
+    let mut carry: Vec<u8> = Vec::new();
+    let mut best: Option<(u32, u32)> = None;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let mut hay = std::mem::take(&mut carry);
+        hay.extend_from_slice(&buf[..n]);
+        let mut i = 0;
+        while let Some(p) = hay[i..].iter().position(|&b| b == b'G') {
+            let at = i + p;
+            if hay[at..].starts_with(NEEDLE) {
+                let digits: Vec<u8> = hay[at + NEEDLE.len()..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .copied()
+                    .collect();
+                if let Some(minor) = std::str::from_utf8(&digits)
+                    .ok()
+                    .and_then(|d| d.parse::<u32>().ok())
+                {
+                    best = best.max(Some((2, minor)));
+                }
+            }
+            i = at + 1;
+        }
+        let keep = hay.len().saturating_sub(NEEDLE.len() + 4);
+        carry = hay[keep..].to_vec();
+    }
+    Ok(best)
+}
+
 /// True for a name Lambda accepts as `FunctionName`: 1–64 of `A-Za-z0-9-_`.
 pub fn is_valid_function_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
@@ -283,6 +328,18 @@ mod tests {
         } else if cfg!(all(target_os = "linux", target_arch = "aarch64")) {
             assert_eq!(arch_of(&me), Ok(Arch::Arm64));
         }
+    }
+
+    #[test]
+    fn the_newest_glibc_version_is_found_even_across_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bin");
+        let mut bytes = vec![0u8; (1 << 20) - 5];
+        bytes.extend_from_slice(b"GLIBC_2.39\0GLIBC_2.2.5\0GLIBC_2.34\0");
+        std::fs::write(&p, &bytes).unwrap();
+        assert_eq!(required_glibc(&p).unwrap(), Some((2, 39)));
+        std::fs::write(&p, b"static, no versions").unwrap();
+        assert_eq!(required_glibc(&p).unwrap(), None);
     }
 
     #[test]
