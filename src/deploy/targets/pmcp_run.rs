@@ -711,3 +711,78 @@ impl Target for PmcpRun {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(base: &str) -> PmcpRun {
+        let config = DeployConfig::default();
+        let mut s = PmcpRunSettings::resolve(Some(base), &config).unwrap();
+        s.credentials = CredentialSource::Missing;
+        PmcpRun::new(s)
+    }
+
+    #[test]
+    fn the_mcp_url_is_the_services_else_base_id_mcp_and_health_sits_beside_it() {
+        let t = target("https://api.example");
+        assert_eq!(
+            t.urls("dep-9", Some("https://x.example/dep-9/mcp".into())),
+            (
+                "https://x.example/dep-9/mcp".to_string(),
+                "https://x.example/dep-9/health".to_string()
+            )
+        );
+        assert_eq!(
+            t.urls("dep-9", None),
+            (
+                "https://api.example/dep-9/mcp".to_string(),
+                "https://api.example/dep-9/health".to_string()
+            )
+        );
+        assert_eq!(
+            t.urls("d", Some("https://x.example/d".into())).1,
+            "https://x.example/d/health"
+        );
+    }
+
+    #[test]
+    fn preflight_checks_limits_and_credentials_without_the_network() {
+        let mut t = target("https://api.example");
+        let e = t.preflight().unwrap_err();
+        assert!(e.to_string().contains("no pmcp.run credentials"), "{e}");
+        assert!(e.hint().unwrap().contains("cargo pmcp login"));
+        t.settings.credentials = CredentialSource::AccessToken(pmcp_auth::SecretString::new("t"));
+        assert!(t.preflight().is_ok());
+        t.settings.memory_mb = 64;
+        assert!(t.preflight().unwrap_err().to_string().contains("memory_mb"));
+        t.settings.memory_mb = 512;
+        t.settings.timeout_seconds = 901;
+        assert!(
+            t.preflight()
+                .unwrap_err()
+                .to_string()
+                .contains("timeout_seconds")
+        );
+        let t = target("http://api.example");
+        assert!(matches!(t.preflight(), Err(TargetError::Config { .. })));
+    }
+
+    #[test]
+    fn the_project_name_is_the_server_name_else_the_package_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"pkg\"\nversion = \"0.1.0\"\n",
+        )
+        .unwrap();
+        let mut c = DeployConfig::default();
+        assert_eq!(project_name(dir.path(), &c).as_deref(), Some("pkg"));
+        c.server.name = Some("srv".into());
+        assert_eq!(project_name(dir.path(), &c).as_deref(), Some("srv"));
+        assert_eq!(
+            project_name(&dir.path().join("nope"), &DeployConfig::default()),
+            None
+        );
+    }
+}
