@@ -3,11 +3,14 @@
 //! 1. Packaging a 64 MiB binary (the cargo-pmcp binary repeated, so it compresses like real code):
 //!    MB/s, and peak heap while packaging (a counting allocator) next to the 16 MiB figure, to show
 //!    memory does not grow with the binary's size.
-//! 2. Uploading the resulting zip to a loopback HTTP server with the deploy code's `upload_file`
-//!    (streamed PUT with `x-pmcp-sha256`) next to `curl -T` on the same file and server.
+//! 2. Uploading the resulting zip to a loopback HTTP server with the deploy code's presigned-URL
+//!    `upload::put` (streamed PUT with `Content-Type` and `Content-Length`) next to `curl -T` on the
+//!    same file and server.
 
 use cargo_pmcp::deploy::package::{self, DeployManifest};
-use cargo_pmcp::deploy::targets::pmcp_run::{RetryPolicy, upload_file};
+use cargo_pmcp::deploy::targets::pmcp_run::RetryPolicy;
+use cargo_pmcp::deploy::targets::pmcp_run::http::Scrubber;
+use cargo_pmcp::deploy::targets::pmcp_run::upload::{self, Payload, Upload};
 use cargo_pmcp::ui::Progress;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -160,23 +163,27 @@ fn main() {
 
     let url = sink_server();
     let size = std::fs::metadata(&zip64).unwrap().len();
-    let (sha, _) = package::sha256_file(&zip64).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = cargo_pmcp::deploy::targets::pmcp_run::http::client();
     let quiet = Progress::new(false, true);
     let mut best = f64::MAX;
     for _ in 0..runs {
         let t = Instant::now();
-        rt.block_on(upload_file(
+        let up = Upload {
+            name: "bench",
+            url: &url,
+            content_type: "application/zip",
+            payload: Payload::File(zip64.clone()),
+        };
+        rt.block_on(upload::put(
             &http,
-            &url,
-            &zip64,
-            &sha,
+            &up,
             &RetryPolicy::default(),
-            &quiet,
+            Some(&quiet),
+            &Scrubber::new(),
             |m| eprintln!("{m}"),
         ))
         .unwrap();
@@ -189,7 +196,7 @@ fn main() {
     println!("| client | time | throughput |");
     println!("|---|---|---|");
     println!(
-        "| cargo-pmcp upload_file | {:.3} s | {:.0} MB/s |",
+        "| cargo-pmcp upload::put | {:.3} s | {:.0} MB/s |",
         best,
         size as f64 / 1e6 / best
     );

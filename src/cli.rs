@@ -4,7 +4,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-use crate::commands::{auth_test, deploy, deploy_init, emulator};
+use crate::commands::{auth_test, deploy, deploy_init, emulator, login};
 
 /// Take an MCP server to production behind Microsoft Entra ID (or any OIDC provider).
 #[derive(Debug, Parser)]
@@ -49,6 +49,10 @@ pub enum Command {
     /// Tokens: check them against the shared validator, or run a local Entra-compatible issuer.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Sign in to pmcp.run in a browser (the token is kept in ~/.pmcp/credentials.toml).
+    Login(login::LoginArgs),
+    /// Forget the pmcp.run sign-in.
+    Logout(login::LogoutArgs),
 }
 
 #[derive(Debug, Subcommand)]

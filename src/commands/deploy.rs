@@ -12,14 +12,13 @@ use crate::deploy::env::{self as denv, Secret, ServerEnv};
 use crate::deploy::package::{self, Artifact, DeployManifest};
 use crate::deploy::record::{self, Record};
 use crate::deploy::targets::local::{Local, LocalSettings};
-use crate::deploy::targets::pmcp_run::{self, Credentials, PmcpRun, PmcpRunSettings, RetryPolicy};
+use crate::deploy::targets::pmcp_run::{self, PmcpRun, PmcpRunSettings, RetryPolicy};
 use crate::deploy::targets::{
     DeployRequest, Deployed, Destroyed, OAuthEndpoints, StatusEntry, Target, TargetError,
 };
 use crate::exit::Exit;
 use crate::ui::rfc3339;
 use crate::ui::{Failure, Ui, github};
-use pmcp_auth::SecretString;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -62,8 +61,8 @@ pub struct DeployArgs {
     /// (default: 600s for pmcp-run, 30s for local).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_timeout: Option<Duration>,
-    /// pmcp-run API base URL [env: PMCP_RUN_API_URL] (overrides `[target] api_url`)
-    /// [default: api.pmcp.run].
+    /// pmcp-run API base URL [env: PMCP_API_URL, PMCP_RUN_API_URL] (overrides `[target] api_url`)
+    /// [default: https://api.pmcp.run].
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
     /// local: the port on 127.0.0.1 (default: a free one).
@@ -87,6 +86,15 @@ pub struct DestroyArgs {
     /// pmcp-run).
     #[arg(long, value_enum, value_name = "TARGET")]
     pub target: Option<TargetKind>,
+    /// pmcp-run API base URL (overrides PMCP_API_URL, PMCP_RUN_API_URL and `[target] api_url`).
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// pmcp-run: how long to wait until the deployment is gone (default: 600s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_timeout: Option<Duration>,
+    /// pmcp-run: time between destroy status polls in milliseconds.
+    #[arg(long, default_value_t = 5000, hide = true)]
+    pub poll_interval_ms: u64,
 }
 
 /// Show what runs where.
@@ -95,8 +103,8 @@ pub struct StatusArgs {
     /// Only this target (default: every target).
     #[arg(long, value_enum, value_name = "TARGET")]
     pub target: Option<TargetKind>,
-    /// pmcp-run API base URL [env: PMCP_RUN_API_URL] (overrides `[target] api_url`)
-    /// [default: api.pmcp.run].
+    /// pmcp-run API base URL [env: PMCP_API_URL, PMCP_RUN_API_URL] (overrides `[target] api_url`)
+    /// [default: https://api.pmcp.run].
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
 }
@@ -330,42 +338,13 @@ fn target_failure(e: TargetError) -> Failure {
 /// The CLI's own credentials (pmcp.run's and the Entra client secret): like the declared secrets,
 /// they are removed from `cargo build`'s environment, so no build script or `option_env!` can bake
 /// them into the artifact.
-const CREDENTIAL_VARS: [&str; 4] = [
+const CREDENTIAL_VARS: [&str; 5] = [
     "PMCP_ACCESS_TOKEN",
+    "PMCP_ID_TOKEN",
     "PMCP_CLIENT_SECRET",
     pmcp_auth::env::ENTRA_CLIENT_SECRET,
     pmcp_auth::env::AZURE_CLIENT_SECRET,
 ];
-
-/// pmcp-run credentials from the environment: `PMCP_ACCESS_TOKEN`, else `PMCP_CLIENT_ID` +
-/// `PMCP_CLIENT_SECRET`. Values are masked in GitHub Actions logs.
-fn pmcp_credentials() -> Result<Credentials, Failure> {
-    let get = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
-    if let Some(t) = get("PMCP_ACCESS_TOKEN") {
-        // Mask the value that is sent (trimmed), not only the raw one with its newline.
-        let t = t.trim();
-        github::add_mask(t);
-        return Ok(Credentials::AccessToken(SecretString::new(t)));
-    }
-    match (get("PMCP_CLIENT_ID"), get("PMCP_CLIENT_SECRET")) {
-        (Some(id), Some(secret)) => {
-            github::add_mask(&secret);
-            Ok(Credentials::ClientCredentials {
-                client_id: id.trim().to_string(),
-                client_secret: SecretString::new(secret),
-            })
-        }
-        (Some(_), None) => Err(Failure::usage(
-            "PMCP_CLIENT_ID is set but PMCP_CLIENT_SECRET is not",
-        )
-        .with_hint(pmcp_run::CREDENTIALS_HINT)),
-        (None, Some(_)) => Err(Failure::usage(
-            "PMCP_CLIENT_SECRET is set but PMCP_CLIENT_ID is not",
-        )
-        .with_hint(pmcp_run::CREDENTIALS_HINT)),
-        (None, None) => Ok(Credentials::Missing),
-    }
-}
 
 /// `deploy`'s inputs, resolved before anything is built.
 #[derive(Debug, Clone)]
@@ -422,6 +401,15 @@ fn api_url(r: &mut Resolver, flag: Option<&str>) -> Option<String> {
         .get()
 }
 
+/// The pmcp-run settings: the base URL resolved with the other inputs (and logged there), then
+/// credentials in the service's order (no network yet).
+fn pmcp_run_settings(
+    api_url: Option<&str>,
+    config: &DeployConfig,
+) -> Result<PmcpRunSettings, Failure> {
+    PmcpRunSettings::resolve(api_url, config).map_err(target_failure)
+}
+
 fn unavailable(kind: TargetKind) -> Failure {
     Failure::usage(format!("the {kind} target is not available yet"))
         .with_hint("use --target pmcp-run or --target local")
@@ -440,8 +428,7 @@ async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let kind = inputs.target;
     match kind {
         TargetKind::PmcpRun => {
-            let api = inputs.api_url.clone().unwrap_or_default();
-            let mut s = PmcpRunSettings::new(api, pmcp_credentials()?);
+            let mut s = pmcp_run_settings(inputs.api_url.as_deref(), &config)?;
             s.retry = RetryPolicy {
                 attempts: args.retry_attempts.max(1),
                 base: Duration::from_millis(args.retry_base_ms),
@@ -642,6 +629,7 @@ async fn deploy_to<T: Target>(
         name: &name,
         version: &spec.version,
         artifact: &artifact,
+        binary: &built.executable,
         env: &env,
         secrets: &secrets,
         config,
@@ -654,6 +642,9 @@ async fn deploy_to<T: Target>(
         }
     };
     progress.clear();
+    for w in &deployed.warnings {
+        ui.warn(w);
+    }
     durations.extend(deployed.durations_ms.clone());
     durations.insert("total".into(), total.elapsed().as_millis() as u64);
 
@@ -735,12 +726,23 @@ async fn destroy_inner(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let result = match kind {
         TargetKind::Local => Local::default().destroy(&dir).await,
         TargetKind::PmcpRun => {
-            PmcpRun::new(PmcpRunSettings::new(
-                pmcp_run::DEFAULT_API_URL,
-                Credentials::Missing,
-            ))
-            .destroy(&dir)
-            .await
+            let loaded =
+                config::load_with_warnings(&dir.join(DEPLOY_TOML)).map_err(Failure::from)?;
+            let config = loaded
+                .as_ref()
+                .map(|l| l.config.clone())
+                .unwrap_or_default();
+            let mut r = Resolver::for_ui(ui, loaded.as_ref());
+            let api = api_url(&mut r, args.api_url.as_deref());
+            let mut s = pmcp_run_settings(api.as_deref(), &config)?;
+            s.server_name = pmcp_run::project_name(&dir, &config);
+            s.destroy_poll_interval = Duration::from_millis(args.poll_interval_ms.max(1));
+            if let Some(t) = args.wait_timeout {
+                s.wait_timeout = t;
+            }
+            let target = PmcpRun::new(s);
+            target.preflight().map_err(target_failure)?;
+            target.destroy(&dir).await
         }
         TargetKind::AwsLambda => return Err(unavailable(kind).into()),
     }
@@ -759,6 +761,7 @@ async fn status_inner(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let dir = project_dir(ctx)?;
     // Read quietly: status reports, it does not lint the file.
     let loaded = config::load_with_warnings(&deploy_toml_path(&dir)).map_err(Failure::from)?;
+    let config = loaded.as_ref().map(|l| l.config.clone()).unwrap_or_default();
     let kinds = match args.target {
         Some(k) => vec![k],
         None => vec![TargetKind::PmcpRun, TargetKind::Local],
@@ -770,18 +773,20 @@ async fn status_inner(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 .status(&dir)
                 .await
                 .map_err(|e| e.to_string()),
-            TargetKind::PmcpRun => match pmcp_credentials() {
-                Ok(creds) => {
-                    let mut r = Resolver::for_ui(ui, loaded.as_ref());
-                    let api = api_url(&mut r, args.api_url.as_deref()).unwrap_or_default();
-                    let s = PmcpRunSettings::new(api, creds);
-                    PmcpRun::new(s)
-                        .status(&dir)
-                        .await
-                        .map_err(|e| e.to_string())
+            TargetKind::PmcpRun => {
+                let mut r = Resolver::for_ui(ui, loaded.as_ref());
+                let api = api_url(&mut r, args.api_url.as_deref());
+                match PmcpRunSettings::resolve(api.as_deref(), &config) {
+                    Ok(mut s) => {
+                        s.server_name = pmcp_run::project_name(&dir, &config);
+                        PmcpRun::new(s)
+                            .status(&dir)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
+                    Err(e) => Err(e.to_string()),
                 }
-                Err(f) => Err(f.message),
-            },
+            }
             TargetKind::AwsLambda => return Err(unavailable(kind).into()),
         };
         match entry {

@@ -4,6 +4,7 @@ pub mod auth_test;
 pub mod deploy;
 pub mod deploy_init;
 pub mod emulator;
+pub mod login;
 
 use crate::cli::{AuthCommand, Cli, Command, DeploySub};
 use crate::ui::Ui;
@@ -27,5 +28,7 @@ pub async fn dispatch(cli: Cli, ctx: &Ctx) -> anyhow::Result<()> {
         },
         Command::Auth(AuthCommand::Test(args)) => auth_test::run(*args, ctx).await,
         Command::Auth(AuthCommand::Emulator(args)) => emulator::run(args, ctx).await,
+        Command::Login(args) => login::login(args, ctx).await,
+        Command::Logout(args) => login::logout(args, ctx).await,
     }
 }

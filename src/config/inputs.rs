@@ -11,7 +11,7 @@
 //! | Input | Flag | Canonical variable | Aliases | deploy.toml | Verbs |
 //! |---|---|---|---|---|---|
 //! | [`TARGET`] | `--target` | `PMCP_TARGET` | | `target.type` | init, deploy, destroy |
-//! | [`API_URL`] | `--api-url` | `PMCP_RUN_API_URL` | | `target.api_url` | deploy, status |
+//! | [`API_URL`] | `--api-url` | `PMCP_API_URL` | `PMCP_RUN_API_URL` | `target.api_url` | deploy, destroy, status |
 //! | [`PROVIDER`] | `--oauth` | `AUTH_PROVIDER` | `PMCP_OAUTH` | `auth.provider` | init |
 //! | [`TENANT_ID`] | `--tenant-id` | `ENTRA_TENANT_ID` | `AZURE_TENANT_ID` | `auth.tenant_id` | init |
 //! | [`CLIENT_ID`] | `--client-id` | `ENTRA_CLIENT_ID` | `AZURE_CLIENT_ID` | `auth.client_id` | init |
@@ -37,6 +37,8 @@ pub const PMCP_SERVER_NAME: &str = "PMCP_SERVER_NAME";
 /// The Web redirect URI to register.
 pub const PMCP_REDIRECT_URI: &str = "PMCP_REDIRECT_URI";
 /// The pmcp.run API base URL.
+pub const PMCP_API_URL: &str = "PMCP_API_URL";
+/// The pmcp.run API base URL (the second name the service's client reads).
 pub const PMCP_RUN_API_URL: &str = "PMCP_RUN_API_URL";
 
 /// Alias of [`contract::AUTH_PROVIDER`] (`deploy init`'s earlier name).
@@ -59,13 +61,14 @@ pub const TARGET: Input = Input {
     aliases: &[],
 };
 
-/// `[target] api_url` (pmcp-run).
+/// `[target] api_url` (pmcp-run): `PMCP_API_URL`, then `PMCP_RUN_API_URL`, as the service's own
+/// client reads them (docs/contracts/pmcp-run-api.md).
 pub const API_URL: Input = Input {
     name: "pmcp-run API URL",
     key: Some("target.api_url"),
     flag: Some("--api-url"),
-    env: Some(PMCP_RUN_API_URL),
-    aliases: &[],
+    env: Some(PMCP_API_URL),
+    aliases: &[PMCP_RUN_API_URL],
 };
 
 /// `[auth] provider` (`enabled = false` means `none`).

@@ -59,7 +59,13 @@ fn every_json_failure_has_one_shape() {
         ],
     ];
     for args in cases {
-        let out = dir.cmd().args(*args).output().unwrap();
+        // An empty home: a pmcp.run sign-in of the developer's is never used by a test.
+        let out = dir
+            .cmd()
+            .env("HOME", dir.join("home"))
+            .args(*args)
+            .output()
+            .unwrap();
         let code = out.status.code().unwrap();
         assert_ne!(code, 0, "{args:?} succeeded");
         let so = String::from_utf8_lossy(&out.stdout);

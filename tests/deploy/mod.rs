@@ -12,7 +12,7 @@ use crate::support::TestDir;
 pub use crate::support::{stderr, stdout};
 use std::path::PathBuf;
 
-/// A secret value that must only ever appear in the create request's `secrets` field.
+/// A secret value that must only ever appear in the `setServerSecret` request.
 pub const SECRET_VALUE: &str = "s3cr3t-entra-client-secret-value-4b1e";
 pub const TENANT: &str = "11111111-2222-3333-4444-555555555555";
 pub const CLIENT: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
@@ -76,7 +76,7 @@ impl Project {
         args: &[&str],
         build_dir: &std::path::Path,
     ) -> assert_cmd::Command {
-        let mut cmd = self.dir.cmd();
+        let mut cmd = self.cmd();
         cmd.arg("deploy")
             .arg("--target-dir")
             .arg(self.dir.join("target"))
@@ -85,6 +85,35 @@ impl Project {
             .env("CARGO_BUILD_BUILD_DIR", build_dir);
         cmd
     }
+}
+
+impl Project {
+    /// `cargo-pmcp` in the project, with its own home directory ([`Project::home`]): the
+    /// developer's `~/.pmcp/credentials.toml` is never read, and a test can write one.
+    pub fn cmd(&self) -> assert_cmd::Command {
+        let mut cmd = self.dir.cmd();
+        isolate_home(&mut cmd, &self.home());
+        cmd
+    }
+
+    /// The home directory the binary gets.
+    pub fn home(&self) -> PathBuf {
+        self.dir.join("home")
+    }
+}
+
+/// `HOME` (and `USERPROFILE`) set to `home`, with cargo and rustup still found where they are.
+pub fn isolate_home(cmd: &mut assert_cmd::Command, home: &std::path::Path) {
+    std::fs::create_dir_all(home).unwrap();
+    let real = std::env::var_os("HOME").map(PathBuf::from);
+    for (var, dir) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
+        if std::env::var_os(var).is_none()
+            && let Some(r) = &real
+        {
+            cmd.env(var, r.join(dir));
+        }
+    }
+    cmd.env("HOME", home).env("USERPROFILE", home);
 }
 
 /// Cargo's build directory (intermediate files, `build.build-dir`) shared by every deploy test that

@@ -374,6 +374,7 @@ impl Target for Local {
             oauth: None,
             uploaded: false,
             durations_ms: durations,
+            warnings: Vec::new(),
         })
     }
 

@@ -25,6 +25,8 @@ pub struct DeployRequest<'a> {
     pub version: &'a str,
     /// The packaged zip.
     pub artifact: &'a Artifact,
+    /// The built executable (the zip's `bootstrap`), for targets that upload the binary itself.
+    pub binary: &'a Path,
     /// The non-secret environment.
     pub env: &'a ServerEnv,
     /// The secrets, with values (send them only where the target keeps secrets).
@@ -57,6 +59,8 @@ pub struct Deployed {
     pub uploaded: bool,
     /// Milliseconds per step (`upload`, `deploy`, `ready`, …).
     pub durations_ms: BTreeMap<String, u64>,
+    /// What the user should know although the deployment succeeded (printed as warnings).
+    pub warnings: Vec<String>,
 }
 
 /// What `deploy status` shows for one target.
@@ -64,7 +68,7 @@ pub struct Deployed {
 pub struct StatusEntry {
     /// The target name.
     pub target: String,
-    /// `running`, `stopped`, `SUCCESS`, `FAILED`, `not deployed`, …
+    /// `running`, `stopped`, `success`, `failed`, `not deployed`, …
     pub state: String,
     /// The MCP endpoint.
     pub url: Option<String>,
