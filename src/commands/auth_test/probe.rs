@@ -1,0 +1,490 @@
+//! `--server-url`: the deployed MCP server end to end (MCP streamable HTTP and RFC 9728): 401 with
+//! `WWW-Authenticate` and protected resource metadata without a token, then `initialize` and
+//! `tools/list` with it.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::report::{AuthTestReport, Stage};
+use pmcp_auth::SecretString;
+
+const MCP_PROTOCOL_VERSION: &str = "2025-06-18";
+
+/// `resource_metadata="…"` from a `WWW-Authenticate: Bearer …` value.
+pub fn resource_metadata_param(www_authenticate: &str) -> Option<String> {
+    let v = www_authenticate.trim();
+    let scheme_ok = v.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("bearer"));
+    if !scheme_ok {
+        return None;
+    }
+    let i = v.find("resource_metadata=")?;
+    let rest = &v[i + "resource_metadata=".len()..];
+    if let Some(q) = rest.strip_prefix('"') {
+        q.find('"').map(|end| q[..end].to_string())
+    } else {
+        Some(
+            rest.split([',', ' '])
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        )
+    }
+}
+
+/// The JSON-RPC response with `id` from a JSON or SSE body.
+pub fn find_jsonrpc_response(content_type: &str, body: &str, id: i64) -> Option<Value> {
+    let matches = |v: &Value| v.get("id").and_then(|x| x.as_i64()) == Some(id);
+    if content_type.starts_with("text/event-stream") {
+        for event in body.replace("\r\n", "\n").split("\n\n") {
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(|l| l.strip_prefix(' ').unwrap_or(l))
+                .collect();
+            if data.is_empty() {
+                continue;
+            }
+            if let Ok(v) = serde_json::from_str::<Value>(&data.join("\n")) {
+                if matches(&v) {
+                    return Some(v);
+                }
+                if let Some(m) = v.as_array().and_then(|a| a.iter().find(|m| matches(m))) {
+                    return Some(m.clone());
+                }
+            }
+        }
+        None
+    } else {
+        let v: Value = serde_json::from_str(body).ok()?;
+        if matches(&v) {
+            return Some(v);
+        }
+        v.as_array()?.iter().find(|m| matches(m)).cloned()
+    }
+}
+
+struct McpAnswer {
+    status: u16,
+    session: Option<String>,
+    message: Option<Value>,
+    content_type: String,
+}
+
+async fn mcp_post(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&SecretString>,
+    session: Option<&str>,
+    protocol: Option<&str>,
+    body: &Value,
+    id: Option<i64>,
+) -> Result<(McpAnswer, reqwest::header::HeaderMap), String> {
+    let mut req = http
+        .post(url)
+        .header(
+            reqwest::header::ACCEPT,
+            "application/json, text/event-stream",
+        )
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string());
+    if let Some(t) = token {
+        req = req.header(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {}", t.secret()),
+        );
+    }
+    if let Some(s) = session {
+        req = req.header("Mcp-Session-Id", s);
+    }
+    if let Some(p) = protocol {
+        req = req.header("MCP-Protocol-Version", p);
+    }
+    let mut resp = req
+        .send()
+        .await
+        .map_err(|e| format!("could not reach {url}: {e}"))?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let content_type = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let session = headers
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut body = String::new();
+    let mut message = None;
+    // Read incrementally: an SSE stream may stay open after the response we want.
+    loop {
+        match resp.chunk().await {
+            Ok(Some(bytes)) => {
+                body.push_str(&String::from_utf8_lossy(&bytes));
+                if let Some(m) = id.and_then(|id| find_jsonrpc_response(&content_type, &body, id)) {
+                    message = Some(m);
+                    break;
+                }
+                if body.len() > 4 * 1024 * 1024 {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                if message.is_none() && id.is_some() {
+                    return Err(format!("the answer from {url} broke off: {e}"));
+                }
+                break;
+            }
+        }
+    }
+    if message.is_none()
+        && let Some(id) = id
+    {
+        message = find_jsonrpc_response(&content_type, &body, id);
+    }
+    Ok((
+        McpAnswer {
+            status,
+            session,
+            message,
+            content_type,
+        },
+        headers,
+    ))
+}
+
+fn initialize_request() -> Value {
+    serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": MCP_PROTOCOL_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "cargo-pmcp auth test", "version": env!("CARGO_PKG_VERSION")}
+        }
+    })
+}
+
+fn norm(u: &str) -> String {
+    u.trim().trim_end_matches('/').to_string()
+}
+
+/// Run every server check; the report gets each outcome and the first failure.
+pub(super) async fn server_checks(
+    url: &str,
+    token: &SecretString,
+    issuers: &[String],
+    report: &mut AuthTestReport,
+) {
+    const HINT_401: &str = "The server must answer a request without a token with 401 and `WWW-Authenticate: Bearer resource_metadata=\"<url>\"` (MCP authorization spec); protect it with the auth middleware.";
+    if url::Url::parse(url).is_err() {
+        report.check("server", false, format!("`{url}` is not a URL"));
+        report.fail(
+            Stage::Server,
+            "invalid_input",
+            format!("--server-url `{url}` is not a URL"),
+            "Pass the MCP endpoint, e.g. https://my-server.example.com/mcp.",
+        );
+        return;
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap_or_default();
+    let mut failures: Vec<(String, String)> = Vec::new();
+
+    // 1. without a token: 401 + WWW-Authenticate with resource_metadata
+    let mut metadata_url: Option<String> = None;
+    match mcp_post(&http, url, None, None, None, &initialize_request(), None).await {
+        Ok((a, headers)) => {
+            let www: Vec<String> = headers
+                .get_all(reqwest::header::WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_string))
+                .collect();
+            metadata_url = www.iter().find_map(|w| resource_metadata_param(w));
+            let ok = a.status == 401 && metadata_url.is_some();
+            let detail = if ok {
+                format!(
+                    "401 with resource_metadata={}",
+                    metadata_url.clone().unwrap_or_default()
+                )
+            } else if a.status != 401 {
+                format!("expected 401 without a token, got {}", a.status)
+            } else if www.is_empty() {
+                "401 but no WWW-Authenticate header".to_string()
+            } else {
+                format!(
+                    "401 but WWW-Authenticate has no Bearer resource_metadata: `{}`",
+                    www.join(" | ")
+                )
+            };
+            report.check("server: 401 without token", ok, detail.clone());
+            if !ok {
+                failures.push((detail, HINT_401.into()));
+            }
+        }
+        Err(e) => {
+            report.check("server: 401 without token", false, e.clone());
+            failures.push((e, "Check the URL and that the server is running.".into()));
+        }
+    }
+
+    // 2. protected resource metadata names the issuer
+    let md_url = metadata_url.clone().or_else(|| {
+        let u = url::Url::parse(url).ok()?;
+        let path = u.path().trim_end_matches('/');
+        let mut m = u.clone();
+        m.set_path(&format!("/.well-known/oauth-protected-resource{path}"));
+        m.set_query(None);
+        Some(m.to_string())
+    });
+    if let Some(md_url) = md_url {
+        let result: Result<Vec<String>, String> = async {
+            let resp = http
+                .get(&md_url)
+                .header(reqwest::header::ACCEPT, "application/json")
+                .send()
+                .await
+                .map_err(|e| format!("could not fetch {md_url}: {e}"))?;
+            let status = resp.status().as_u16();
+            if status != 200 {
+                return Err(format!("{md_url} answered {status}"));
+            }
+            let v: Value = resp
+                .json()
+                .await
+                .map_err(|e| format!("{md_url} is not JSON: {e}"))?;
+            let servers = v
+                .get("authorization_servers")
+                .and_then(|a| a.as_array())
+                .ok_or_else(|| format!("{md_url} has no authorization_servers"))?;
+            Ok(servers
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect())
+        }
+        .await;
+        match result {
+            Ok(servers) => {
+                let ok = servers
+                    .iter()
+                    .any(|s| issuers.iter().any(|i| norm(i) == norm(s)));
+                let detail = if ok {
+                    format!(
+                        "authorization_servers names {}",
+                        servers
+                            .iter()
+                            .find(|s| issuers.iter().any(|i| norm(i) == norm(s)))
+                            .cloned()
+                            .unwrap_or_default()
+                    )
+                } else {
+                    format!(
+                        "authorization_servers [{}] does not name the issuer {}",
+                        servers.join(", "),
+                        issuers.first().cloned().unwrap_or_default()
+                    )
+                };
+                report.check("server: protected resource metadata", ok, detail.clone());
+                if !ok {
+                    failures.push((detail, "The server's RFC 9728 metadata must list the tenant's issuer (e.g. https://login.microsoftonline.com/<tenant>/v2.0) in authorization_servers: check the server's ENTRA_TENANT_ID / ENTRA_AUTHORITY_HOST (or AUTH_ISSUER).".into()));
+                }
+            }
+            Err(e) => {
+                report.check("server: protected resource metadata", false, e.clone());
+                failures.push((e, "Serve RFC 9728 protected resource metadata at the URL named in WWW-Authenticate.".into()));
+            }
+        }
+    }
+
+    // 3. initialize + tools/list with the token
+    let init = mcp_post(
+        &http,
+        url,
+        Some(token),
+        None,
+        None,
+        &initialize_request(),
+        Some(1),
+    )
+    .await;
+    let mut session = None;
+    let mut protocol = MCP_PROTOCOL_VERSION.to_string();
+    let init_ok = match init {
+        Ok((a, _)) => {
+            session = a.session.clone();
+            match &a.message {
+                Some(m) if m.get("result").is_some() => {
+                    let r = &m["result"];
+                    if let Some(p) = r.get("protocolVersion").and_then(|p| p.as_str()) {
+                        protocol = p.to_string();
+                    }
+                    let name = r
+                        .pointer("/serverInfo/name")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or("?");
+                    report.check(
+                        "server: initialize",
+                        true,
+                        format!(
+                            "server {name}, protocol {protocol}{}",
+                            if a.content_type.starts_with("text/event-stream") {
+                                " (SSE)"
+                            } else {
+                                ""
+                            }
+                        ),
+                    );
+                    true
+                }
+                Some(m) => {
+                    let d = format!(
+                        "initialize answered an error: {}",
+                        m.get("error").map(|e| e.to_string()).unwrap_or_default()
+                    );
+                    report.check("server: initialize", false, d.clone());
+                    failures.push((
+                        d,
+                        "The server rejected initialize with a valid token: check its logs.".into(),
+                    ));
+                    false
+                }
+                None => {
+                    let d = if a.status == 401 || a.status == 403 {
+                        format!(
+                            "the server answered {} to a token the validator accepts",
+                            a.status
+                        )
+                    } else {
+                        format!(
+                            "no JSON-RPC answer to initialize (HTTP {}, content-type `{}`)",
+                            a.status, a.content_type
+                        )
+                    };
+                    report.check("server: initialize", false, d.clone());
+                    failures.push((d, if a.status == 401 || a.status == 403 {
+                        "The server validates differently from this tool: compare its ENTRA_TENANT_ID, ENTRA_CLIENT_ID, AUTH_AUDIENCE and AUTH_ACCEPT_V1_TOKENS with the values used here.".into()
+                    } else {
+                        "Serve MCP streamable HTTP at this URL: a JSON-RPC POST answered with application/json or text/event-stream.".into()
+                    }));
+                    false
+                }
+            }
+        }
+        Err(e) => {
+            report.check("server: initialize", false, e.clone());
+            failures.push((e, "Check the URL and that the server is running.".into()));
+            false
+        }
+    };
+    if init_ok {
+        let note = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let _ = mcp_post(
+            &http,
+            url,
+            Some(token),
+            session.as_deref(),
+            Some(&protocol),
+            &note,
+            None,
+        )
+        .await;
+        let list =
+            serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
+        match mcp_post(
+            &http,
+            url,
+            Some(token),
+            session.as_deref(),
+            Some(&protocol),
+            &list,
+            Some(2),
+        )
+        .await
+        {
+            Ok((a, _)) => match a
+                .message
+                .as_ref()
+                .and_then(|m| m.pointer("/result/tools"))
+                .and_then(|t| t.as_array())
+            {
+                Some(tools) => {
+                    let names: Vec<&str> = tools
+                        .iter()
+                        .filter_map(|t| t.get("name").and_then(|n| n.as_str()))
+                        .collect();
+                    report.check(
+                        "server: tools/list",
+                        true,
+                        format!(
+                            "{} tools: {}",
+                            names.len(),
+                            if names.is_empty() {
+                                "(none)".into()
+                            } else {
+                                names.join(", ")
+                            }
+                        ),
+                    );
+                }
+                None => {
+                    let d = match &a.message {
+                        Some(m) => format!(
+                            "tools/list answered without result.tools: {}",
+                            m.get("error")
+                                .map(|e| e.to_string())
+                                .unwrap_or_else(|| "no result".into())
+                        ),
+                        None => format!("no JSON-RPC answer to tools/list (HTTP {})", a.status),
+                    };
+                    report.check("server: tools/list", false, d.clone());
+                    failures.push((d, "The server must answer tools/list after initialize (with the Mcp-Session-Id it issued, if any).".into()));
+                }
+            },
+            Err(e) => {
+                report.check("server: tools/list", false, e.clone());
+                failures.push((e, "Check the server's logs.".into()));
+            }
+        }
+    }
+    if let Some((message, hint)) = failures.into_iter().next() {
+        report.fail(Stage::Server, "server_check_failed", message, hint);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn resource_metadata_is_read_from_www_authenticate() {
+        assert_eq!(
+            resource_metadata_param(r#"Bearer realm="mcp", resource_metadata="https://s/.well-known/oauth-protected-resource/mcp", error="invalid_token""#).as_deref(),
+            Some("https://s/.well-known/oauth-protected-resource/mcp")
+        );
+        assert_eq!(
+            resource_metadata_param("bearer resource_metadata=https://x/y, scope=a").as_deref(),
+            Some("https://x/y")
+        );
+        assert_eq!(resource_metadata_param(r#"Basic realm="x""#), None);
+        assert_eq!(resource_metadata_param("Bearer realm=\"x\""), None);
+    }
+
+    #[test]
+    fn jsonrpc_answers_are_found_in_json_and_sse() {
+        let sse = "event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\r\n\r\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\r\ndata: \"result\":{}}\r\n\r\n";
+        let m = find_jsonrpc_response("text/event-stream", sse, 1).unwrap();
+        assert!(m.get("result").is_some());
+        assert!(find_jsonrpc_response("text/event-stream", sse, 2).is_none());
+        let m = find_jsonrpc_response(
+            "application/json",
+            r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[]}}"#,
+            2,
+        )
+        .unwrap();
+        assert!(m.pointer("/result/tools").is_some());
+    }
+}
