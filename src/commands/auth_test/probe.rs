@@ -172,14 +172,52 @@ fn norm(u: &str) -> String {
     u.trim().trim_end_matches('/').to_string()
 }
 
-/// Run every server check; the report gets each outcome and the first failure.
+/// A failed check: what went wrong (also the check's detail) and what to do.
+struct Failed {
+    message: String,
+    hint: String,
+}
+
+impl Failed {
+    fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+/// One check's outcome: its detail when it passed.
+type Outcome = Result<String, Failed>;
+
+/// The checks, recorded in the report as they finish; the first failure is the run's.
+struct Checks<'r> {
+    report: &'r mut AuthTestReport,
+    first_failure: Option<Failed>,
+}
+
+impl Checks<'_> {
+    fn record(&mut self, name: &str, outcome: Outcome) {
+        match outcome {
+            Ok(detail) => self.report.check(name, true, detail),
+            Err(failed) => {
+                self.report.check(name, false, failed.message.clone());
+                self.first_failure.get_or_insert(failed);
+            }
+        }
+    }
+}
+
+const HINT_UNREACHABLE: &str = "Check the URL and that the server is running.";
+
+/// Run every server check; the report gets each outcome and the first failure. A failed check
+/// does not stop the others, except that `tools/list` needs a session from `initialize`.
 pub(super) async fn server_checks(
     url: &str,
     token: &SecretString,
     issuers: &[String],
     report: &mut AuthTestReport,
 ) {
-    const HINT_401: &str = "The server must answer a request without a token with 401 and `WWW-Authenticate: Bearer resource_metadata=\"<url>\"` (MCP authorization spec); protect it with the auth middleware.";
     if url::Url::parse(url).is_err() {
         report.check("server", false, format!("`{url}` is not a URL"));
         report.fail(
@@ -194,116 +232,146 @@ pub(super) async fn server_checks(
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap_or_default();
-    let mut failures: Vec<(String, String)> = Vec::new();
+    let mut checks = Checks {
+        report,
+        first_failure: None,
+    };
 
-    // 1. without a token: 401 + WWW-Authenticate with resource_metadata
-    let mut metadata_url: Option<String> = None;
-    match mcp_post(&http, url, None, None, None, &initialize_request(), None).await {
-        Ok((a, headers)) => {
-            let www: Vec<String> = headers
-                .get_all(reqwest::header::WWW_AUTHENTICATE)
-                .iter()
-                .filter_map(|v| v.to_str().ok().map(str::to_string))
-                .collect();
-            metadata_url = www.iter().find_map(|w| resource_metadata_param(w));
-            let ok = a.status == 401 && metadata_url.is_some();
-            let detail = if ok {
-                format!(
-                    "401 with resource_metadata={}",
-                    metadata_url.clone().unwrap_or_default()
-                )
-            } else if a.status != 401 {
-                format!("expected 401 without a token, got {}", a.status)
-            } else if www.is_empty() {
-                "401 but no WWW-Authenticate header".to_string()
-            } else {
-                format!(
-                    "401 but WWW-Authenticate has no Bearer resource_metadata: `{}`",
-                    www.join(" | ")
-                )
-            };
-            report.check("server: 401 without token", ok, detail.clone());
-            if !ok {
-                failures.push((detail, HINT_401.into()));
-            }
-        }
-        Err(e) => {
-            report.check("server: 401 without token", false, e.clone());
-            failures.push((e, "Check the URL and that the server is running.".into()));
-        }
+    let (outcome, metadata_url) = without_token(&http, url).await;
+    checks.record("server: 401 without token", outcome);
+
+    if let Some(md_url) = metadata_url.or_else(|| well_known_metadata_url(url)) {
+        let outcome = resource_metadata(&http, &md_url, issuers).await;
+        checks.record("server: protected resource metadata", outcome);
     }
 
-    // 2. protected resource metadata names the issuer
-    let md_url = metadata_url.clone().or_else(|| {
-        let u = url::Url::parse(url).ok()?;
-        let path = u.path().trim_end_matches('/');
-        let mut m = u.clone();
-        m.set_path(&format!("/.well-known/oauth-protected-resource{path}"));
-        m.set_query(None);
-        Some(m.to_string())
-    });
-    if let Some(md_url) = md_url {
-        let result: Result<Vec<String>, String> = async {
-            let resp = http
-                .get(&md_url)
-                .header(reqwest::header::ACCEPT, "application/json")
-                .send()
-                .await
-                .map_err(|e| format!("could not fetch {md_url}: {e}"))?;
-            let status = resp.status().as_u16();
-            if status != 200 {
-                return Err(format!("{md_url} answered {status}"));
-            }
-            let v: Value = resp
-                .json()
-                .await
-                .map_err(|e| format!("{md_url} is not JSON: {e}"))?;
-            let servers = v
-                .get("authorization_servers")
-                .and_then(|a| a.as_array())
-                .ok_or_else(|| format!("{md_url} has no authorization_servers"))?;
-            Ok(servers
-                .iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect())
+    match initialize(&http, url, token).await {
+        Ok((detail, session)) => {
+            checks.record("server: initialize", Ok(detail));
+            let outcome = tools_list(&http, url, token, &session).await;
+            checks.record("server: tools/list", outcome);
         }
-        .await;
-        match result {
-            Ok(servers) => {
-                let ok = servers
-                    .iter()
-                    .any(|s| issuers.iter().any(|i| norm(i) == norm(s)));
-                let detail = if ok {
-                    format!(
-                        "authorization_servers names {}",
-                        servers
-                            .iter()
-                            .find(|s| issuers.iter().any(|i| norm(i) == norm(s)))
-                            .cloned()
-                            .unwrap_or_default()
-                    )
-                } else {
-                    format!(
-                        "authorization_servers [{}] does not name the issuer {}",
-                        servers.join(", "),
-                        issuers.first().cloned().unwrap_or_default()
-                    )
-                };
-                report.check("server: protected resource metadata", ok, detail.clone());
-                if !ok {
-                    failures.push((detail, "The server's RFC 9728 metadata must list the tenant's issuer (e.g. https://login.microsoftonline.com/<tenant>/v2.0) in authorization_servers: check the server's ENTRA_TENANT_ID / ENTRA_AUTHORITY_HOST (or AUTH_ISSUER).".into()));
-                }
-            }
-            Err(e) => {
-                report.check("server: protected resource metadata", false, e.clone());
-                failures.push((e, "Serve RFC 9728 protected resource metadata at the URL named in WWW-Authenticate.".into()));
-            }
-        }
+        Err(failed) => checks.record("server: initialize", Err(failed)),
     }
 
-    // 3. initialize + tools/list with the token
-    let init = mcp_post(
-        &http,
+    if let Some(f) = checks.first_failure {
+        checks
+            .report
+            .fail(Stage::Server, "server_check_failed", f.message, f.hint);
+    }
+}
+
+/// Without a token: 401 and `WWW-Authenticate: Bearer resource_metadata="…"` (MCP authorization).
+/// Also the metadata URL the header names, whatever the status.
+async fn without_token(http: &reqwest::Client, url: &str) -> (Outcome, Option<String>) {
+    const HINT_401: &str = "The server must answer a request without a token with 401 and `WWW-Authenticate: Bearer resource_metadata=\"<url>\"` (MCP authorization spec); protect it with the auth middleware.";
+    let (a, headers) =
+        match mcp_post(http, url, None, None, None, &initialize_request(), None).await {
+            Ok(answer) => answer,
+            Err(e) => return (Err(Failed::new(e, HINT_UNREACHABLE)), None),
+        };
+    let www: Vec<String> = headers
+        .get_all(reqwest::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    let metadata_url = www.iter().find_map(|w| resource_metadata_param(w));
+    let outcome = match &metadata_url {
+        Some(m) if a.status == 401 => Ok(format!("401 with resource_metadata={m}")),
+        _ if a.status != 401 => Err(Failed::new(
+            format!("expected 401 without a token, got {}", a.status),
+            HINT_401,
+        )),
+        _ if www.is_empty() => Err(Failed::new("401 but no WWW-Authenticate header", HINT_401)),
+        _ => Err(Failed::new(
+            format!(
+                "401 but WWW-Authenticate has no Bearer resource_metadata: `{}`",
+                www.join(" | ")
+            ),
+            HINT_401,
+        )),
+    };
+    (outcome, metadata_url)
+}
+
+/// Where RFC 9728 puts the metadata of `url` when no header names it:
+/// `/.well-known/oauth-protected-resource{path}`.
+fn well_known_metadata_url(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    let path = u.path().trim_end_matches('/');
+    let mut m = u.clone();
+    m.set_path(&format!("/.well-known/oauth-protected-resource{path}"));
+    m.set_query(None);
+    Some(m.to_string())
+}
+
+/// The protected resource metadata names one of `issuers` in `authorization_servers`.
+async fn resource_metadata(http: &reqwest::Client, md_url: &str, issuers: &[String]) -> Outcome {
+    let servers = authorization_servers(http, md_url).await.map_err(|e| {
+        Failed::new(
+            e,
+            "Serve RFC 9728 protected resource metadata at the URL named in WWW-Authenticate.",
+        )
+    })?;
+    match servers
+        .iter()
+        .find(|s| issuers.iter().any(|i| norm(i) == norm(s)))
+    {
+        Some(named) => Ok(format!("authorization_servers names {named}")),
+        None => Err(Failed::new(
+            format!(
+                "authorization_servers [{}] does not name the issuer {}",
+                servers.join(", "),
+                issuers.first().cloned().unwrap_or_default()
+            ),
+            "The server's RFC 9728 metadata must list the tenant's issuer (e.g. https://login.microsoftonline.com/<tenant>/v2.0) in authorization_servers: check the server's ENTRA_TENANT_ID / ENTRA_AUTHORITY_HOST (or AUTH_ISSUER).",
+        )),
+    }
+}
+
+/// `authorization_servers` of the metadata document at `md_url`.
+async fn authorization_servers(
+    http: &reqwest::Client,
+    md_url: &str,
+) -> Result<Vec<String>, String> {
+    let resp = http
+        .get(md_url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| format!("could not fetch {md_url}: {e}"))?;
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return Err(format!("{md_url} answered {status}"));
+    }
+    let v: Value = resp
+        .json()
+        .await
+        .map_err(|e| format!("{md_url} is not JSON: {e}"))?;
+    let servers = v
+        .get("authorization_servers")
+        .and_then(|a| a.as_array())
+        .ok_or_else(|| format!("{md_url} has no authorization_servers"))?;
+    Ok(servers
+        .iter()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect())
+}
+
+/// The MCP session `initialize` opened.
+struct Session {
+    id: Option<String>,
+    protocol: String,
+}
+
+/// With the token: `initialize` gets a JSON-RPC result.
+async fn initialize(
+    http: &reqwest::Client,
+    url: &str,
+    token: &SecretString,
+) -> Result<(String, Session), Failed> {
+    let (a, _) = mcp_post(
+        http,
         url,
         Some(token),
         None,
@@ -311,148 +379,116 @@ pub(super) async fn server_checks(
         &initialize_request(),
         Some(1),
     )
-    .await;
-    let mut session = None;
-    let mut protocol = MCP_PROTOCOL_VERSION.to_string();
-    let init_ok = match init {
-        Ok((a, _)) => {
-            session = a.session.clone();
-            match &a.message {
-                Some(m) if m.get("result").is_some() => {
-                    let r = &m["result"];
-                    if let Some(p) = r.get("protocolVersion").and_then(|p| p.as_str()) {
-                        protocol = p.to_string();
-                    }
-                    let name = r
-                        .pointer("/serverInfo/name")
-                        .and_then(|n| n.as_str())
-                        .unwrap_or("?");
-                    report.check(
-                        "server: initialize",
-                        true,
-                        format!(
-                            "server {name}, protocol {protocol}{}",
-                            if a.content_type.starts_with("text/event-stream") {
-                                " (SSE)"
-                            } else {
-                                ""
-                            }
-                        ),
-                    );
-                    true
+    .await
+    .map_err(|e| Failed::new(e, HINT_UNREACHABLE))?;
+    match &a.message {
+        Some(m) if m.get("result").is_some() => {
+            let r = &m["result"];
+            let protocol = r
+                .get("protocolVersion")
+                .and_then(|p| p.as_str())
+                .unwrap_or(MCP_PROTOCOL_VERSION)
+                .to_string();
+            let name = r
+                .pointer("/serverInfo/name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("?");
+            let detail = format!(
+                "server {name}, protocol {protocol}{}",
+                if a.content_type.starts_with("text/event-stream") {
+                    " (SSE)"
+                } else {
+                    ""
                 }
-                Some(m) => {
-                    let d = format!(
-                        "initialize answered an error: {}",
-                        m.get("error").map(|e| e.to_string()).unwrap_or_default()
-                    );
-                    report.check("server: initialize", false, d.clone());
-                    failures.push((
-                        d,
-                        "The server rejected initialize with a valid token: check its logs.".into(),
-                    ));
-                    false
-                }
-                None => {
-                    let d = if a.status == 401 || a.status == 403 {
-                        format!(
-                            "the server answered {} to a token the validator accepts",
-                            a.status
-                        )
-                    } else {
-                        format!(
-                            "no JSON-RPC answer to initialize (HTTP {}, content-type `{}`)",
-                            a.status, a.content_type
-                        )
-                    };
-                    report.check("server: initialize", false, d.clone());
-                    failures.push((d, if a.status == 401 || a.status == 403 {
-                        "The server validates differently from this tool: compare its ENTRA_TENANT_ID, ENTRA_CLIENT_ID, AUTH_AUDIENCE and AUTH_ACCEPT_V1_TOKENS with the values used here.".into()
-                    } else {
-                        "Serve MCP streamable HTTP at this URL: a JSON-RPC POST answered with application/json or text/event-stream.".into()
-                    }));
-                    false
-                }
-            }
+            );
+            let session = Session {
+                id: a.session.clone(),
+                protocol,
+            };
+            Ok((detail, session))
         }
-        Err(e) => {
-            report.check("server: initialize", false, e.clone());
-            failures.push((e, "Check the URL and that the server is running.".into()));
-            false
-        }
-    };
-    if init_ok {
-        let note = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let _ = mcp_post(
-            &http,
+        Some(m) => Err(Failed::new(
+            format!(
+                "initialize answered an error: {}",
+                m.get("error").map(|e| e.to_string()).unwrap_or_default()
+            ),
+            "The server rejected initialize with a valid token: check its logs.",
+        )),
+        None if a.status == 401 || a.status == 403 => Err(Failed::new(
+            format!(
+                "the server answered {} to a token the validator accepts",
+                a.status
+            ),
+            "The server validates differently from this tool: compare its ENTRA_TENANT_ID, ENTRA_CLIENT_ID, AUTH_AUDIENCE and AUTH_ACCEPT_V1_TOKENS with the values used here.",
+        )),
+        None => Err(Failed::new(
+            format!(
+                "no JSON-RPC answer to initialize (HTTP {}, content-type `{}`)",
+                a.status, a.content_type
+            ),
+            "Serve MCP streamable HTTP at this URL: a JSON-RPC POST answered with application/json or text/event-stream.",
+        )),
+    }
+}
+
+/// In the session: `notifications/initialized`, then `tools/list` gets `result.tools`.
+async fn tools_list(
+    http: &reqwest::Client,
+    url: &str,
+    token: &SecretString,
+    session: &Session,
+) -> Outcome {
+    let post = |body: Value, id: Option<i64>| async move {
+        mcp_post(
+            http,
             url,
             Some(token),
-            session.as_deref(),
-            Some(&protocol),
-            &note,
-            None,
-        )
-        .await;
-        let list =
-            serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
-        match mcp_post(
-            &http,
-            url,
-            Some(token),
-            session.as_deref(),
-            Some(&protocol),
-            &list,
-            Some(2),
+            session.id.as_deref(),
+            Some(&session.protocol),
+            &body,
+            id,
         )
         .await
-        {
-            Ok((a, _)) => match a
-                .message
-                .as_ref()
-                .and_then(|m| m.pointer("/result/tools"))
-                .and_then(|t| t.as_array())
-            {
-                Some(tools) => {
-                    let names: Vec<&str> = tools
-                        .iter()
-                        .filter_map(|t| t.get("name").and_then(|n| n.as_str()))
-                        .collect();
-                    report.check(
-                        "server: tools/list",
-                        true,
-                        format!(
-                            "{} tools: {}",
-                            names.len(),
-                            if names.is_empty() {
-                                "(none)".into()
-                            } else {
-                                names.join(", ")
-                            }
-                        ),
-                    );
+    };
+    let note = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let _ = post(note, None).await;
+    let list = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
+    let (a, _) = post(list, Some(2))
+        .await
+        .map_err(|e| Failed::new(e, "Check the server's logs."))?;
+    let tools = a
+        .message
+        .as_ref()
+        .and_then(|m| m.pointer("/result/tools"))
+        .and_then(|t| t.as_array());
+    match tools {
+        Some(tools) => {
+            let names: Vec<&str> = tools
+                .iter()
+                .filter_map(|t| t.get("name").and_then(|n| n.as_str()))
+                .collect();
+            Ok(format!(
+                "{} tools: {}",
+                names.len(),
+                if names.is_empty() {
+                    "(none)".into()
+                } else {
+                    names.join(", ")
                 }
-                None => {
-                    let d = match &a.message {
-                        Some(m) => format!(
-                            "tools/list answered without result.tools: {}",
-                            m.get("error")
-                                .map(|e| e.to_string())
-                                .unwrap_or_else(|| "no result".into())
-                        ),
-                        None => format!("no JSON-RPC answer to tools/list (HTTP {})", a.status),
-                    };
-                    report.check("server: tools/list", false, d.clone());
-                    failures.push((d, "The server must answer tools/list after initialize (with the Mcp-Session-Id it issued, if any).".into()));
-                }
-            },
-            Err(e) => {
-                report.check("server: tools/list", false, e.clone());
-                failures.push((e, "Check the server's logs.".into()));
-            }
+            ))
         }
-    }
-    if let Some((message, hint)) = failures.into_iter().next() {
-        report.fail(Stage::Server, "server_check_failed", message, hint);
+        None => Err(Failed::new(
+            match &a.message {
+                Some(m) => format!(
+                    "tools/list answered without result.tools: {}",
+                    m.get("error")
+                        .map(|e| e.to_string())
+                        .unwrap_or_else(|| "no result".into())
+                ),
+                None => format!("no JSON-RPC answer to tools/list (HTTP {})", a.status),
+            },
+            "The server must answer tools/list after initialize (with the Mcp-Session-Id it issued, if any).",
+        )),
     }
 }
 
