@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::exit::Exit;
 use pmcp_auth::{EntraClaims, SecretString};
@@ -312,27 +314,17 @@ impl std::fmt::Display for AuthTestReport {
 // Token summary
 // ---------------------------------------------------------------------------------------------
 
-/// RFC 3339 UTC from Unix seconds.
+/// RFC 3339 UTC from Unix seconds: `YYYY-MM-DDTHH:MM:SSZ`. RFC 3339 years have four digits, so a
+/// time past the last second of 9999 (an absurd `exp` in an unverified token) shows as that second.
 pub fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // civil from days (proleptic Gregorian), days since 1970-01-01
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    const LAST_RFC3339_SECOND: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    let secs = i64::try_from(secs)
+        .unwrap_or(i64::MAX)
+        .min(LAST_RFC3339_SECOND);
+    OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
 }
 
 fn str_claim(m: &Map<String, Value>, k: &str) -> Option<String> {
@@ -444,6 +436,12 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(253_402_300_799), "9999-12-31T23:59:59Z");
+        assert_eq!(
+            rfc3339(u64::MAX),
+            "9999-12-31T23:59:59Z",
+            "clamped, no panic"
+        );
     }
 
     #[test]
