@@ -2,9 +2,13 @@
 //! `WWW-Authenticate` and protected resource metadata without a token, then `initialize` and
 //! `tools/list` with it.
 
+use std::pin::pin;
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
 use serde_json::Value;
+use sse_stream::SseByteStream;
 
 use super::report::{AuthTestReport, Stage};
 use pmcp_auth::SecretString;
@@ -32,38 +36,63 @@ pub fn resource_metadata_param(www_authenticate: &str) -> Option<String> {
     }
 }
 
-/// The JSON-RPC response with `id` from a JSON or SSE body.
-pub fn find_jsonrpc_response(content_type: &str, body: &str, id: i64) -> Option<Value> {
-    let matches = |v: &Value| v.get("id").and_then(|x| x.as_i64()) == Some(id);
+/// At most this much of a response body is looked at for the answer.
+const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// The JSON-RPC response with `id` in one JSON text: that response, or a batch holding it.
+fn jsonrpc_answer(text: &str, id: i64) -> Option<Value> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    let is_it = |m: &Value| m.get("id").and_then(Value::as_i64) == Some(id);
+    if is_it(&v) {
+        return Some(v);
+    }
+    v.as_array()?.iter().find(|m| is_it(m)).cloned()
+}
+
+/// The JSON-RPC response with `id` from a response body. An SSE body (`text/event-stream`) is
+/// decoded event by event and left as soon as the answer has come: a server may keep the stream
+/// open after it. Any other body is read to its end and parsed as JSON. At most
+/// [`MAX_ANSWER_BYTES`] are looked at (the HTTP client's timeout bounds the time): `Ok(None)`
+/// when the answer is not in them, `Err` when the body broke off first.
+async fn read_answer<S, E>(body: S, content_type: &str, id: i64) -> Result<Option<Value>, String>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    // End the body at the chunk that would take it past the limit, without waiting for more.
+    let bounded = body.scan(0usize, |read, chunk| {
+        if let Ok(bytes) = &chunk {
+            *read += bytes.len();
+        }
+        std::future::ready((*read <= MAX_ANSWER_BYTES).then_some(chunk))
+    });
     if content_type.starts_with("text/event-stream") {
-        for event in body.replace("\r\n", "\n").split("\n\n") {
-            let data: Vec<&str> = event
-                .lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .map(|l| l.strip_prefix(' ').unwrap_or(l))
-                .collect();
-            if data.is_empty() {
-                continue;
-            }
-            if let Ok(v) = serde_json::from_str::<Value>(&data.join("\n")) {
-                if matches(&v) {
-                    return Some(v);
+        let mut events = pin!(SseByteStream::new(bounded));
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(event) => {
+                    if let Some(answer) = event.data.as_deref().and_then(|d| jsonrpc_answer(d, id))
+                    {
+                        return Ok(Some(answer));
+                    }
                 }
-                if let Some(m) = v.as_array().and_then(|a| a.iter().find(|m| matches(m))) {
-                    return Some(m.clone());
-                }
+                Err(sse_stream::Error::Body(e)) => return Err(e.to_string()),
+                // Not a well-formed event stream (e.g. invalid UTF-8): no answer in it.
+                Err(_) => return Ok(None),
             }
         }
-        None
+        Ok(None)
     } else {
-        let v: Value = serde_json::from_str(body).ok()?;
-        if matches(&v) {
-            return Some(v);
+        let mut chunks = pin!(bounded);
+        let mut text = Vec::new();
+        while let Some(chunk) = chunks.next().await {
+            text.extend_from_slice(&chunk.map_err(|e| e.to_string())?);
         }
-        v.as_array()?.iter().find(|m| matches(m)).cloned()
+        Ok(jsonrpc_answer(&String::from_utf8_lossy(&text), id))
     }
 }
 
+/// What the server answered to one JSON-RPC POST.
 struct McpAnswer {
     status: u16,
     session: Option<String>,
@@ -71,6 +100,7 @@ struct McpAnswer {
     content_type: String,
 }
 
+/// POST one JSON-RPC message; with an `id`, also read the answer to it.
 async fn mcp_post(
     http: &reqwest::Client,
     url: &str,
@@ -100,7 +130,7 @@ async fn mcp_post(
     if let Some(p) = protocol {
         req = req.header("MCP-Protocol-Version", p);
     }
-    let mut resp = req
+    let resp = req
         .send()
         .await
         .map_err(|e| format!("could not reach {url}: {e}"))?;
@@ -115,35 +145,14 @@ async fn mcp_post(
         .get("mcp-session-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let mut body = String::new();
-    let mut message = None;
-    // Read incrementally: an SSE stream may stay open after the response we want.
-    loop {
-        match resp.chunk().await {
-            Ok(Some(bytes)) => {
-                body.push_str(&String::from_utf8_lossy(&bytes));
-                if let Some(m) = id.and_then(|id| find_jsonrpc_response(&content_type, &body, id)) {
-                    message = Some(m);
-                    break;
-                }
-                if body.len() > 4 * 1024 * 1024 {
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                if message.is_none() && id.is_some() {
-                    return Err(format!("the answer from {url} broke off: {e}"));
-                }
-                break;
-            }
-        }
-    }
-    if message.is_none()
-        && let Some(id) = id
-    {
-        message = find_jsonrpc_response(&content_type, &body, id);
-    }
+    // Only an awaited answer is read: for a notification, or the request without a token, the
+    // status and headers are the answer, and an SSE stream may stay open long after them.
+    let message = match id {
+        Some(id) => read_answer(resp.bytes_stream(), &content_type, id)
+            .await
+            .map_err(|e| format!("the answer from {url} broke off: {e}"))?,
+        None => None,
+    };
     Ok((
         McpAnswer {
             status,
@@ -509,18 +518,85 @@ mod tests {
         assert_eq!(resource_metadata_param("Bearer realm=\"x\""), None);
     }
 
-    #[test]
-    fn jsonrpc_answers_are_found_in_json_and_sse() {
-        let sse = "event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\r\n\r\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\r\ndata: \"result\":{}}\r\n\r\n";
-        let m = find_jsonrpc_response("text/event-stream", sse, 1).unwrap();
-        assert!(m.get("result").is_some());
-        assert!(find_jsonrpc_response("text/event-stream", sse, 2).is_none());
-        let m = find_jsonrpc_response(
-            "application/json",
-            r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[]}}"#,
-            2,
-        )
-        .unwrap();
+    /// A body delivered in the given chunks, then held open (as a server may leave an SSE
+    /// stream).
+    fn open_body(chunks: Vec<Vec<u8>>) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+        futures_util::stream::iter(chunks.into_iter().map(|c| Ok(Bytes::from(c))))
+            .chain(futures_util::stream::pending())
+    }
+
+    /// `read_answer`, failing the test instead of hanging when it waits for the end.
+    async fn answer<S>(body: S, content_type: &str, id: i64) -> Result<Option<Value>, String>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>>,
+    {
+        tokio::time::timeout(Duration::from_secs(10), read_answer(body, content_type, id))
+            .await
+            .expect("read_answer waited for a body that never ends")
+    }
+
+    const SSE: &str = "event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\r\n\r\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\r\ndata: \"result\":{\"name\":\"caf\u{e9}\"}}\r\n\r\n";
+
+    #[tokio::test]
+    async fn jsonrpc_answers_are_found_in_json_and_sse() {
+        let m = answer(open_body(vec![SSE.into()]), "text/event-stream", 1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.pointer("/result/name").unwrap(), "caf\u{e9}");
+        let closed = futures_util::stream::iter([Ok(Bytes::from(SSE))]);
+        assert_eq!(answer(closed, "text/event-stream", 2).await, Ok(None));
+
+        let json = br#"{"jsonrpc":"2.0","id":2,"result":{"tools":[]}}"#;
+        let body = futures_util::stream::iter([Ok(Bytes::from_static(json))]);
+        let m = answer(body, "application/json", 2).await.unwrap().unwrap();
         assert!(m.pointer("/result/tools").is_some());
+        let batch = br#"[{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","id":2,"result":{"tools":[]}}]"#;
+        let body = futures_util::stream::iter([Ok(Bytes::from_static(batch))]);
+        let m = answer(body, "application/json", 2).await.unwrap().unwrap();
+        assert_eq!(m["id"], 2);
+    }
+
+    #[tokio::test]
+    async fn an_sse_answer_split_anywhere_is_read_once_it_is_whole() {
+        // One byte per chunk: CRLFs, `data:` lines and the two bytes of `é` all split.
+        let bytes: Vec<Vec<u8>> = SSE.bytes().map(|b| vec![b]).collect();
+        let m = answer(open_body(bytes), "text/event-stream", 1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.pointer("/result/name").unwrap(), "caf\u{e9}");
+    }
+
+    #[tokio::test]
+    async fn reading_stops_after_the_size_limit() {
+        let noise = "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n\n";
+        let mut chunks: Vec<Vec<u8>> = (0..=MAX_ANSWER_BYTES / noise.len())
+            .map(|_| noise.into())
+            .collect();
+        chunks.push(b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n".to_vec());
+        assert_eq!(
+            answer(open_body(chunks), "text/event-stream", 1).await,
+            Ok(None),
+            "the answer past the limit is not read"
+        );
+        let big = vec![b' '; MAX_ANSWER_BYTES + 1];
+        assert_eq!(
+            answer(open_body(vec![big]), "application/json", 1).await,
+            Ok(None),
+            "a JSON body is not awaited past the limit"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_that_breaks_off_before_the_answer_is_an_error() {
+        for content_type in ["text/event-stream", "application/json"] {
+            let body = futures_util::stream::iter([
+                Ok(Bytes::from_static(b"data: {\"jsonrpc\":")),
+                Err(std::io::Error::other("connection reset")),
+            ]);
+            let e = answer(body, content_type, 1).await.unwrap_err();
+            assert!(e.contains("connection reset"), "{content_type}: {e}");
+        }
     }
 }
