@@ -2,7 +2,9 @@
 //! the deployed server runs — check the expectations, and optionally the server end to end.
 //!
 //! Stages and exit codes: `config` 2, `acquire` 3, `validate` 4, `expect` 5, `server` 6.
-//! Human output on stderr, `--json` one object on stdout, GitHub Actions masks/annotations/summary.
+//! The report is the result: on stdout, or with `--json` the JSON document on stdout and the human
+//! text on stderr. Progress and log lines go to stderr, and so do GitHub Actions' workflow commands
+//! (masks, annotations); the step summary gets a markdown table.
 //!
 //! The flow is here; each stage has its module: [`settings`] resolves the inputs, [`acquire`]
 //! gets the token, [`validate`] checks it, [`expect`] checks the expectations, [`probe`] the server,
@@ -63,22 +65,21 @@ fn finish(ui: &Ui, report: &Report) -> anyhow::Result<()> {
             "could not append to $GITHUB_STEP_SUMMARY: {e}"
         ));
     }
-    if report.ok && ui.quiet {
-        eprintln!("ok: the token is valid and meets every expectation");
-    } else {
+    if ui.json && ui.quiet && !report.ok {
+        // --quiet hides the human text beside the JSON document, never a failure.
         eprint!("{report}");
     }
-    if ui.json {
-        ui.print_json(report)?;
-    }
+    let printed = ui.result(&report.printed(ui.quiet));
     match report.exit() {
-        Exit::Success => Ok(()),
+        Exit::Success => Ok(printed?),
+        // A failed run keeps its exit code even when stdout is gone (`| head`).
         exit => {
             let e = report.error.as_ref();
             let mut f = Failure::new(exit, e.map(|e| e.message.clone()).unwrap_or_default());
             if let Some(e) = e {
-                f = f.with_hint(e.hint.clone());
+                f = f.with_code(e.code.clone()).with_hint(e.hint.clone());
             }
+            // The report is the failure document already: main prints nothing more.
             Err(f.reported().into())
         }
     }

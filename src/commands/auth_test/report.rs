@@ -89,7 +89,7 @@ pub struct Check {
 }
 
 /// The result of `auth test`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct AuthTestReport {
     pub ok: bool,
     pub stage: Option<Stage>,
@@ -99,11 +99,63 @@ pub struct AuthTestReport {
     pub permissions: Vec<String>,
     pub checks: Vec<Check>,
     /// Where the credential came from (human output only).
-    #[serde(skip)]
     pub(super) credential_detail: Option<String>,
     /// "now" for the expiry line.
-    #[serde(skip)]
     pub(super) now: u64,
+}
+
+/// The `--json` document: the common failure shape (`ok`, `exit_code`, `error`) and the checks.
+impl Serialize for AuthTestReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Document<'a> {
+            ok: bool,
+            exit_code: u8,
+            stage: Option<Stage>,
+            error: Option<&'a ReportError>,
+            credential: Option<&'a str>,
+            token: Option<&'a TokenSummary>,
+            permissions: &'a [String],
+            checks: &'a [Check],
+        }
+        Document {
+            ok: self.ok,
+            exit_code: self.exit_code(),
+            stage: self.stage,
+            error: self.error.as_ref(),
+            credential: self.credential.as_deref(),
+            token: self.token.as_ref(),
+            permissions: &self.permissions,
+            checks: &self.checks,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// The verdict line of a run that passed.
+const PASSED: &str = "ok: the token is valid and meets every expectation";
+
+/// The report as `auth test` prints it: in full, or with `--quiet` after a pass only the verdict
+/// line. The JSON document is the report's either way.
+pub(super) struct Printed<'a> {
+    report: &'a AuthTestReport,
+    brief: bool,
+}
+
+impl std::fmt::Display for Printed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.brief {
+            writeln!(f, "{PASSED}")
+        } else {
+            self.report.fmt(f)
+        }
+    }
+}
+
+impl Serialize for Printed<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.report.serialize(serializer)
+    }
 }
 
 impl AuthTestReport {
@@ -148,6 +200,14 @@ impl AuthTestReport {
             message: message.into(),
             hint: hint.into(),
         });
+    }
+
+    /// What to print: with `quiet`, a pass is only its verdict line; a failure is always whole.
+    pub(super) fn printed(&self, quiet: bool) -> Printed<'_> {
+        Printed {
+            report: self,
+            brief: quiet && self.ok,
+        }
     }
 
     /// How the run ends.
@@ -305,7 +365,7 @@ impl std::fmt::Display for AuthTestReport {
                 }
                 Ok(())
             }
-            _ => writeln!(f, "ok: the token is valid and meets every expectation"),
+            _ => writeln!(f, "{PASSED}"),
         }
     }
 }
@@ -442,6 +502,67 @@ mod tests {
             "9999-12-31T23:59:59Z",
             "clamped, no panic"
         );
+    }
+
+    #[test]
+    fn the_json_document_carries_the_common_failure_shape() {
+        let mut r = AuthTestReport::new(0);
+        r.ok = true;
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(j["ok"], true);
+        assert_eq!(j["exit_code"], 0);
+        assert!(j["error"].is_null());
+
+        let mut r = AuthTestReport::new(0);
+        r.fail(
+            Stage::Validate,
+            "expired",
+            "the token expired",
+            "get a new one",
+        );
+        let j = serde_json::to_value(r.printed(true)).unwrap();
+        assert_eq!(j["ok"], false);
+        assert_eq!(j["exit_code"], 4);
+        assert_eq!(j["stage"], "validate");
+        assert_eq!(
+            j["error"],
+            serde_json::json!({"code": "expired", "message": "the token expired", "hint": "get a new one"})
+        );
+        let mut keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "checks",
+                "credential",
+                "error",
+                "exit_code",
+                "ok",
+                "permissions",
+                "stage",
+                "token"
+            ]
+        );
+    }
+
+    #[test]
+    fn quiet_keeps_the_verdict_of_a_pass_and_all_of_a_failure() {
+        let mut r = AuthTestReport::new(0);
+        r.check("acquire", true, "token given (--token)");
+        r.ok = true;
+        assert_eq!(r.printed(true).to_string(), format!("{PASSED}\n"));
+        assert!(r.printed(false).to_string().contains("ok   acquire"));
+
+        let mut r = AuthTestReport::new(0);
+        r.fail(
+            Stage::Acquire,
+            "AADSTS7000215",
+            "Invalid client secret",
+            "Use the value",
+        );
+        let text = r.printed(true).to_string();
+        assert!(text.contains("error [acquire] AADSTS7000215"), "{text}");
+        assert!(text.contains("hint: Use the value"), "{text}");
     }
 
     #[test]
