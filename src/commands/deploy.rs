@@ -761,7 +761,10 @@ async fn status_inner(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let dir = project_dir(ctx)?;
     // Read quietly: status reports, it does not lint the file.
     let loaded = config::load_with_warnings(&deploy_toml_path(&dir)).map_err(Failure::from)?;
-    let config = loaded.as_ref().map(|l| l.config.clone()).unwrap_or_default();
+    let config = loaded
+        .as_ref()
+        .map(|l| l.config.clone())
+        .unwrap_or_default();
     let kinds = match args.target {
         Some(k) => vec![k],
         None => vec![TargetKind::PmcpRun, TargetKind::Local],

@@ -254,10 +254,27 @@ impl std::error::Error for Failure {}
 
 /// `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC, whole seconds) for a system time.
 pub fn rfc3339(t: std::time::SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t);
-    let t = t.replace_nanosecond(0).unwrap_or(t);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string())
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339_secs(secs)
+}
+
+/// RFC 3339 UTC from Unix seconds: `YYYY-MM-DDTHH:MM:SSZ`. RFC 3339 years have four digits, so a
+/// time past the last second of 9999 (an absurd `exp` in an unverified token) shows as that second.
+pub fn rfc3339_secs(secs: u64) -> String {
+    const LAST_RFC3339_SECOND: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    let secs = i64::try_from(secs)
+        .unwrap_or(i64::MAX)
+        .min(LAST_RFC3339_SECOND);
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }
 
 /// Write `contents` to `path` atomically: a temp file in the same directory, fsync, rename.

@@ -188,5 +188,5 @@ async fn the_workflow_template_command_passes_in_a_github_job() {
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", GH_REQUEST_TOKEN);
     let out = run(cmd).await;
     assert_eq!(code(&out), 0, "{words:?}: {}", stderr(&out));
-    assert!(stderr(&out).contains("ok   role MCP.Service"));
+    assert!(stdout(&out).contains("ok   role MCP.Service"));
 }

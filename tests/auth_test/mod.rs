@@ -1,6 +1,7 @@
 //! `cargo pmcp auth test`: the built binary against the Entra emulator (in-process, on 127.0.0.1)
 //! and the small loopback servers in `fakes`. Each test asserts what a user sees: exit code,
-//! stderr, the `--json` document, GitHub Actions output — and that no token or secret leaks.
+//! stdout and stderr, the `--json` document, GitHub Actions output — and that no token or secret
+//! leaks.
 
 mod actions;
 mod credentials;
@@ -84,6 +85,7 @@ pub fn assert_failed(out: &Output, exit: i32, stage: &str, error_code: &str) -> 
     let j = json(out);
     assert_eq!(code(out), exit, "stderr:\n{}\njson: {j}", stderr(out));
     assert_eq!(j["ok"], false, "{j}");
+    assert_eq!(j["exit_code"], exit, "{j}");
     assert_eq!(j["stage"], stage, "{j}");
     assert_eq!(j["error"]["code"], error_code, "{j}");
     let mut keys: Vec<&str> = j["error"]

@@ -29,6 +29,7 @@ async fn json_document_has_exactly_the_documented_shape() {
     let keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
     let mut want = vec![
         "ok",
+        "exit_code",
         "stage",
         "error",
         "credential",
@@ -71,6 +72,7 @@ async fn json_document_has_exactly_the_documented_shape() {
         assert_eq!(k, ["detail", "name", "ok"]);
     }
     assert_eq!(j["credential"], "token");
+    assert_eq!(j["exit_code"], 0);
     assert_eq!(j["error"], Value::Null);
     // the fingerprint is the first 12 hex digits of the token's SHA-256
     assert_eq!(
@@ -134,7 +136,7 @@ async fn human_output_lists_everything_but_the_token() {
         ]);
     let out = run(cmd).await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let err = stderr(&out);
+    let report = stdout(&out);
     for needle in [
         "version       2.0",
         &format!("issuer        {}", emu.issuer()),
@@ -156,11 +158,12 @@ async fn human_output_lists_everything_but_the_token() {
         &format!("ok   group {DEFAULT_GROUP_ADMINS}: member"),
         "ok   permission deploy:servers: granted",
     ] {
-        assert!(err.contains(needle), "`{needle}` missing:\n{err}");
+        assert!(report.contains(needle), "`{needle}` missing:\n{report}");
     }
     assert!(
-        stdout(&out).is_empty(),
-        "without --json nothing goes to stdout"
+        !stderr(&out).contains("fingerprint"),
+        "without --json the report goes to stdout alone: {}",
+        stderr(&out)
     );
     assert_nothing_secret(&out, &[&token]);
 }
