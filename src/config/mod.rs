@@ -21,6 +21,7 @@ pub mod init;
 pub mod inputs;
 mod keys;
 pub mod resolve;
+pub mod validate;
 
 pub use edit::DeployToml;
 pub use keys::{ConfigWarning, KNOWN_KEYS, unknown_keys};

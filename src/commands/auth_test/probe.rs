@@ -2,6 +2,7 @@
 //! `WWW-Authenticate` and protected resource metadata without a token, then `initialize` and
 //! `tools/list` with it.
 
+use pmcp_auth::middleware::Challenge;
 use std::pin::pin;
 use std::time::Duration;
 
@@ -17,23 +18,11 @@ const MCP_PROTOCOL_VERSION: &str = "2025-06-18";
 
 /// `resource_metadata="…"` from a `WWW-Authenticate: Bearer …` value.
 pub fn resource_metadata_param(www_authenticate: &str) -> Option<String> {
-    let v = www_authenticate.trim();
-    let scheme_ok = v.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("bearer"));
-    if !scheme_ok {
-        return None;
-    }
-    let i = v.find("resource_metadata=")?;
-    let rest = &v[i + "resource_metadata=".len()..];
-    if let Some(q) = rest.strip_prefix('"') {
-        q.find('"').map(|end| q[..end].to_string())
-    } else {
-        Some(
-            rest.split([',', ' '])
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-        )
-    }
+    // The same parser the server's layer uses to build the header (pmcp-auth's `Challenge`).
+    Challenge::parse(www_authenticate)
+        .ok()?
+        .resource_metadata
+        .filter(|u| !u.is_empty())
 }
 
 /// At most this much of a response body is looked at for the answer.

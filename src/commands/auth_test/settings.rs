@@ -7,7 +7,13 @@ use std::path::{Path, PathBuf};
 
 use super::args::{OAuthKind, TestArgs};
 use crate::commands::Ctx;
-use crate::config::{self, DeployConfig, Provider};
+use crate::config::inputs;
+use crate::config::resolve::{Problems, Resolver};
+use crate::config::validate::{
+    parse_bool, parse_provider, split_list, validate_authority, validate_guid, validate_guid_list,
+    validate_issuer, validate_nonempty, validate_tenant,
+};
+use crate::config::{self, Loaded, Provider};
 use crate::ui::Ui;
 use pmcp_auth::entra::{self, Cloud, EntraConfig};
 use pmcp_auth::{GroupPermissionMapper, JwtValidatorConfig, env};
@@ -33,13 +39,6 @@ pub(super) fn from_env(names: &[&str]) -> Option<Sourced> {
     env::first_set(names).map(|(v, n)| Sourced {
         value: v.trim().to_string(),
         source: n.to_string(),
-    })
-}
-
-fn from_file(v: Option<&String>, key: &str) -> Option<Sourced> {
-    v.filter(|s| !s.trim().is_empty()).map(|s| Sourced {
-        value: s.trim().to_string(),
-        source: format!("{} {key}", config::DEPLOY_TOML),
     })
 }
 
@@ -113,79 +112,84 @@ fn find_deploy_toml(manifest_path: Option<&Path>) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn env_bool(name: &str) -> Option<bool> {
-    env::first_set(&[name]).map(|(v, _)| {
-        matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "1" | "true" | "yes" | "on"
-        )
-    })
+/// Read `.pmcp/deploy.toml` (when there is one) with the same typo guard as deploy and init: a
+/// misspelt key would otherwise look like a missing value.
+fn read_deploy_toml(ctx: &Ctx, ui: &Ui) -> Result<Option<Loaded>, ConfigProblem> {
+    let Some(path) = find_deploy_toml(ctx.manifest_path.as_deref()) else {
+        return Ok(None);
+    };
+    match config::load_with_warnings(&path) {
+        Ok(Some(loaded)) => {
+            ui.debug(format_args!("read {}", path.display()));
+            for w in &loaded.warnings {
+                ui.warn(w);
+            }
+            Ok(Some(loaded))
+        }
+        Ok(None) => Ok(None),
+        Err(e) => Err(ConfigProblem::new(
+            "deploy_toml",
+            e.to_string(),
+            "Fix the file (or move it aside: flags and environment variables alone are enough).",
+        )),
+    }
 }
 
-/// Resolve the flags, the environment and `.pmcp/deploy.toml` into [`Settings`].
+/// Resolve the flags, the environment and `.pmcp/deploy.toml` into [`Settings`], through the
+/// shared resolver (flag > environment > deploy.toml > default) and the same validation as
+/// `deploy init`: every missing and invalid input is reported at once (exit 2).
 pub(super) fn resolve(args: &TestArgs, ctx: &Ctx, ui: &Ui) -> Result<Settings, ConfigProblem> {
     // The server checks send the real bearer token: never in the clear over a network.
     if let Some(url) = &args.server_url {
         check_url(url, "--server-url")?;
     }
-    let deploy: Option<DeployConfig> = match find_deploy_toml(ctx.manifest_path.as_deref()) {
-        Some(path) => match config::load_with_warnings(&path) {
-            Ok(Some(loaded)) => {
-                ui.debug(format_args!("read {}", path.display()));
-                // The same typo guard as deploy and init: a misspelt key would otherwise look
-                // like a missing value.
-                for w in &loaded.warnings {
-                    ui.warn(w);
-                }
-                Some(loaded.config)
-            }
-            Ok(None) => None,
-            Err(e) => {
-                return Err(ConfigProblem::new(
-                    "deploy_toml",
-                    e.to_string(),
-                    "Fix the file (or move it aside: flags and environment variables alone are enough).",
-                ));
-            }
-        },
-        None => None,
-    };
-    let auth = deploy.as_ref().map(|d| d.auth.clone()).unwrap_or_default();
+    let loaded = read_deploy_toml(ctx, ui)?;
+    let auth = loaded
+        .as_ref()
+        .map(|l| l.config.auth.clone())
+        .unwrap_or_default();
+    // Never prompts: auth test runs in CI as often as at a terminal.
+    let mut r = Resolver::new(loaded.as_ref()).log_to(ui);
 
-    let provider = match args.oauth {
-        Some(OAuthKind::Entra) => Provider::Entra,
-        Some(OAuthKind::Oidc) => Provider::Oidc,
-        None => match env::first_set(&[env::AUTH_PROVIDER]) {
-            Some((v, _)) if v.trim().eq_ignore_ascii_case("oidc") => Provider::Oidc,
-            Some((v, _)) if v.trim().eq_ignore_ascii_case("entra") => Provider::Entra,
-            _ if deploy.is_some() => auth.provider,
-            _ => Provider::Entra,
-        },
-    };
+    let provider = r
+        .input(&inputs::PROVIDER)
+        .flag(args.oauth.map(|o| match o {
+            OAuthKind::Entra => "entra",
+            OAuthKind::Oidc => "oidc",
+        }))
+        .file_value(|l: &Loaded| {
+            // `enabled = false` (or no provider) is `none`, as for init and deploy.
+            let auth = &l.config.auth;
+            let key = if auth.enabled { "provider" } else { "enabled" };
+            let at = l.locate(&["auth", key]).or_else(|| l.locate(&["auth"]))?;
+            Some((auth.active_provider().as_str().to_string(), at))
+        })
+        .default("entra", "Microsoft Entra ID")
+        .parse(parse_provider)
+        .unwrap_or(Provider::Entra);
     if provider == Provider::None {
+        let from = r
+            .source(&inputs::PROVIDER)
+            .map(|s| s.to_string())
+            .unwrap_or_default();
         return Err(ConfigProblem::new(
             "auth_disabled",
-            format!(
-                "{} sets auth.provider = \"none\": there is no token to test",
-                config::DEPLOY_TOML
-            ),
+            format!("the provider is `none` ({from}): there is no token to test"),
             "Pass --oauth entra or --oauth oidc to test a provider anyway.",
         ));
     }
 
-    let leeway = match args.leeway {
-        Some(l) => l,
-        None => match env::first_set(&[env::AUTH_LEEWAY_SECONDS]) {
-            Some((v, n)) => v.trim().parse().map_err(|_| {
-                ConfigProblem::new(
-                    "invalid_input",
-                    format!("{n} = `{v}` is not a number of seconds"),
-                    "Set it to e.g. 300, or pass --leeway.",
-                )
-            })?,
-            None => 300,
-        },
-    };
+    let leeway_flag = args.leeway.map(|l| l.to_string());
+    let leeway = r
+        .input(&inputs::LEEWAY)
+        .flag(leeway_flag.as_deref())
+        .default("300", "Entra's clock skew")
+        .parse(|v| {
+            v.parse::<u64>()
+                .map_err(|_| "not a number of seconds (e.g. 300)".to_string())
+        })
+        .unwrap_or(300);
+    // A JSON object, not a value of the input table: read as the server reads it.
     let mapper = match env::first_set(&[env::AUTH_GROUP_PERMISSIONS]) {
         Some((v, _)) => GroupPermissionMapper::from_json(&v)
             .map_err(|e| ConfigProblem::new("invalid_input", e.to_string(), "Set AUTH_GROUP_PERMISSIONS to a JSON object: {\"<group guid>\": [\"read:tools\"]}."))?,
@@ -193,35 +197,30 @@ pub(super) fn resolve(args: &TestArgs, ctx: &Ctx, ui: &Ui) -> Result<Settings, C
     };
 
     if provider == Provider::Oidc {
-        let issuer = from_flag(&args.issuer, "issuer")
-            .or_else(|| from_env(&[env::AUTH_ISSUER]))
-            .or_else(|| from_file(auth.issuer.as_ref(), "auth.issuer"));
-        let audience = from_flag(&args.audience, "audience")
-            .or_else(|| from_env(&[env::AUTH_AUDIENCE]))
-            .or_else(|| from_file(auth.audience.as_ref(), "auth.audience"));
-        let mut missing = Vec::new();
-        if issuer.is_none() {
-            missing.push("the issuer: --issuer, AUTH_ISSUER, or auth.issuer in .pmcp/deploy.toml");
-        }
-        if audience.is_none() {
-            missing.push(
-                "the audience: --audience, AUTH_AUDIENCE, or auth.audience in .pmcp/deploy.toml",
-            );
-        }
+        let issuer = r
+            .input(&inputs::ISSUER)
+            .flag(args.issuer.as_deref())
+            .parse(validate_issuer);
+        let audience = r
+            .input(&inputs::AUDIENCE)
+            .flag(args.audience.as_deref())
+            .parse(validate_nonempty);
+        r.check().map_err(|p| problems(&p))?;
         let (Some(issuer), Some(audience)) = (issuer, audience) else {
-            return Err(missing_inputs(&missing));
+            return Err(ConfigProblem::new(
+                "missing_input",
+                "the issuer and the audience are required",
+                "Give them with --issuer and --audience.",
+            ));
         };
-        check_url(&issuer.value, &issuer.source)?;
-        ui.chose("issuer", &issuer.value, &issuer.source);
-        ui.chose("audience", &audience.value, &audience.source);
-        let mut validator = JwtValidatorConfig::from_oidc_issuer(&issuer.value, &audience.value);
+        let mut validator = JwtValidatorConfig::from_oidc_issuer(&issuer, &audience);
         validator.leeway_seconds = leeway;
         let client_id = from_flag(&args.caller_client_id, "caller-client-id")
             .or_else(|| from_env(&["OIDC_CLIENT_ID"]));
         return Ok(Settings {
             mode: Mode::Oidc(OidcSettings {
-                issuer: issuer.value,
-                audience: audience.value,
+                issuer,
+                audience,
                 client_id,
                 resource: args.resource.clone(),
             }),
@@ -231,78 +230,68 @@ pub(super) fn resolve(args: &TestArgs, ctx: &Ctx, ui: &Ui) -> Result<Settings, C
         });
     }
 
-    let tenant = from_flag(&args.tenant_id, "tenant-id")
-        .or_else(|| from_env(&[env::ENTRA_TENANT_ID, env::AZURE_TENANT_ID]))
-        .or_else(|| from_file(auth.tenant_id.as_ref(), "auth.tenant_id"));
-    // AZURE_CLIENT_ID comes last: in CI it usually names the caller (the identity holding the
-    // credential), not the API.
-    let client = from_flag(&args.client_id, "client-id")
-        .or_else(|| from_env(&[env::ENTRA_CLIENT_ID]))
-        .or_else(|| from_file(auth.client_id.as_ref(), "auth.client_id"))
-        .or_else(|| from_env(&[env::AZURE_CLIENT_ID]));
-    let mut missing = Vec::new();
-    if tenant.is_none() {
-        missing.push("the tenant id: --tenant-id, ENTRA_TENANT_ID (or AZURE_TENANT_ID), or auth.tenant_id in .pmcp/deploy.toml");
-    }
-    if client.is_none() {
-        missing.push("the API's client id: --client-id, ENTRA_CLIENT_ID, or auth.client_id in .pmcp/deploy.toml");
-    }
-    let (Some(tenant), Some(client)) = (tenant, client) else {
-        return Err(missing_inputs(&missing));
+    let multi_tenant = r
+        .input(&inputs::MULTI_TENANT)
+        .flag(args.multi_tenant.then_some("true"))
+        .default("false", "single tenant")
+        .parse(parse_bool)
+        .unwrap_or(false);
+    let allowed_flag = (!args.allowed_tenants.is_empty()).then(|| args.allowed_tenants.join(","));
+    let allowed = r
+        .input(&inputs::ALLOWED_TENANTS)
+        .flag(allowed_flag.as_deref())
+        .optional()
+        .parse(validate_guid_list)
+        .map(|v| split_list(&v))
+        .unwrap_or_default();
+    let tenant = r
+        .input(&inputs::TENANT_ID)
+        .flag(args.tenant_id.as_deref())
+        .parse(|v| validate_tenant(v, multi_tenant));
+    // AZURE_CLIENT_ID comes after deploy.toml: in CI it usually names the caller (the identity
+    // holding the credential), not the API.
+    let client = r
+        .input(&inputs::CLIENT_ID)
+        .flag(args.client_id.as_deref())
+        .aliases_after_file()
+        .parse(validate_guid);
+    let cloud_host = args.cloud.map(|c| c.authority_host());
+    let host = r
+        .input(&inputs::AUTHORITY_HOST)
+        .flag(args.authority_host.as_deref())
+        .flag_named("--cloud", cloud_host)
+        .default(entra::DEFAULT_AUTHORITY_HOST, "public cloud")
+        .parse(validate_authority);
+    let accept_v1 = r
+        .input(&inputs::ACCEPT_V1_TOKENS)
+        .flag(args.accept_v1.then_some("true"))
+        .default("false", "v2.0 tokens only")
+        .parse(parse_bool)
+        .unwrap_or(false);
+    r.check().map_err(|p| problems(&p))?;
+    let (Some(tenant), Some(client), Some(host)) = (tenant, client, host) else {
+        return Err(ConfigProblem::new(
+            "missing_input",
+            "the tenant id, the client id and the authority host are required",
+            "Give them with --tenant-id, --client-id and --authority-host.",
+        ));
     };
-    let authority = if let Some(h) = from_flag(&args.authority_host, "authority-host") {
-        h
-    } else if let Some(c) = args.cloud {
-        Sourced {
-            value: c.authority_host().to_string(),
-            source: "--cloud".into(),
-        }
-    } else {
-        from_env(&[env::ENTRA_AUTHORITY_HOST, env::AZURE_AUTHORITY_HOST])
-            .or_else(|| {
-                from_file(
-                    auth.entra.authority_host.as_ref(),
-                    "auth.entra.authority_host",
-                )
-            })
-            .unwrap_or(Sourced {
-                value: entra::DEFAULT_AUTHORITY_HOST.to_string(),
-                source: "default: public cloud".into(),
-            })
-    };
-    let host = entra::normalize_authority_host(&authority.value);
-    check_url(&host, &authority.source)?;
-    let entra_cfg = EntraConfig::new(&tenant.value, &client.value).with_authority_host(&host);
+    let entra_cfg = EntraConfig::new(&tenant, &client).with_authority_host(&host);
     let cloud = args
         .cloud
         .or_else(|| entra_cfg.cloud())
         .unwrap_or(Cloud::Public);
-    ui.chose("tenant_id", &tenant.value, &tenant.source);
-    ui.chose("client_id", &client.value, &client.source);
-    ui.chose("authority_host", &host, &authority.source);
 
     let caller = from_flag(&args.caller_client_id, "caller-client-id")
         .or_else(|| from_env(&[env::AZURE_CLIENT_ID]))
         .unwrap_or(Sourced {
-            value: client.value.clone(),
+            value: client.clone(),
             source: "the API's client id".into(),
         });
-    if caller.value != client.value {
+    if caller.value != client {
         ui.chose("caller client id", &caller.value, &caller.source);
     }
 
-    let multi_tenant =
-        args.multi_tenant || env_bool(env::AUTH_MULTI_TENANT).unwrap_or(auth.entra.multi_tenant);
-    let allowed: Vec<String> = if !args.allowed_tenants.is_empty() {
-        args.allowed_tenants.clone()
-    } else if let Some((v, _)) = env::first_set(&[env::AUTH_ALLOWED_TENANTS]) {
-        v.split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect()
-    } else {
-        auth.entra.allowed_tenants.clone()
-    };
     if !allowed.is_empty() && !multi_tenant {
         ui.warn("allowed tenants only apply to a multi-tenant API (--multi-tenant); ignoring them");
     }
@@ -311,14 +300,13 @@ pub(super) fn resolve(args: &TestArgs, ctx: &Ctx, ui: &Ui) -> Result<Settings, C
     } else {
         JwtValidatorConfig::from_entra(&entra_cfg)
     };
-    validator.accept_v1 = args.accept_v1
-        || env_bool(env::AUTH_ACCEPT_V1_TOKENS).unwrap_or(auth.entra.accept_v1_tokens);
+    validator.accept_v1 = accept_v1;
     validator.leeway_seconds = leeway;
 
     let scope = args
         .scope
         .clone()
-        .unwrap_or_else(|| format!("api://{}/.default", client.value));
+        .unwrap_or_else(|| format!("api://{client}/.default"));
     Ok(Settings {
         mode: Mode::Entra(Box::new(EntraSettings {
             entra: entra_cfg,
@@ -331,11 +319,35 @@ pub(super) fn resolve(args: &TestArgs, ctx: &Ctx, ui: &Ui) -> Result<Settings, C
     })
 }
 
-fn missing_inputs(missing: &[&str]) -> ConfigProblem {
+/// The resolver's problems as auth test's config failure: `missing_input` when values are only
+/// missing (each named with its flag, variables and deploy.toml key), else `invalid_input`.
+fn problems(p: &Problems) -> ConfigProblem {
+    let mut parts: Vec<String> = p
+        .missing
+        .iter()
+        .map(|i| match i.key {
+            Some(key) => format!(
+                "the {}: {}, or {key} in {}",
+                i.name,
+                i.how_to_give(),
+                config::DEPLOY_TOML
+            ),
+            None => format!("the {}: {}", i.name, i.how_to_give()),
+        })
+        .collect();
+    if !parts.is_empty() {
+        parts = vec![format!("missing {}", parts.join("; and "))];
+    }
+    parts.extend(p.invalid.iter().map(|i| format!("invalid {i}")));
+    let code = if p.invalid.is_empty() {
+        "missing_input"
+    } else {
+        "invalid_input"
+    };
     ConfigProblem::new(
-        "missing_input",
-        format!("missing {}", missing.join("; and ")),
-        "Give each with its flag or environment variable, or run `cargo pmcp deploy init` to write .pmcp/deploy.toml.",
+        code,
+        parts.join("; "),
+        "Give each with its flag or environment variable, or in .pmcp/deploy.toml (`cargo pmcp deploy init` writes it).",
     )
 }
 

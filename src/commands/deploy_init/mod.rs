@@ -11,15 +11,14 @@
 
 mod args;
 mod resolve;
-pub mod validate;
 mod write;
 
-pub use args::*;
-pub use resolve::server_name_from_package;
-pub use validate::{
+pub use crate::config::validate::{
     validate_authority, validate_guid, validate_issuer, validate_redirect, validate_server_name,
     validate_tenant,
 };
+pub use args::*;
+pub use resolve::server_name_from_package;
 pub use write::InitResult;
 
 use super::Ctx;

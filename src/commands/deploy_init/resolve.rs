@@ -4,13 +4,13 @@
 
 use super::Ctx;
 use super::args::InitArgs;
-use super::validate::*;
 use crate::config::init::{EntraInit, InitSettings, OidcInit, default_redirect_uri};
 use crate::config::inputs::{
     ALLOWED_TENANTS, AUDIENCE, AUTHORITY_HOST, CLIENT_ID, ISSUER, MULTI_TENANT, PROVIDER,
     REDIRECT_URI, SERVER_NAME, TARGET, TENANT_ID,
 };
 use crate::config::resolve::{Problems, Resolver, Source};
+use crate::config::validate::*;
 use crate::config::{self, DEPLOY_TOML, Loaded, Provider, TargetKind};
 use crate::ui::{Failure, Ui};
 use pmcp_auth::entra::DEFAULT_AUTHORITY_HOST;

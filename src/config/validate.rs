@@ -1,4 +1,5 @@
-//! The checks every `deploy init` value goes through, whatever its source. Each returns the value
+//! The checks every input value goes through, whatever its source and whichever verb reads it
+//! (`deploy init`, `deploy`, `auth test`): what init refuses, no other verb accepts. Each returns the value
 //! normalised (lowercased GUID, authority host without trailing slash) or why it is refused.
 
 use crate::config::{Provider, TargetKind};
