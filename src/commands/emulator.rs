@@ -311,11 +311,8 @@ pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
         users,
         apps,
     };
-    if ui.json {
-        ui.print_json(&ready).context("cannot write to stdout")?;
-    } else {
-        eprintln!("{ready}");
-    }
+    // The ready line is the command's result: stdout (JSON with --json), like every verb's.
+    ui.result(&ready).context("cannot write to stdout")?;
     if ready.client_secret_file.is_some() {
         // The value is never printed; mask it anyway so a later step that prints it is covered.
         crate::ui::github::add_mask(secret.secret());
