@@ -487,8 +487,9 @@ async fn aadsts_cases_from_the_emulator_are_explained() {
     .await;
     assert_failed(&out, 3, "acquire", "AADSTS70011");
 
-    // 9001023: client credentials on /common
-    let out = secret_run(&emu, SECRET, &["--tenant-id", "common"]).await;
+    // 9001023: client credentials on /common (a multi-tenant API; a single-tenant one is refused
+    // `common` before any request, as deploy init refuses it)
+    let out = secret_run(&emu, SECRET, &["--tenant-id", "common", "--multi-tenant"]).await;
     let j = assert_failed(&out, 3, "acquire", "AADSTS9001023");
     assert!(j["error"]["hint"].as_str().unwrap().contains("tenant id"));
 }

@@ -366,15 +366,17 @@ async fn inputs_come_from_deploy_toml_when_no_flag_or_env() {
     let out = run(cmd).await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let err = stderr(&out);
+    // The shared resolver's log line: the key, the value and the file position it came from.
+    let tenant_line = format!("using auth.tenant_id = {} (", emu.tenant_id());
     assert!(
-        err.contains(&format!(
-            "using tenant_id = {} (.pmcp/deploy.toml auth.tenant_id)",
-            emu.tenant_id()
-        )),
+        err.lines()
+            .any(|l| l.starts_with(&tenant_line) && l.ends_with(".pmcp/deploy.toml:5)")),
         "{err}"
     );
     assert!(
-        err.contains("(.pmcp/deploy.toml auth.entra.authority_host)"),
+        err.lines()
+            .any(|l| l.starts_with("using auth.entra.authority_host = ")
+                && l.ends_with(".pmcp/deploy.toml:10)")),
         "{err}"
     );
     // the typo guard deploy and init apply: a misspelt key is named, not silently ignored
