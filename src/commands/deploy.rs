@@ -11,13 +11,13 @@ use crate::deploy::build::{self, BuildError, BuildOptions};
 use crate::deploy::env::{self as denv, Secret, ServerEnv};
 use crate::deploy::package::{self, Artifact, DeployManifest};
 use crate::deploy::record::{self, Record};
-use crate::ui::rfc3339;
 use crate::deploy::targets::local::{Local, LocalSettings};
 use crate::deploy::targets::pmcp_run::{self, Credentials, PmcpRun, PmcpRunSettings, RetryPolicy};
 use crate::deploy::targets::{
     DeployRequest, Deployed, Destroyed, OAuthEndpoints, StatusEntry, Target, TargetError,
 };
 use crate::exit::Exit;
+use crate::ui::rfc3339;
 use crate::ui::{Failure, Ui, github};
 use pmcp_auth::SecretString;
 use serde::Serialize;
@@ -529,14 +529,23 @@ async fn deploy_to<T: Target>(
     let spec = tokio::task::spawn_blocking(move || build::locate(&o))
         .await?
         .map_err(build_failure)?;
-    let name = Resolver::for_ui(ui, loaded)
+    // The name becomes a file name (the artifact) and a host name: whatever its source (deploy.toml
+    // was checked when loaded; PMCP_SERVER_NAME and the package name are checked here), it is a
+    // DNS label. The package name is mapped as `deploy init` maps it (`My_Server` → `my-server`).
+    let mut names = Resolver::for_ui(ui, loaded);
+    let name = names
         .input(&SERVER_NAME)
         .default(
-            spec.package.clone(),
+            spec.package.to_ascii_lowercase().replace('_', "-"),
             format!("package `{}` in Cargo.toml", spec.package),
         )
-        .get()
-        .unwrap_or_else(|| spec.package.clone());
+        .parse(config::validate_server_name);
+    names.check().map_err(|p| {
+        Failure::usage(p.to_string()).with_hint(
+            "set `name` in [server] of .pmcp/deploy.toml (lowercase letters, digits, hyphens)",
+        )
+    })?;
+    let name = name.expect("checked above");
     progress.step(&format!(
         "building {} ({} {}, {})",
         spec.bin,
@@ -571,11 +580,12 @@ async fn deploy_to<T: Target>(
     // 3. Package.
     let t_pkg = Instant::now();
     progress.step("packaging");
-    let out = spec
-        .target_directory
-        .join("pmcp-deploy")
-        .join(&built.target_triple)
-        .join(format!("{name}.zip"));
+    let out = package::artifact_path(&spec.target_directory, &built.target_triple, &name).map_err(
+        |why| {
+            progress.clear();
+            Failure::usage(why)
+        },
+    )?;
     let manifest = DeployManifest {
         format: 1,
         name: name.clone(),

@@ -319,9 +319,10 @@ fn read_if_exists(path: &Path) -> Result<Option<String>, LoadError> {
     }
 }
 
-/// Parse deploy.toml text; `path` is only used in error messages.
+/// Parse deploy.toml text and check the values every verb relies on (`[server] name`); `path` is
+/// only used in error messages.
 pub fn parse(path: &Path, text: &str) -> Result<DeployConfig, LoadError> {
-    toml::from_str::<DeployConfig>(text).map_err(|e| {
+    let config = toml::from_str::<DeployConfig>(text).map_err(|e| {
         let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
         LoadError::Parse {
             path: path.to_path_buf(),
@@ -329,7 +330,46 @@ pub fn parse(path: &Path, text: &str) -> Result<DeployConfig, LoadError> {
             column,
             message: e.message().to_string(),
         }
-    })
+    })?;
+    check_values(path, text, &config)?;
+    Ok(config)
+}
+
+/// The checks that do not depend on the verb: a `[server] name` names files (the artifact) and a
+/// host, so one that is not a DNS label (`../../tmp/x`, `/abs`, non-ASCII) is refused here, for
+/// `deploy`, `destroy`, `status`, `auth test` and `deploy init` alike.
+fn check_values(path: &Path, text: &str, config: &DeployConfig) -> Result<(), LoadError> {
+    if let Some(name) = &config.server.name
+        && let Err(why) = validate_server_name(name)
+    {
+        let at = locate(path, text, &["server", "name"]);
+        let (line, column) = at.map(|l| (l.line, l.column)).unwrap_or((1, 1));
+        return Err(LoadError::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            // Not the value itself: it is shown at that position in the file.
+            message: format!("[server] name is not a valid server name: {why}"),
+        });
+    }
+    Ok(())
+}
+
+/// A server name (`[server] name`, `--server-name`, `PMCP_SERVER_NAME`): a DNS label of lowercase
+/// ASCII letters, digits and hyphens, 1–63 characters, not starting or ending with a hyphen. It
+/// becomes a host name and a file name, so nothing else (no `/`, `.`, or non-ASCII letters) passes.
+pub fn validate_server_name(v: &str) -> Result<String, String> {
+    let ok = !v.is_empty()
+        && v.len() <= 63
+        && !v.starts_with('-')
+        && !v.ends_with('-')
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err("use lowercase letters, digits and hyphens (at most 63): it becomes a host name".into())
+    }
 }
 
 /// 1-based line and column of byte offset `pos` in `text`.
@@ -523,6 +563,30 @@ default_scopes = ["openid"]
         assert_eq!((loc.line, loc.column), (3, 13));
         assert_eq!(loc.line_only(), ".pmcp/deploy.toml:3");
         assert!(locate(Path::new("x"), text, &["auth", "client_id"]).is_none());
+    }
+
+    #[test]
+    fn a_server_name_that_is_not_a_dns_label_is_refused_at_its_line() {
+        for bad in [
+            "../../../../tmp/x",
+            "/tmp/abs",
+            "a/b",
+            "café",
+            "Upper",
+            "-x",
+            "",
+        ] {
+            let text = format!("[target]\ntype = \"local\"\n\n[server]\nname = {bad:?}\n");
+            match parse(Path::new(".pmcp/deploy.toml"), &text) {
+                Err(e @ LoadError::Parse { line: 5, .. }) => {
+                    let m = e.to_string();
+                    assert!(m.starts_with(".pmcp/deploy.toml:5:"), "{m}");
+                    assert!(m.contains("[server] name"), "{m}");
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        assert!(parse(Path::new("x"), "[server]\nname = \"weather-2\"\n").is_ok());
     }
 
     #[test]

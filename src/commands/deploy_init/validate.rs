@@ -101,20 +101,9 @@ pub fn validate_issuer(v: &str) -> Result<String, String> {
     }
 }
 
-/// A DNS label: lowercase letters, digits and hyphens, 1–63 characters.
-pub fn validate_server_name(v: &str) -> Result<String, String> {
-    let ok = !v.is_empty()
-        && v.len() <= 63
-        && !v.starts_with('-')
-        && !v.ends_with('-')
-        && v.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(v.to_string())
-    } else {
-        Err("use lowercase letters, digits and hyphens (at most 63): it becomes a host name".into())
-    }
-}
+/// A DNS label: lowercase letters, digits and hyphens, 1–63 characters. The check lives with the
+/// config so that every verb that reads `[server] name` applies it.
+pub use crate::config::validate_server_name;
 
 /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
 pub fn parse_bool(v: &str) -> Result<bool, String> {

@@ -1,0 +1,65 @@
+//! deploy.toml written by someone else (a cloned repository, a pull request): the values that name
+//! files, the keys that would ship a secret as a plain variable, and files that are not files.
+//! Each test drives the built binary the way a probe did.
+
+use super::{Project, stderr, stdout};
+
+/// A `[server] name` that is a path (`../../…`, absolute) or not a DNS label (non-ASCII, upper
+/// case) is refused at its line by every verb, before anything is built or written; no file
+/// appears outside the project.
+#[test]
+fn a_server_name_that_is_a_path_is_refused_by_every_verb() {
+    let outside = tempfile::tempdir().unwrap();
+    let abs = outside.path().join("abs");
+    for name in [
+        "../../../../../../../../../../tmp/pmcp-escape-probe".to_string(),
+        abs.display().to_string(),
+        "café".to_string(),
+        "Weather".to_string(),
+    ] {
+        let toml = format!("[target]\ntype = \"local\"\n\n[server]\nname = {name:?}\n");
+        let project = Project::new(&toml);
+        for verb in [
+            vec!["--dry-run"],
+            vec!["--dry-run", "--json"],
+            vec!["destroy"],
+            vec!["status"],
+        ] {
+            let mut cmd = project.dir.cmd();
+            if verb[0] == "--dry-run" {
+                cmd = project.deploy(&verb);
+            } else {
+                cmd.arg("deploy").args(&verb);
+            }
+            let out = cmd.output().unwrap();
+            let all = format!("{}{}", stdout(&out), stderr(&out));
+            assert_eq!(out.status.code(), Some(2), "{name} {verb:?}: {all}");
+            assert!(
+                all.contains(".pmcp/deploy.toml:5"),
+                "{name} {verb:?}: {all}"
+            );
+            assert!(all.contains("[server] name"), "{name} {verb:?}: {all}");
+        }
+        assert!(
+            !project.dir.join("target").exists(),
+            "nothing built for {name}"
+        );
+    }
+    assert!(!std::path::Path::new("/tmp/pmcp-escape-probe.zip").exists());
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+}
+
+/// The name from the environment is checked as well.
+#[test]
+fn a_server_name_from_the_environment_is_checked_too() {
+    let project = Project::new("[target]\ntype = \"local\"\n");
+    let out = project
+        .deploy(&["--dry-run"])
+        .env("PMCP_SERVER_NAME", "../../x")
+        .output()
+        .unwrap();
+    let se = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{se}");
+    assert!(se.contains("PMCP_SERVER_NAME"), "{se}");
+    assert!(!project.dir.join("target").join("x.zip").exists());
+}
