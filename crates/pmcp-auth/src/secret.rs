@@ -52,18 +52,22 @@ pub fn fingerprint(bytes: &[u8]) -> String {
     hex::encode(&digest[..6])
 }
 
+#[cfg(any(feature = "client", feature = "server"))]
 /// What [`scrub`] puts in place of a secret.
 pub(crate) const REDACTED: &str = "[redacted]";
 
+#[cfg(any(feature = "client", feature = "server"))]
 /// Secrets shorter than this are not searched for: replacing a two-letter "secret" everywhere
 /// would garble the message without protecting anything (real client secrets, assertions and
 /// tokens are tens of characters long).
 const MIN_SCRUBBED_LEN: usize = 4;
 
+#[cfg(any(feature = "client", feature = "server"))]
 /// Pieces of a secret (split at `.`, as in a JWT) at least this long are removed on their own too:
 /// a server may quote only the payload of a token it rejects.
 const MIN_SCRUBBED_PIECE: usize = 16;
 
+#[cfg(any(feature = "client", feature = "server"))]
 /// Text built from a server's answer (or for one), made safe to print: every value of `secrets` —
 /// as written, form-encoded (as it went out in a request body) and JSON-escaped, and each long
 /// `.`-separated piece of it — and anything shaped like a JWT is replaced by `[redacted]`, and
@@ -97,6 +101,7 @@ pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
         .collect()
 }
 
+#[cfg(any(feature = "client", feature = "server"))]
 /// `text` with every run that looks like a JWT (or a piece of one) replaced by `[redacted]`: a run
 /// of base64url characters and dots that starts with `eyJ` (the base64url of `{"`, how every JOSE
 /// header and JSON payload begins) and is at least 16 characters long.
@@ -132,6 +137,7 @@ fn scrub_jwt_like(text: &str) -> String {
 mod tests {
     use super::*;
 
+    #[cfg(any(feature = "client", feature = "server"))]
     #[test]
     fn scrub_removes_secrets_in_every_spelling_and_jwts() {
         let secret = "Ab3~x.Q/9+z=s3cr3t value";
