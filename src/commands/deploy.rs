@@ -304,6 +304,11 @@ fn env_failure(e: denv::EnvError, loaded: Option<&config::Loaded>) -> Failure {
         }
         _ => None,
     };
+    let key = match &e {
+        // Point at the key itself: `.pmcp/deploy.toml:LINE` of `NAME = …`.
+        denv::EnvError::SecretInEnvironment { name } => Some(format!("environment.{name}")),
+        _ => key.map(str::to_string),
+    };
     let at = key.zip(loaded).and_then(|(key, l)| {
         let keys: Vec<&str> = key.split('.').collect();
         (1..=keys.len()).rev().find_map(|n| l.locate(&keys[..n]))
@@ -314,6 +319,9 @@ fn env_failure(e: denv::EnvError, loaded: Option<&config::Loaded>) -> Failure {
     };
     Failure::usage(message).with_hint(match e {
         denv::EnvError::MissingSecrets { .. } => "export each secret before deploying (in CI, from the secret store), or remove it from [secrets] required".to_string(),
+        denv::EnvError::SecretInEnvironment { name } => format!(
+            "remove {name} from [environment], list it in [secrets] required = [\"{name}\"] and export it when deploying (in CI, from the secret store)"
+        ),
         _ => format!("edit {DEPLOY_TOML} (`cargo pmcp deploy init` can write the [auth] settings)"),
     })
 }

@@ -63,3 +63,35 @@ fn a_server_name_from_the_environment_is_checked_too() {
     assert!(se.contains("PMCP_SERVER_NAME"), "{se}");
     assert!(!project.dir.join("target").join("x.zip").exists());
 }
+
+/// A secret in `[environment]` (a known name, or one that looks like a secret) is refused at its
+/// line with exit 2, naming the key and `[secrets] required`; its value is printed nowhere, not
+/// even by `--dry-run --json`.
+#[test]
+fn a_secret_in_environment_is_refused_and_never_printed() {
+    let value = "plain-text-secret-value-9f2c";
+    for name in [
+        "ENTRA_CLIENT_SECRET",
+        "STRIPE_API_KEY",
+        "db_password",
+        "GITHUB_TOKEN",
+    ] {
+        let toml = format!(
+            "[target]\ntype = \"local\"\n\n[environment]\nLOG_LEVEL = \"info\"\n{name} = \"{value}\"\n"
+        );
+        let project = Project::new(&toml);
+        for args in [vec!["--dry-run"], vec!["--dry-run", "--json"], vec![]] {
+            let out = project.deploy(&args).output().unwrap();
+            let all = format!("{}{}", stdout(&out), stderr(&out));
+            assert_eq!(out.status.code(), Some(2), "{name} {args:?}: {all}");
+            assert!(all.contains(".pmcp/deploy.toml:6"), "{name}: {all}");
+            assert!(all.contains(name), "{name}: {all}");
+            assert!(all.contains("[secrets] required"), "{name}: {all}");
+            assert!(!all.contains(value), "{name}: the value was printed: {all}");
+        }
+        assert!(
+            !project.dir.join("target").exists(),
+            "nothing built for {name}"
+        );
+    }
+}
