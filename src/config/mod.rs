@@ -307,15 +307,85 @@ pub fn load(path: &Path) -> Result<Option<DeployConfig>, LoadError> {
     }
 }
 
-/// The text of `path`, or `None` when the file does not exist.
+/// The largest deploy.toml read (a real one is a few KB).
+pub const MAX_DEPLOY_TOML_BYTES: u64 = 1024 * 1024;
+
+/// The text of `path`, or `None` when the file does not exist. See [`read_deploy_toml`].
 fn read_if_exists(path: &Path) -> Result<Option<String>, LoadError> {
-    match std::fs::read_to_string(path) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(LoadError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
+    read_deploy_toml(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Read deploy.toml (or any file cargo-pmcp reads as configuration) only if it is a regular file
+/// (a symlink to one is followed) of at most [`MAX_DEPLOY_TOML_BYTES`]: a FIFO would hang the
+/// command and `/dev/zero` would fill memory. `Ok(None)` when it does not exist.
+///
+/// The file is opened without blocking (a FIFO swapped in after a check cannot stall the open),
+/// then the open handle is checked, and at most the limit plus one byte is read.
+pub fn read_deploy_toml(path: &Path) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        let kind = file_kind(&meta);
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("it is {kind}, not a regular file"),
+        ));
+    }
+    let too_large = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("it is larger than {MAX_DEPLOY_TOML_BYTES} bytes (1 MiB), the most read"),
+        )
+    };
+    if meta.len() > MAX_DEPLOY_TOML_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_DEPLOY_TOML_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_DEPLOY_TOML_BYTES {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+}
+
+/// What a non-regular file is, in words.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
     }
 }
 

@@ -95,3 +95,71 @@ fn a_secret_in_environment_is_refused_and_never_printed() {
         );
     }
 }
+
+/// A deploy.toml that is a FIFO, a link to /dev/zero, or over 1 MiB fails at once (exit 2) with
+/// what it is, for every verb that reads it (before: a hang, or memory filling up); a symlink to
+/// a regular file is read through.
+#[test]
+fn a_deploy_toml_that_is_not_a_small_regular_file_is_refused_at_once() {
+    use std::time::Duration;
+    let project = Project::new("[target]\ntype = \"local\"\n");
+    let toml = project.dir.join(".pmcp/deploy.toml");
+    let verbs: [&[&str]; 4] = [
+        &["deploy", "--dry-run"],
+        &["deploy", "status"],
+        &["deploy", "destroy"],
+        &[
+            "deploy", "init", "--yes", "--target", "local", "--oauth", "none",
+        ],
+    ];
+    let check = |what: &str, want: &str| {
+        for verb in verbs {
+            let out = project
+                .dir
+                .cmd()
+                .args(verb)
+                .timeout(Duration::from_secs(20))
+                .output()
+                .unwrap();
+            let all = format!("{}{}", stdout(&out), stderr(&out));
+            assert_eq!(out.status.code(), Some(2), "{what} {verb:?}: {all}");
+            assert!(all.contains(".pmcp/deploy.toml"), "{what} {verb:?}: {all}");
+            assert!(all.contains(want), "{what} {verb:?}: {all}");
+        }
+    };
+
+    std::fs::remove_file(&toml).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&toml)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    check("fifo", "FIFO");
+
+    std::fs::remove_file(&toml).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &toml).unwrap();
+    check("/dev/zero", "a device");
+
+    std::fs::remove_file(&toml).unwrap();
+    let big = format!(
+        "[target]\ntype = \"local\"\n# {}\n",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    std::fs::write(&toml, big).unwrap();
+    check("2 MiB", "larger than 1048576 bytes");
+
+    // A symlink to a regular file is fine.
+    std::fs::remove_file(&toml).unwrap();
+    let real = project
+        .dir
+        .write("config/deploy.toml", "[target]\ntype = \"local\"\n");
+    std::os::unix::fs::symlink(&real, &toml).unwrap();
+    let out = project
+        .dir
+        .cmd()
+        .args(["deploy", "status", "--target", "local"])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
