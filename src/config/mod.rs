@@ -398,11 +398,73 @@ pub fn parse(path: &Path, text: &str) -> Result<DeployConfig, LoadError> {
             path: path.to_path_buf(),
             line,
             column,
-            message: e.message().to_string(),
+            message: without_value(e.message(), e.span().and_then(|s| key_at(text, s.start))),
         }
     })?;
     check_values(path, text, &config)?;
     Ok(config)
+}
+
+/// serde's type errors quote the value (`invalid type: string "s3cr3t", expected u32`), and a
+/// value in deploy.toml may be a secret pasted in the wrong place: say the key and the expected
+/// type only. Other messages (syntax errors, unknown fields) are kept.
+fn without_value(message: &str, key: Option<String>) -> String {
+    let quotes_value = [
+        "invalid type:",
+        "invalid value:",
+        "unknown variant",
+        "invalid length",
+    ]
+    .iter()
+    .any(|p| message.starts_with(p));
+    if !quotes_value {
+        return message.to_string();
+    }
+    let expected = message
+        .rsplit_once(", expected ")
+        .map(|(_, e)| e.trim_end_matches('.'))
+        .unwrap_or("another type");
+    match key {
+        Some(k) => format!("`{k}` has the wrong type or value: expected {expected}"),
+        None => format!("wrong type or value: expected {expected}"),
+    }
+}
+
+/// The dotted key whose value spans byte `pos` of `text` (the innermost one), for messages.
+fn key_at(text: &str, pos: usize) -> Option<String> {
+    fn walk(table: &dyn toml_edit::TableLike, pos: usize, path: &mut Vec<String>) -> bool {
+        for (k, item) in table.iter() {
+            let Some(span) = item.span() else {
+                // Tables written as `[a.b]` headers have no span of their own: look inside.
+                if let Some(t) = item.as_table_like() {
+                    path.push(k.to_string());
+                    if walk(t, pos, path) {
+                        return true;
+                    }
+                    path.pop();
+                }
+                continue;
+            };
+            if span.contains(&pos) || span.start == pos {
+                path.push(k.to_string());
+                if let Some(t) = item.as_table_like() {
+                    walk(t, pos, path);
+                }
+                return true;
+            }
+            if let Some(t) = item.as_table_like() {
+                path.push(k.to_string());
+                if walk(t, pos, path) {
+                    return true;
+                }
+                path.pop();
+            }
+        }
+        false
+    }
+    let doc = toml_edit::Document::parse(text).ok()?;
+    let mut path = Vec::new();
+    walk(doc.as_table(), pos, &mut path).then(|| path.join("."))
 }
 
 /// The checks that do not depend on the verb: a `[server] name` names files (the artifact) and a
@@ -657,6 +719,28 @@ default_scopes = ["openid"]
             }
         }
         assert!(parse(Path::new("x"), "[server]\nname = \"weather-2\"\n").is_ok());
+    }
+
+    #[test]
+    fn a_type_error_names_the_key_and_type_but_not_the_value() {
+        let text = "[server]\nname = \"ok\"\nmemory_mb = \"s3cr3t-value\"\n";
+        let e = parse(Path::new(".pmcp/deploy.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("s3cr3t"), "{e}");
+        assert!(e.starts_with(".pmcp/deploy.toml:3:"), "{e}");
+        assert!(e.contains("`server.memory_mb`"), "{e}");
+        assert!(e.contains("expected u32"), "{e}");
+        let text = "[environment]\nAPI = 12345678\n";
+        let e = parse(Path::new("d"), text).unwrap_err().to_string();
+        assert!(!e.contains("12345678"), "{e}");
+        assert!(
+            e.contains("`environment.API`") && e.contains("a string"),
+            "{e}"
+        );
+        let text = "[auth]\ntenant_id = [\"a-secret-in-a-list\"]\n";
+        let e = parse(Path::new("d"), text).unwrap_err().to_string();
+        assert!(!e.contains("a-secret-in-a-list"), "{e}");
     }
 
     #[test]
