@@ -185,7 +185,7 @@ pub fn server_env(config: &DeployConfig) -> Result<ServerEnv, EnvError> {
                         return Err(EnvError::Invalid {
                             key: "auth.entra.authority_host",
                             detail: format!(
-                                "`{h}` must be an https:// URL (http:// only for 127.0.0.1/localhost)"
+                                "`{h}` must be an https:// URL (http:// only for a loopback host: 127.0.0.0/8, [::1], localhost)"
                             ),
                         });
                     }
@@ -255,7 +255,7 @@ pub fn server_env(config: &DeployConfig) -> Result<ServerEnv, EnvError> {
                 return Err(EnvError::Invalid {
                     key: "auth.issuer",
                     detail: format!(
-                        "`{issuer}` must be an https:// URL (http:// only for 127.0.0.1/localhost)"
+                        "`{issuer}` must be an https:// URL (http:// only for a loopback host: 127.0.0.0/8, [::1], localhost)"
                     ),
                 });
             }

@@ -161,7 +161,7 @@ impl EntraConfig {
             return Err(ConfigError::Invalid {
                 name: env::ENTRA_AUTHORITY_HOST,
                 detail: format!(
-                    "`{authority_host}` must be an https:// URL (http:// only for 127.0.0.1/localhost)"
+                    "`{authority_host}` must be an https:// URL (http:// only for a loopback host: 127.0.0.0/8, [::1], localhost)"
                 ),
             });
         }

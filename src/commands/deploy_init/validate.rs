@@ -85,7 +85,7 @@ pub fn validate_authority(v: &str) -> Result<String, String> {
     } else {
         Err(
             "expected an https:// URL such as https://login.microsoftonline.us (http:// only for \
-             127.0.0.1/localhost)"
+             a loopback host: 127.0.0.0/8, [::1], localhost)"
                 .into(),
         )
     }
@@ -97,7 +97,7 @@ pub fn validate_issuer(v: &str) -> Result<String, String> {
     if is_https_or_loopback(v) {
         Ok(v.to_string())
     } else {
-        Err("expected an https:// issuer URL (http:// only for 127.0.0.1/localhost)".into())
+        Err("expected an https:// issuer URL (http:// only for a loopback host: 127.0.0.0/8, [::1], localhost)".into())
     }
 }
 

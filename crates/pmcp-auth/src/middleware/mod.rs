@@ -284,7 +284,7 @@ impl AuthLayer {
             .map_err(|e| format!("`{}` is not a URL: {e}", url.trim()))?;
         if !is_https_or_loopback(url) {
             return Err(format!(
-                "`{}` must be an https:// URL (http:// only for 127.0.0.1/localhost)",
+                "`{}` must be an https:// URL (http:// only for a loopback host: 127.0.0.0/8, [::1], localhost)",
                 url.trim()
             ));
         }
