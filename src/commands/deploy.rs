@@ -312,6 +312,11 @@ fn env_failure(e: denv::EnvError, loaded: Option<&config::Loaded>) -> Failure {
         }
         _ => None,
     };
+    let key = match &e {
+        // Point at the key itself: `.pmcp/deploy.toml:LINE` of `NAME = …`.
+        denv::EnvError::SecretInEnvironment { name } => Some(format!("environment.{name}")),
+        _ => key.map(str::to_string),
+    };
     let at = key.zip(loaded).and_then(|(key, l)| {
         let keys: Vec<&str> = key.split('.').collect();
         (1..=keys.len()).rev().find_map(|n| l.locate(&keys[..n]))
@@ -322,6 +327,9 @@ fn env_failure(e: denv::EnvError, loaded: Option<&config::Loaded>) -> Failure {
     };
     Failure::usage(message).with_hint(match e {
         denv::EnvError::MissingSecrets { .. } => "export each secret before deploying (in CI, from the secret store), or remove it from [secrets] required".to_string(),
+        denv::EnvError::SecretInEnvironment { name } => format!(
+            "remove {name} from [environment], list it in [secrets] required = [\"{name}\"] and export it when deploying (in CI, from the secret store)"
+        ),
         _ => format!("edit {DEPLOY_TOML} (`cargo pmcp deploy init` can write the [auth] settings)"),
     })
 }
@@ -516,14 +524,23 @@ async fn deploy_to<T: Target>(
     let spec = tokio::task::spawn_blocking(move || build::locate(&o))
         .await?
         .map_err(build_failure)?;
-    let name = Resolver::for_ui(ui, loaded)
+    // The name becomes a file name (the artifact) and a host name: whatever its source (deploy.toml
+    // was checked when loaded; PMCP_SERVER_NAME and the package name are checked here), it is a
+    // DNS label. The package name is mapped as `deploy init` maps it (`My_Server` → `my-server`).
+    let mut names = Resolver::for_ui(ui, loaded);
+    let name = names
         .input(&SERVER_NAME)
         .default(
-            spec.package.clone(),
+            spec.package.to_ascii_lowercase().replace('_', "-"),
             format!("package `{}` in Cargo.toml", spec.package),
         )
-        .get()
-        .unwrap_or_else(|| spec.package.clone());
+        .parse(config::validate_server_name);
+    names.check().map_err(|p| {
+        Failure::usage(p.to_string()).with_hint(
+            "set `name` in [server] of .pmcp/deploy.toml (lowercase letters, digits, hyphens)",
+        )
+    })?;
+    let name = name.expect("checked above");
     progress.step(&format!(
         "building {} ({} {}, {})",
         spec.bin,
@@ -558,11 +575,12 @@ async fn deploy_to<T: Target>(
     // 3. Package.
     let t_pkg = Instant::now();
     progress.step("packaging");
-    let out = spec
-        .target_directory
-        .join("pmcp-deploy")
-        .join(&built.target_triple)
-        .join(format!("{name}.zip"));
+    let out = package::artifact_path(&spec.target_directory, &built.target_triple, &name).map_err(
+        |why| {
+            progress.clear();
+            Failure::usage(why)
+        },
+    )?;
     let manifest = DeployManifest {
         format: 1,
         name: name.clone(),

@@ -22,8 +22,34 @@ pub const TEMPLATE: &str = include_str!("../../templates/deploy.toml");
 #[derive(Debug, Clone)]
 pub struct DeployToml {
     path: PathBuf,
+    /// The file's text exactly as read (BOM and line endings included): what `write` checks is
+    /// still on disk before replacing it.
     original: Option<String>,
     doc: DocumentMut,
+    /// The file started with a UTF-8 byte order mark: it is written back with one.
+    bom: bool,
+    /// The file's lines end in CRLF: it is written back that way.
+    crlf: bool,
+}
+
+/// The UTF-8 byte order mark some Windows editors put first.
+const BOM: char = '\u{feff}';
+
+/// Where writing `path` lands: the file a symlink points to (so the link stays a link), else
+/// `path` itself. A link to nothing is an error rather than a file replacing the link.
+fn write_target(path: &Path) -> std::io::Result<PathBuf> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "{} is a symlink to a file that cannot be reached ({e})",
+                    path.display()
+                ),
+            )
+        }),
+        _ => Ok(path.to_path_buf()),
+    }
 }
 
 /// Editing failed because the document's shape is not what the key path expects
@@ -49,10 +75,14 @@ impl DeployToml {
         }
     }
 
-    /// Edit existing text (the file at `path`).
+    /// Edit existing text (the file at `path`). A BOM and CRLF line endings are kept as found.
     pub fn from_text(path: &Path, text: String) -> Result<Self, LoadError> {
-        let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
-            let (line, column) = e.span().map(|s| line_col(&text, s.start)).unwrap_or((1, 1));
+        let bom = text.starts_with(BOM);
+        let body = text.strip_prefix(BOM).unwrap_or(&text);
+        // The file's convention is its first line ending's.
+        let crlf = body.find('\n').is_some_and(|i| body[..i].ends_with('\r'));
+        let doc: DocumentMut = body.parse().map_err(|e: toml_edit::TomlError| {
+            let (line, column) = e.span().map(|s| line_col(body, s.start)).unwrap_or((1, 1));
             LoadError::Parse {
                 path: path.to_path_buf(),
                 line,
@@ -64,6 +94,8 @@ impl DeployToml {
             path: path.to_path_buf(),
             original: Some(text),
             doc,
+            bom,
+            crlf,
         })
     }
 
@@ -76,6 +108,8 @@ impl DeployToml {
             path: path.to_path_buf(),
             original: None,
             doc,
+            bom: false,
+            crlf: false,
         }
     }
 
@@ -84,9 +118,19 @@ impl DeployToml {
         self.original.is_none()
     }
 
-    /// The document as it would be written.
+    /// The document as it would be written: with the file's BOM and line endings.
     pub fn render(&self) -> String {
-        self.doc.to_string()
+        let text = self.doc.to_string();
+        let mut out = String::with_capacity(text.len() + 64);
+        if self.bom {
+            out.push(BOM);
+        }
+        if self.crlf {
+            out.push_str(&text.replace("\r\n", "\n").replace('\n', "\r\n"));
+        } else {
+            out.push_str(&text);
+        }
+        out
     }
 
     /// True when writing would change the file (always true for a new file).
@@ -95,11 +139,32 @@ impl DeployToml {
     }
 
     /// Write atomically when the text changed. Returns whether anything was written.
+    ///
+    /// - A symlinked deploy.toml stays a symlink: the file it points to is rewritten.
+    /// - Just before the new file replaces the old one, the old one is read again: if it is no
+    ///   longer the text this document was opened from (someone edited it meanwhile, or created
+    ///   it), nothing is written and the error says so, rather than losing that edit.
     pub fn write(&self) -> std::io::Result<bool> {
         if !self.is_changed() {
             return Ok(false);
         }
-        crate::ui::write_atomic(&self.path, self.render().as_bytes())?;
+        let target = write_target(&self.path)?;
+        let rendered = self.render();
+        crate::ui::write_atomic_with(&target, |f| {
+            use std::io::Write;
+            f.write_all(rendered.as_bytes())?;
+            let now = match super::read_deploy_toml(&target) {
+                Ok(t) => t,
+                Err(e) => Some(format!("unreadable: {e}")),
+            };
+            if now != self.original {
+                return Err(std::io::Error::other(format!(
+                    "{} changed while this command ran; nothing was written (run it again)",
+                    self.path.display()
+                )));
+            }
+            Ok(())
+        })?;
         Ok(true)
     }
 
@@ -273,6 +338,78 @@ fn same(a: &Value, b: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bom_and_crlf_are_kept_and_an_unchanged_document_is_unchanged() {
+        let raw = "\u{feff}# mine\r\n[server]\r\nname = \"weather\"\r\n";
+        let mut d = DeployToml::from_text(Path::new("d.toml"), raw.to_string()).unwrap();
+        assert!(!d.is_changed(), "{:?}", d.render());
+        assert!(
+            crate::config::parse(Path::new("d.toml"), raw).is_ok(),
+            "the reader takes a BOM"
+        );
+        d.set(&["server", "memory_mb"], 256, "Memory").unwrap();
+        let out = d.render();
+        assert!(out.starts_with('\u{feff}'), "{out:?}");
+        assert!(!out.replace("\r\n", "").contains('\n'), "{out:?}");
+        assert!(out.contains("memory_mb = 256\r\n"), "{out:?}");
+    }
+
+    #[test]
+    fn an_edit_made_meanwhile_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deploy.toml");
+        std::fs::write(&path, "[server]\nname = \"a\"\n").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut d = DeployToml::from_text(&path, text).unwrap();
+        d.set(&["server", "name"], "b", "").unwrap();
+        // Someone saves the file while init runs.
+        std::fs::write(&path, "[server]\nname = \"edited\"\n").unwrap();
+        let e = d.write().unwrap_err();
+        assert!(e.to_string().contains("changed while"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "[server]\nname = \"edited\"\n"
+        );
+        // A file created meanwhile where there was none is not replaced either.
+        let fresh = dir.path().join("new.toml");
+        let t = DeployToml::template(&fresh);
+        std::fs::write(&fresh, "# created meanwhile\n").unwrap();
+        assert!(t.write().is_err());
+        assert_eq!(
+            std::fs::read_to_string(&fresh).unwrap(),
+            "# created meanwhile\n"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "no temp file left"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_file_is_written_through_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.toml");
+        let link = dir.path().join("deploy.toml");
+        std::fs::write(&real, "[server]\nname = \"a\"\n").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let text = std::fs::read_to_string(&link).unwrap();
+        let mut d = DeployToml::from_text(&link, text).unwrap();
+        d.set(&["server", "name"], "b", "").unwrap();
+        assert!(d.write().unwrap());
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_to_string(&real).unwrap(),
+            "[server]\nname = \"b\"\n"
+        );
+    }
 
     fn doc(text: &str) -> DeployToml {
         DeployToml::from_text(Path::new(".pmcp/deploy.toml"), text.to_string()).unwrap()

@@ -308,29 +308,201 @@ pub fn load(path: &Path) -> Result<Option<DeployConfig>, LoadError> {
     }
 }
 
-/// The text of `path`, or `None` when the file does not exist.
+/// The largest deploy.toml read (a real one is a few KB).
+pub const MAX_DEPLOY_TOML_BYTES: u64 = 1024 * 1024;
+
+/// The text of `path`, or `None` when the file does not exist. See [`read_deploy_toml`].
 fn read_if_exists(path: &Path) -> Result<Option<String>, LoadError> {
-    match std::fs::read_to_string(path) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(LoadError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
+    read_deploy_toml(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Read deploy.toml (or any file cargo-pmcp reads as configuration) only if it is a regular file
+/// (a symlink to one is followed) of at most [`MAX_DEPLOY_TOML_BYTES`]: a FIFO would hang the
+/// command and `/dev/zero` would fill memory. `Ok(None)` when it does not exist.
+///
+/// The file is opened without blocking (a FIFO swapped in after a check cannot stall the open),
+/// then the open handle is checked, and at most the limit plus one byte is read.
+pub fn read_deploy_toml(path: &Path) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        let kind = file_kind(&meta);
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("it is {kind}, not a regular file"),
+        ));
+    }
+    let too_large = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("it is larger than {MAX_DEPLOY_TOML_BYTES} bytes (1 MiB), the most read"),
+        )
+    };
+    if meta.len() > MAX_DEPLOY_TOML_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_DEPLOY_TOML_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_DEPLOY_TOML_BYTES {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+}
+
+/// What a non-regular file is, in words.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
     }
 }
 
-/// Parse deploy.toml text; `path` is only used in error messages.
+/// Parse deploy.toml text and check the values every verb relies on (`[server] name`); `path` is
+/// only used in error messages.
 pub fn parse(path: &Path, text: &str) -> Result<DeployConfig, LoadError> {
-    toml::from_str::<DeployConfig>(text).map_err(|e| {
+    let config = toml::from_str::<DeployConfig>(text).map_err(|e| {
         let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
         LoadError::Parse {
             path: path.to_path_buf(),
             line,
             column,
-            message: e.message().to_string(),
+            message: without_value(e.message(), e.span().and_then(|s| key_at(text, s.start))),
         }
-    })
+    })?;
+    check_values(path, text, &config)?;
+    Ok(config)
+}
+
+/// serde's type errors quote the value (`invalid type: string "s3cr3t", expected u32`), and a
+/// value in deploy.toml may be a secret pasted in the wrong place: say the key and the expected
+/// type only. Other messages (syntax errors, unknown fields) are kept.
+fn without_value(message: &str, key: Option<String>) -> String {
+    let quotes_value = [
+        "invalid type:",
+        "invalid value:",
+        "unknown variant",
+        "invalid length",
+    ]
+    .iter()
+    .any(|p| message.starts_with(p));
+    if !quotes_value {
+        return message.to_string();
+    }
+    let expected = message
+        .rsplit_once(", expected ")
+        .map(|(_, e)| e.trim_end_matches('.'))
+        .unwrap_or("another type");
+    match key {
+        Some(k) => format!("`{k}` has the wrong type or value: expected {expected}"),
+        None => format!("wrong type or value: expected {expected}"),
+    }
+}
+
+/// The dotted key whose value spans byte `pos` of `text` (the innermost one), for messages.
+fn key_at(text: &str, pos: usize) -> Option<String> {
+    fn walk(table: &dyn toml_edit::TableLike, pos: usize, path: &mut Vec<String>) -> bool {
+        for (k, item) in table.iter() {
+            let Some(span) = item.span() else {
+                // Tables written as `[a.b]` headers have no span of their own: look inside.
+                if let Some(t) = item.as_table_like() {
+                    path.push(k.to_string());
+                    if walk(t, pos, path) {
+                        return true;
+                    }
+                    path.pop();
+                }
+                continue;
+            };
+            if span.contains(&pos) || span.start == pos {
+                path.push(k.to_string());
+                if let Some(t) = item.as_table_like() {
+                    walk(t, pos, path);
+                }
+                return true;
+            }
+            if let Some(t) = item.as_table_like() {
+                path.push(k.to_string());
+                if walk(t, pos, path) {
+                    return true;
+                }
+                path.pop();
+            }
+        }
+        false
+    }
+    let doc = toml_edit::Document::parse(text).ok()?;
+    let mut path = Vec::new();
+    walk(doc.as_table(), pos, &mut path).then(|| path.join("."))
+}
+
+/// The checks that do not depend on the verb: a `[server] name` names files (the artifact) and a
+/// host, so one that is not a DNS label (`../../tmp/x`, `/abs`, non-ASCII) is refused here, for
+/// `deploy`, `destroy`, `status`, `auth test` and `deploy init` alike.
+fn check_values(path: &Path, text: &str, config: &DeployConfig) -> Result<(), LoadError> {
+    if let Some(name) = &config.server.name
+        && let Err(why) = validate_server_name(name)
+    {
+        let at = locate(path, text, &["server", "name"]);
+        let (line, column) = at.map(|l| (l.line, l.column)).unwrap_or((1, 1));
+        return Err(LoadError::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            // Not the value itself: it is shown at that position in the file.
+            message: format!("[server] name is not a valid server name: {why}"),
+        });
+    }
+    Ok(())
+}
+
+/// A server name (`[server] name`, `--server-name`, `PMCP_SERVER_NAME`): a DNS label of lowercase
+/// ASCII letters, digits and hyphens, 1–63 characters, not starting or ending with a hyphen. It
+/// becomes a host name and a file name, so nothing else (no `/`, `.`, or non-ASCII letters) passes.
+pub fn validate_server_name(v: &str) -> Result<String, String> {
+    let ok = !v.is_empty()
+        && v.len() <= 63
+        && !v.starts_with('-')
+        && !v.ends_with('-')
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err("use lowercase letters, digits and hyphens (at most 63): it becomes a host name".into())
+    }
 }
 
 /// 1-based line and column of byte offset `pos` in `text`.
@@ -524,6 +696,52 @@ default_scopes = ["openid"]
         assert_eq!((loc.line, loc.column), (3, 13));
         assert_eq!(loc.line_only(), ".pmcp/deploy.toml:3");
         assert!(locate(Path::new("x"), text, &["auth", "client_id"]).is_none());
+    }
+
+    #[test]
+    fn a_server_name_that_is_not_a_dns_label_is_refused_at_its_line() {
+        for bad in [
+            "../../../../tmp/x",
+            "/tmp/abs",
+            "a/b",
+            "café",
+            "Upper",
+            "-x",
+            "",
+        ] {
+            let text = format!("[target]\ntype = \"local\"\n\n[server]\nname = {bad:?}\n");
+            match parse(Path::new(".pmcp/deploy.toml"), &text) {
+                Err(e @ LoadError::Parse { line: 5, .. }) => {
+                    let m = e.to_string();
+                    assert!(m.starts_with(".pmcp/deploy.toml:5:"), "{m}");
+                    assert!(m.contains("[server] name"), "{m}");
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        assert!(parse(Path::new("x"), "[server]\nname = \"weather-2\"\n").is_ok());
+    }
+
+    #[test]
+    fn a_type_error_names_the_key_and_type_but_not_the_value() {
+        let text = "[server]\nname = \"ok\"\nmemory_mb = \"s3cr3t-value\"\n";
+        let e = parse(Path::new(".pmcp/deploy.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("s3cr3t"), "{e}");
+        assert!(e.starts_with(".pmcp/deploy.toml:3:"), "{e}");
+        assert!(e.contains("`server.memory_mb`"), "{e}");
+        assert!(e.contains("expected u32"), "{e}");
+        let text = "[environment]\nAPI = 12345678\n";
+        let e = parse(Path::new("d"), text).unwrap_err().to_string();
+        assert!(!e.contains("12345678"), "{e}");
+        assert!(
+            e.contains("`environment.API`") && e.contains("a string"),
+            "{e}"
+        );
+        let text = "[auth]\ntenant_id = [\"a-secret-in-a-list\"]\n";
+        let e = parse(Path::new("d"), text).unwrap_err().to_string();
+        assert!(!e.contains("a-secret-in-a-list"), "{e}");
     }
 
     #[test]

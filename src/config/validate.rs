@@ -86,7 +86,7 @@ pub fn validate_authority(v: &str) -> Result<String, String> {
     } else {
         Err(
             "expected an https:// URL such as https://login.microsoftonline.us (http:// only for \
-             127.0.0.1/localhost)"
+             a loopback host: 127.0.0.0/8, [::1], localhost)"
                 .into(),
         )
     }
@@ -98,24 +98,13 @@ pub fn validate_issuer(v: &str) -> Result<String, String> {
     if is_https_or_loopback(v) {
         Ok(v.to_string())
     } else {
-        Err("expected an https:// issuer URL (http:// only for 127.0.0.1/localhost)".into())
+        Err("expected an https:// issuer URL (http:// only for a loopback host: 127.0.0.0/8, [::1], localhost)".into())
     }
 }
 
-/// A DNS label: lowercase letters, digits and hyphens, 1–63 characters.
-pub fn validate_server_name(v: &str) -> Result<String, String> {
-    let ok = !v.is_empty()
-        && v.len() <= 63
-        && !v.starts_with('-')
-        && !v.ends_with('-')
-        && v.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(v.to_string())
-    } else {
-        Err("use lowercase letters, digits and hyphens (at most 63): it becomes a host name".into())
-    }
-}
+/// A DNS label: lowercase letters, digits and hyphens, 1–63 characters. The check lives with the
+/// config so that every verb that reads `[server] name` applies it.
+pub use crate::config::validate_server_name;
 
 /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
 pub fn parse_bool(v: &str) -> Result<bool, String> {

@@ -65,6 +65,12 @@ pub enum EnvError {
         "{section}: `{name}` is not a valid environment variable name (letters, digits, `_`; not starting with a digit)"
     )]
     BadName { section: &'static str, name: String },
+    /// `[environment]` sets a variable that holds a secret: it would ship as a plain variable and
+    /// `deploy --dry-run` would print it. The value is never part of the message.
+    #[error(
+        "[environment] sets {name}, which is a secret: a value there ships as a plain variable and is printed by --dry-run"
+    )]
+    SecretInEnvironment { name: String },
     /// The same name is both a plain variable and a secret.
     #[error(
         "{name} is in both [environment] and [secrets] required; a value is either plain or secret"
@@ -98,6 +104,30 @@ pub struct Secret {
     pub name: String,
     /// The value (prints as `[redacted]`).
     pub value: SecretString,
+}
+
+/// Names that hold secrets, whatever the project: the credentials cargo-pmcp itself reads.
+pub const KNOWN_SECRET_NAMES: &[&str] = &[
+    names::ENTRA_CLIENT_SECRET,
+    names::AZURE_CLIENT_SECRET,
+    "OIDC_CLIENT_SECRET",
+    "PMCP_ACCESS_TOKEN",
+    "PMCP_CLIENT_SECRET",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+];
+
+/// Name endings that say "this is a secret" (compared without case).
+pub const SECRET_NAME_SUFFIXES: &[&str] = &["_SECRET", "_TOKEN", "_PASSWORD", "_KEY"];
+
+/// True when `name` is a known secret ([`KNOWN_SECRET_NAMES`]) or looks like one (ends in one of
+/// [`SECRET_NAME_SUFFIXES`], or is `SECRET`, `TOKEN`, `PASSWORD` or `KEY` itself): such a name
+/// belongs in `[secrets] required`, never in `[environment]`.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    KNOWN_SECRET_NAMES.contains(&upper.as_str())
+        || SECRET_NAME_SUFFIXES
+            .iter()
+            .any(|s| upper.ends_with(s) || upper == s[1..])
 }
 
 /// True for `[A-Za-z_][A-Za-z0-9_]*`.
@@ -155,7 +185,7 @@ pub fn server_env(config: &DeployConfig) -> Result<ServerEnv, EnvError> {
                         return Err(EnvError::Invalid {
                             key: "auth.entra.authority_host",
                             detail: format!(
-                                "`{h}` must be an https:// URL (http:// only for 127.0.0.1/localhost)"
+                                "`{h}` must be an https:// URL (http:// only for a loopback host: 127.0.0.0/8, [::1], localhost)"
                             ),
                         });
                     }
@@ -225,7 +255,7 @@ pub fn server_env(config: &DeployConfig) -> Result<ServerEnv, EnvError> {
                 return Err(EnvError::Invalid {
                     key: "auth.issuer",
                     detail: format!(
-                        "`{issuer}` must be an https:// URL (http:// only for 127.0.0.1/localhost)"
+                        "`{issuer}` must be an https:// URL (http:// only for a loopback host: 127.0.0.0/8, [::1], localhost)"
                     ),
                 });
             }
@@ -276,6 +306,9 @@ pub fn server_env(config: &DeployConfig) -> Result<ServerEnv, EnvError> {
         }
         if config.secrets.required.iter().any(|s| s == k) {
             return Err(EnvError::Both { name: k.clone() });
+        }
+        if is_secret_name(k) {
+            return Err(EnvError::SecretInEnvironment { name: k.clone() });
         }
         out.vars.insert(k.clone(), v.clone());
     }
@@ -334,6 +367,42 @@ pub fn resolve_secrets(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_names_are_recognised() {
+        for n in [
+            "ENTRA_CLIENT_SECRET",
+            "azure_client_secret",
+            "PMCP_ACCESS_TOKEN",
+            "MY_API_KEY",
+            "DB_PASSWORD",
+            "GITHUB_TOKEN",
+            "SECRET",
+        ] {
+            assert!(is_secret_name(n), "{n}");
+        }
+        for n in [
+            "LOG_LEVEL",
+            "KEYCLOAK_URL",
+            "TOKEN_TTL",
+            "RUST_LOG",
+            "MONKEY",
+        ] {
+            assert!(!is_secret_name(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn a_secret_in_environment_is_refused_by_name_only() {
+        let mut c = DeployConfig::default();
+        c.environment
+            .insert("ENTRA_CLIENT_SECRET".into(), "the-value".into());
+        let e = server_env(&c).unwrap_err();
+        assert!(
+            matches!(&e, EnvError::SecretInEnvironment { name } if name == "ENTRA_CLIENT_SECRET")
+        );
+        assert!(!e.to_string().contains("the-value"));
+    }
     use crate::config::parse;
     use std::path::Path;
 

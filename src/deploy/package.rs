@@ -102,6 +102,39 @@ pub fn package(binary: &Path, mut manifest: DeployManifest, out: &Path) -> io::R
     })
 }
 
+/// Where the artifact of `name` built for `triple` goes: `<target_dir>/pmcp-deploy/<triple>/<name>.zip`.
+/// Both `triple` (from `--target-triple`) and `name` must be one plain path component each (no
+/// `/`, `\\`, `..`, nor an absolute path), so the zip can only land below `target_dir`; anything
+/// else is refused rather than cleaned up.
+pub fn artifact_path(target_dir: &Path, triple: &str, name: &str) -> Result<PathBuf, String> {
+    fn one_component(what: &str, v: &str) -> Result<(), String> {
+        let plain = !v.is_empty()
+            && !v.contains(['/', '\\', '\0'])
+            && v != "."
+            && v != ".."
+            && matches!(
+                Path::new(v).components().collect::<Vec<_>>().as_slice(),
+                [std::path::Component::Normal(_)]
+            );
+        if plain {
+            Ok(())
+        } else {
+            Err(format!(
+                "the {what} cannot be used in a file name (it must not contain `/`, `\\` or be `..`)"
+            ))
+        }
+    }
+    one_component("target triple", triple)?;
+    one_component("server name", name)?;
+    let base = target_dir.join("pmcp-deploy");
+    let out = base.join(triple).join(format!("{name}.zip"));
+    // Belt and braces: the joined path stays below the target directory.
+    if !out.starts_with(&base) {
+        return Err("the artifact path would leave the target directory".into());
+    }
+    Ok(out)
+}
+
 /// A reader that hashes and counts what passes through it.
 struct HashingReader<R> {
     inner: R,
@@ -199,6 +232,25 @@ fn set_executable(_f: &File) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_artifact_path_cannot_leave_the_target_dir() {
+        let t = Path::new("/work/target");
+        assert_eq!(
+            artifact_path(t, "x86_64-unknown-linux-gnu", "weather").unwrap(),
+            Path::new("/work/target/pmcp-deploy/x86_64-unknown-linux-gnu/weather.zip")
+        );
+        for (triple, name) in [
+            ("x86_64-unknown-linux-gnu", "../../../../tmp/x"),
+            ("x86_64-unknown-linux-gnu", "/tmp/abs"),
+            ("x86_64-unknown-linux-gnu", ".."),
+            ("x86_64-unknown-linux-gnu", ""),
+            ("../../etc", "weather"),
+            ("/tmp", "weather"),
+        ] {
+            assert!(artifact_path(t, triple, name).is_err(), "{triple} {name}");
+        }
+    }
 
     fn manifest() -> DeployManifest {
         DeployManifest {

@@ -232,3 +232,197 @@ fn status_with_half_the_pmcp_run_credentials_still_shows_the_local_target() {
         "{doc}"
     );
 }
+
+/// The pids of every process running this project's `.pmcp/local/bootstrap` (an older copy shows
+/// as `bootstrap (deleted)` once a redeploy replaced the file).
+fn servers_of(project: &Project) -> Vec<u32> {
+    let want = std::fs::canonicalize(project.dir.join(".pmcp/local"))
+        .unwrap()
+        .join("bootstrap");
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe")) else {
+            continue;
+        };
+        let exe = exe.to_string_lossy().into_owned();
+        if Path::new(exe.trim_end_matches(" (deleted)")) == want && running(pid) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+fn destroy(project: &Project) -> std::process::Output {
+    project
+        .dir
+        .cmd()
+        .args(["deploy", "destroy", "--target", "local"])
+        .output()
+        .unwrap()
+}
+
+fn local_status(project: &Project) -> Value {
+    let out = project
+        .dir
+        .cmd()
+        .args(["deploy", "status", "--target", "local", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    doc["targets"][0].clone()
+}
+
+/// Five `deploy --target local` at once: one server runs afterwards, the one state.json records,
+/// and `destroy` leaves none (before the lock, each started a server and one was recorded).
+#[test]
+fn parallel_local_deploys_leave_one_server_and_destroy_stops_it() {
+    let project = Project::new("[target]\ntype = \"local\"\n");
+    let mut reaper = Reaper(Vec::new());
+    // Build once, so the five race in the target rather than queue on cargo's lock.
+    let out = project.deploy(&["--dry-run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let outs: Vec<std::process::Output> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..5)
+            .map(|_| s.spawn(|| project.deploy(&[]).output().unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let live = servers_of(&project);
+    reaper.0.extend(&live);
+    for out in &outs {
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+    }
+    let recorded = state(&project)["pid"].as_u64().unwrap() as u32;
+    assert_eq!(
+        live,
+        vec![recorded],
+        "live servers {live:?}, recorded {recorded}"
+    );
+    let out = destroy(&project);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        servers_of(&project).is_empty(),
+        "{:?}",
+        servers_of(&project)
+    );
+}
+
+/// A redeploy whose `--port` is taken fails before touching the running server.
+#[test]
+fn a_redeploy_to_a_busy_port_leaves_the_running_server_up() {
+    let project = Project::new("[target]\ntype = \"local\"\n");
+    let mut reaper = Reaper(Vec::new());
+    let out = project.deploy(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let st = state(&project);
+    let (pid, port) = (
+        st["pid"].as_u64().unwrap() as u32,
+        st["port"].as_u64().unwrap() as u16,
+    );
+    reaper.0.push(pid);
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port().to_string();
+    let out = project.deploy(&["--port", &busy_port]).output().unwrap();
+    let se = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{se}");
+    assert!(
+        se.contains(&format!("port {busy_port} on 127.0.0.1 is not available")),
+        "{se}"
+    );
+    assert!(se.contains("left as it is"), "{se}");
+    assert!(running(pid), "the running server was stopped");
+    assert!(get(port, "/health").contains("200 OK"));
+    assert_eq!(state(&project)["pid"].as_u64().unwrap() as u32, pid);
+    drop(busy);
+    let out = destroy(&project);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!running(pid));
+}
+
+/// A tampered state.json never gets an unrelated process signalled, by `destroy` or by `deploy`:
+/// another executable's pid, and our own server's pid with another start time (a reused pid).
+#[test]
+fn a_tampered_pid_in_state_json_is_never_signalled() {
+    let project = Project::new("[target]\ntype = \"local\"\n");
+    let mut reaper = Reaper(Vec::new());
+    let mut victim = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let out = project.deploy(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let real = state(&project);
+    let server = real["pid"].as_u64().unwrap() as u32;
+    reaper.0.push(server);
+    let tamper = |f: &dyn Fn(&mut Value)| {
+        let mut st = real.clone();
+        f(&mut st);
+        project.dir.write(
+            ".pmcp/local/state.json",
+            &serde_json::to_string(&st).unwrap(),
+        );
+    };
+
+    // destroy with the pid of an unrelated process (bootstrap pointed at it, too).
+    tamper(&|st| {
+        st["pid"] = victim.id().into();
+        st["bootstrap"] = "/bin/sleep".into();
+    });
+    let out = destroy(&project);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("did not signal"), "{}", stdout(&out));
+    assert!(
+        victim.try_wait().unwrap().is_none(),
+        "destroy killed an unrelated process"
+    );
+
+    // deploy over the same tampered state.
+    tamper(&|st| st["pid"] = victim.id().into());
+    let out = project.deploy(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    reaper
+        .0
+        .push(state(&project)["pid"].as_u64().unwrap() as u32);
+    assert!(
+        victim.try_wait().unwrap().is_none(),
+        "deploy killed an unrelated process"
+    );
+
+    // Our server's pid, but not the start time recorded for it: not signalled either.
+    tamper(&|st| st["start_time"] = (st["start_time"].as_u64().unwrap() + 1).into());
+    let out = destroy(&project);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        running(server),
+        "a pid whose start time differs was signalled"
+    );
+    let _ = victim.kill();
+    let _ = victim.wait();
+}
+
+/// `status` does not call a server stopped with SIGSTOP "running" (it still completes TCP
+/// handshakes from its backlog); destroy still stops it.
+#[test]
+fn status_does_not_call_a_suspended_server_running() {
+    let project = Project::new("[target]\ntype = \"local\"\n");
+    let mut reaper = Reaper(Vec::new());
+    let out = project.deploy(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let pid = state(&project)["pid"].as_u64().unwrap() as u32;
+    reaper.0.push(pid);
+    assert_eq!(local_status(&project)["state"], "running");
+    // SAFETY: stops the server this test deployed.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGSTOP);
+    }
+    let st = local_status(&project);
+    assert_ne!(st["state"], "running", "{st}");
+    assert!(st["state"].as_str().unwrap().contains("suspended"), "{st}");
+    let out = destroy(&project);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!running(pid));
+}

@@ -4,6 +4,7 @@
 mod api;
 mod build;
 mod contract;
+mod hostile;
 #[cfg(unix)]
 mod local;
 mod pmcp_run;

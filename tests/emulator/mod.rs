@@ -10,6 +10,7 @@ mod device_obo;
 mod endpoints;
 mod errors;
 mod faults;
+mod limits;
 mod rotation;
 mod shapes;
 mod validator;

@@ -145,6 +145,51 @@ fn second_run_with_the_same_inputs_is_byte_identical() {
     );
 }
 
+/// A deploy.toml saved by a Windows editor (BOM, CRLF) keeps both, and an identical re-run is
+/// "unchanged" with the same bytes (before: rewritten to LF without BOM, reported "updated").
+#[test]
+fn a_crlf_file_with_a_bom_is_kept_as_it_is() {
+    let t = project("weather");
+    let args = ["--tenant-id", TENANT, "--client-id", CLIENT];
+    init_ok(&t, &args);
+    let lf = t.read(".pmcp/deploy.toml");
+    let windows = format!("\u{feff}{}", lf.replace('\n', "\r\n"));
+    t.write(".pmcp/deploy.toml", &windows);
+    let out = init_ok(&t, &args);
+    assert!(
+        stderr(&out).contains(".pmcp/deploy.toml unchanged"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(t.read(".pmcp/deploy.toml"), windows);
+    // A change is written in the file's own convention.
+    let out = init_ok(&t, &["--client-id", OTHER_CLIENT]);
+    assert!(
+        stderr(&out).contains(".pmcp/deploy.toml updated"),
+        "{}",
+        stderr(&out)
+    );
+    let now = t.read(".pmcp/deploy.toml");
+    assert!(now.starts_with('\u{feff}'));
+    assert!(!now.replace("\r\n", "").contains('\n'), "{now:?}");
+    assert!(now.contains(OTHER_CLIENT));
+}
+
+/// A symlinked deploy.toml (shared from another directory) stays a symlink; init writes the file
+/// it points to (before: the link was replaced by a regular file).
+#[cfg(unix)]
+#[test]
+fn a_symlinked_deploy_toml_is_written_through() {
+    let t = project("weather");
+    let real = t.write("shared/deploy.toml", "[target]\ntype = \"local\"\n");
+    std::fs::create_dir_all(t.join(".pmcp")).unwrap();
+    std::os::unix::fs::symlink(&real, t.join(".pmcp/deploy.toml")).unwrap();
+    init_ok(&t, &["--tenant-id", TENANT, "--client-id", CLIENT]);
+    let meta = std::fs::symlink_metadata(t.join(".pmcp/deploy.toml")).unwrap();
+    assert!(meta.file_type().is_symlink(), "the link was replaced");
+    assert!(t.read("shared/deploy.toml").contains(CLIENT));
+}
+
 #[test]
 fn reinit_keeps_comments_unknown_keys_and_edited_values() {
     let t = project("weather");

@@ -50,14 +50,14 @@ pub fn discovery_url_for_issuer(issuer: &str) -> String {
     )
 }
 
-/// Require `https://`, or `http://` to a loopback host (127.0.0.1, ::1, localhost).
+/// Require `https://`, or `http://` to a loopback host (127.0.0.0/8, [::1], localhost).
 pub fn check_url(url: &str) -> Result<(), String> {
     url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
     if is_https_or_loopback(url) {
         Ok(())
     } else {
         Err(format!(
-            "`{url}` must use https:// (http:// is allowed only for 127.0.0.1, [::1] and localhost)"
+            "`{url}` must use https:// (http:// is allowed only for a loopback host: 127.0.0.0/8, [::1], localhost)"
         ))
     }
 }

@@ -161,7 +161,7 @@ impl EntraConfig {
             return Err(ConfigError::Invalid {
                 name: env::ENTRA_AUTHORITY_HOST,
                 detail: format!(
-                    "`{authority_host}` must be an https:// URL (http:// only for 127.0.0.1/localhost)"
+                    "`{authority_host}` must be an https:// URL (http:// only for a loopback host: 127.0.0.0/8, [::1], localhost)"
                 ),
             });
         }
@@ -235,7 +235,9 @@ pub fn is_https_or_loopback(url: &str) -> bool {
     }
 }
 
-/// True for `http(s)://127.0.0.1…`, `http(s)://localhost…` and `http(s)://[::1]…`.
+/// True for a URL whose host is a loopback address: any of 127.0.0.0/8 (the whole block is
+/// loopback, not only 127.0.0.1), `[::1]`, or the name `localhost` (any case). Nothing else: not
+/// `0.0.0.0`, not a name that merely resolves to 127.0.0.1.
 pub fn is_loopback_url(url: &str) -> bool {
     match url::Url::parse(url) {
         Ok(u) => match u.host() {
@@ -285,6 +287,13 @@ mod tests {
         assert!(is_loopback_url("http://127.0.0.1:8080/x"));
         assert!(is_loopback_url("http://localhost:1"));
         assert!(!is_loopback_url("http://example.com"));
+        // The whole 127.0.0.0/8 block, as docs/security.md says; nothing next to it.
+        assert!(is_loopback_url("http://127.1.2.3:8080/x"));
+        assert!(is_loopback_url("http://LOCALHOST:1"));
+        assert!(!is_loopback_url("http://128.0.0.1/x"));
+        assert!(!is_loopback_url("http://0.0.0.0/x"));
+        assert!(!is_loopback_url("http://localhost.example.com/x"));
+        assert!(!is_loopback_url("http://[::2]/x"));
         assert!(is_https_or_loopback("https://login.microsoftonline.com"));
         assert!(is_https_or_loopback("http://127.0.0.1:8080"));
         assert!(is_https_or_loopback("http://[::1]:1/x"));

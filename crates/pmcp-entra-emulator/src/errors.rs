@@ -26,6 +26,51 @@ impl AadError {
         }
     }
 
+    /// 70011: a `scope` (or `resource`) longer than the emulator reads. The value is not echoed.
+    pub fn scope_too_long(len: usize, max: usize) -> Self {
+        Self::new(
+            400,
+            "invalid_scope",
+            70011,
+            format!(
+                "The provided value for the input parameter 'scope' is not valid. It is {len} bytes long; the emulator accepts at most {max}."
+            ),
+        )
+    }
+
+    /// A request that took longer than the emulator waits (a body sent too slowly): 408.
+    pub fn request_timeout() -> Self {
+        Self::new(
+            408,
+            "invalid_request",
+            90100,
+            "The request took too long to arrive; the connection is closed.",
+        )
+    }
+
+    /// 90100: a request body larger than the emulator reads (answered 413).
+    pub fn body_too_large(max: usize) -> Self {
+        Self::new(
+            413,
+            "invalid_request",
+            90100,
+            format!("The request body is larger than the emulator accepts ({max} bytes)."),
+        )
+    }
+
+    /// 50196: too many device or authorization codes are waiting to be redeemed (answered 429 with
+    /// `Retry-After`, as Entra throttles).
+    pub fn too_many_pending(what: &str, max: usize) -> Self {
+        Self::new(
+            429,
+            "temporarily_unavailable",
+            50196,
+            format!(
+                "The server terminated an operation because it encountered a loop while processing a request. (Entra emulator: {max} {what} are already waiting to be redeemed; redeem them or let them expire.)"
+            ),
+        )
+    }
+
     /// 90002: the tenant does not exist (token endpoint form).
     pub fn tenant_not_found(tenant: &str) -> Self {
         Self::new(

@@ -32,9 +32,8 @@ impl ConfigFile {
     pub(super) fn read(root: &Path, cwd: &Path) -> anyhow::Result<Self> {
         let path = root.join(DEPLOY_TOML);
         let shown = config::shown(&path, cwd);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => Some(t),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        let text = match config::read_deploy_toml(&path) {
+            Ok(t) => t,
             Err(e) => {
                 let msg = format!("cannot read {}: {e}", shown.display());
                 return Err(Failure::usage(msg).into());

@@ -68,6 +68,11 @@ pub struct LocalState {
     pub artifact_sha256: String,
     /// UTC, RFC 3339.
     pub started_at: String,
+    /// The process's start time (clock ticks since boot, from `/proc/<pid>/stat`): with `pid`, it
+    /// names the process for good, so a reused pid is never signalled. `None` where there is no
+    /// /proc, and in state files written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<u64>,
 }
 
 /// The local target.
@@ -139,66 +144,240 @@ impl Local {
 
 #[cfg(unix)]
 mod proc {
-    use std::path::Path;
+    //! What is known about a process, and signalling it only when it is the server this project
+    //! started. Linux answers from /proc; elsewhere (macOS) only "does the pid exist" is known.
+    use std::path::{Path, PathBuf};
     use std::time::{Duration, Instant};
 
-    /// True when `pid` runs and, where the OS tells us, runs `bootstrap`.
-    pub fn alive(pid: u32, bootstrap: &Path) -> bool {
+    /// Facts from `/proc/<pid>/stat`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Stat {
+        /// `R`, `S`, `T` (stopped), `Z` (zombie), …
+        pub state: char,
+        /// The process group.
+        pub pgrp: i64,
+        /// When it started, in clock ticks since boot: with the pid, it names one process for good
+        /// (a pid can be reused; a pid and its start time cannot).
+        pub start_time: u64,
+    }
+
+    /// True where `/proc` describes processes (Linux).
+    pub fn has_proc() -> bool {
+        Path::new("/proc/self/stat").exists()
+    }
+
+    /// `/proc/<pid>/stat` parsed; `None` when the process does not exist (or there is no /proc).
+    pub fn stat(pid: u32) -> Option<Stat> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // `pid (comm) S ppid pgrp …`: comm may hold spaces and ')', so fields count from the last
+        // ')'. After it: state (field 3), ppid (4), pgrp (5), …, starttime (22).
+        let rest = text.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        Some(Stat {
+            state: fields.first()?.chars().next()?,
+            pgrp: fields.get(2)?.parse().ok()?,
+            start_time: fields.get(19)?.parse().ok()?,
+        })
+    }
+
+    /// The executable `pid` runs (without the ` (deleted)` Linux adds once the file is replaced).
+    fn exe(pid: u32) -> std::io::Result<PathBuf> {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe"))?;
+        let s = exe.to_string_lossy();
+        Ok(PathBuf::from(s.strip_suffix(" (deleted)").unwrap_or(&s)))
+    }
+
+    /// Whether the pid recorded in state.json is the server we started.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Identity {
+        /// It runs our bootstrap and started when we recorded.
+        Ours,
+        /// No such process (or a zombie).
+        Gone,
+        /// Another process: never signalled. Why, in words.
+        NotOurs(String),
+    }
+
+    /// Is `pid` the server started from `bootstrap` (the project's `.pmcp/local/bootstrap`,
+    /// canonical) at `start_time`? Where there is no /proc only existence can be checked.
+    pub fn identify(pid: u32, bootstrap: &Path, start_time: Option<u64>) -> Identity {
         let Ok(p) = libc::pid_t::try_from(pid) else {
-            return false;
+            return Identity::NotOurs(format!("{pid} is not a process id"));
         };
-        // SAFETY: kill with signal 0 only checks that the process exists and may be signalled.
-        if p <= 0 || unsafe { libc::kill(p, 0) } != 0 {
-            return false;
+        if p <= 1 || pid == std::process::id() {
+            return Identity::NotOurs(format!("pid {pid} is not a server process"));
         }
-        let proc_dir = Path::new("/proc").join(pid.to_string());
-        if let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) {
-            // `pid (comm) S …`: the state follows the last ')'.
-            if let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r.trim_start())
-                && rest.starts_with('Z')
-            {
-                return false;
-            }
+        if !has_proc() {
+            // SAFETY: signal 0 only checks that the process exists and may be signalled.
+            return if unsafe { libc::kill(p, 0) } == 0 {
+                Identity::Ours
+            } else {
+                Identity::Gone
+            };
         }
-        match std::fs::read_link(proc_dir.join("exe")) {
+        let Some(st) = stat(pid) else {
+            return Identity::Gone;
+        };
+        if matches!(st.state, 'Z' | 'X' | 'x') {
+            return Identity::Gone;
+        }
+        match exe(pid) {
+            Ok(exe) if exe == bootstrap => {}
             Ok(exe) => {
-                let exe = exe.to_string_lossy();
-                let exe = exe.trim_end_matches(" (deleted)");
-                let want =
-                    std::fs::canonicalize(bootstrap).unwrap_or_else(|_| bootstrap.to_path_buf());
-                Path::new(exe) == want || Path::new(exe) == bootstrap
+                return Identity::NotOurs(format!(
+                    "pid {pid} runs {}, not {}",
+                    exe.display(),
+                    bootstrap.display()
+                ));
             }
-            // Not Linux, or not ours to inspect: trust the pid.
-            Err(_) => true,
+            // A server we started runs as us, so its executable can be read.
+            Err(e) => {
+                return Identity::NotOurs(format!("pid {pid}'s executable cannot be read ({e})"));
+            }
+        }
+        match start_time {
+            Some(t) if t == st.start_time => Identity::Ours,
+            Some(_) => Identity::NotOurs(format!(
+                "pid {pid} started at another time than the recorded server (the pid was reused)"
+            )),
+            None => Identity::NotOurs(format!(
+                "the state file does not record when pid {pid} started, so it cannot be confirmed \
+                 as the server this project started"
+            )),
         }
     }
 
-    /// SIGTERM the process group, wait up to `grace`, then SIGKILL. True if it was running.
-    pub async fn stop(pid: u32, bootstrap: &Path, grace: Duration) -> bool {
-        if !alive(pid, bootstrap) {
-            return false;
-        }
+    /// Send `sig` to the process group `pid` leads (the server and anything it started), or to
+    /// `pid` alone when it leads no group. Only call this for [`Identity::Ours`].
+    fn signal(pid: u32, sig: libc::c_int) {
         let p = pid as libc::pid_t;
-        // SAFETY: signalling a process group we started (checked by `alive`).
+        let leads_group = stat(pid).is_none_or(|s| s.pgrp == i64::from(p));
+        // SAFETY: signalling the server this project started (checked by `identify`), or its group.
         unsafe {
-            if libc::kill(-p, libc::SIGTERM) != 0 {
-                libc::kill(p, libc::SIGTERM);
+            if !leads_group || libc::kill(-p, sig) != 0 {
+                libc::kill(p, sig);
             }
         }
+    }
+
+    /// SIGTERM (and SIGCONT, in case it was stopped) the server, wait up to `grace`, then SIGKILL.
+    /// Signals nothing unless `identify` says it is ours. True if it was running.
+    pub async fn stop(
+        pid: u32,
+        bootstrap: &Path,
+        start_time: Option<u64>,
+        grace: Duration,
+    ) -> bool {
+        if identify(pid, bootstrap, start_time) != Identity::Ours {
+            return false;
+        }
+        signal(pid, libc::SIGTERM);
+        signal(pid, libc::SIGCONT);
         let start = Instant::now();
         while start.elapsed() < grace {
-            if !alive(pid, bootstrap) {
+            if identify(pid, bootstrap, start_time) != Identity::Ours {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        // SAFETY: as above.
-        unsafe {
-            if libc::kill(-p, libc::SIGKILL) != 0 {
-                libc::kill(p, libc::SIGKILL);
-            }
+        if identify(pid, bootstrap, start_time) == Identity::Ours {
+            signal(pid, libc::SIGKILL);
         }
         true
+    }
+
+    /// The inodes of the sockets listening on `port` (IPv4 and IPv6), from /proc/net/tcp{,6}.
+    fn listening_inodes(port: u16) -> Vec<String> {
+        let mut out = Vec::new();
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let Ok(text) = std::fs::read_to_string(table) else {
+                continue;
+            };
+            for line in text.lines().skip(1) {
+                // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+                let f: Vec<&str> = line.split_whitespace().collect();
+                let (Some(local), Some(st), Some(inode)) = (f.get(1), f.get(3), f.get(9)) else {
+                    continue;
+                };
+                let listening = *st == "0A";
+                let on_port = local
+                    .rsplit_once(':')
+                    .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+                    == Some(port);
+                if listening && on_port {
+                    out.push(format!("socket:[{inode}]"));
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `pid` has one of `sockets` open.
+    fn holds(pid: u32, sockets: &[String]) -> bool {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            return false;
+        };
+        fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|l| sockets.iter().any(|s| l.as_os_str() == s.as_str()))
+        })
+    }
+
+    /// Does the server `pid` (or a process of the group it leads) listen on `port`? `None` where
+    /// this cannot be told (no /proc).
+    pub fn owns_port(pid: u32, port: u16) -> Option<bool> {
+        if !has_proc() {
+            return None;
+        }
+        let sockets = listening_inodes(port);
+        if sockets.is_empty() {
+            return Some(false);
+        }
+        if holds(pid, &sockets) {
+            return Some(true);
+        }
+        // A server that hands its listener to a process it started: look through its group.
+        let group = i64::from(pid);
+        let members = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+        Some(
+            members
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .any(|p| {
+                    p != pid && stat(p).is_some_and(|s| s.pgrp == group) && holds(p, &sockets)
+                }),
+        )
+    }
+
+    /// An exclusive lock on `.pmcp/local/lock`, held for a whole deploy or destroy: two at once
+    /// would each start a server and record only one. Released when the value is dropped (or the
+    /// process dies: no stale lock to clean up).
+    pub struct Lock(#[allow(dead_code)] std::fs::File);
+
+    /// Take the lock, waiting for another deploy or destroy of the same project to finish;
+    /// `waiting` is called once if the lock is held.
+    pub async fn lock(path: &Path, mut waiting: impl FnMut()) -> std::io::Result<Lock> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        let mut told = false;
+        loop {
+            // SAFETY: flock on a file descriptor we own.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(Lock(file));
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::WouldBlock {
+                return Err(e);
+            }
+            if !told {
+                waiting();
+                told = true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
@@ -206,17 +385,77 @@ mod proc {
 mod proc {
     use std::path::Path;
     use std::time::Duration;
-    pub fn alive(_pid: u32, _bootstrap: &Path) -> bool {
+    #[derive(Debug, Clone, Copy)]
+    pub struct Stat {
+        pub state: char,
+        pub start_time: u64,
+    }
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Identity {
+        Ours,
+        Gone,
+        NotOurs(String),
+    }
+    pub fn stat(_pid: u32) -> Option<Stat> {
+        None
+    }
+    pub fn identify(_pid: u32, _bootstrap: &Path, _start_time: Option<u64>) -> Identity {
+        Identity::Gone
+    }
+    pub async fn stop(_: u32, _: &Path, _: Option<u64>, _: Duration) -> bool {
         false
     }
-    pub async fn stop(_pid: u32, _bootstrap: &Path, _grace: Duration) -> bool {
-        false
+    pub fn owns_port(_pid: u32, _port: u16) -> Option<bool> {
+        None
+    }
+    pub struct Lock;
+    pub async fn lock(_path: &Path, _waiting: impl FnMut()) -> std::io::Result<Lock> {
+        Ok(Lock)
     }
 }
 
-/// Stop the server recorded in `state` (if it still runs). True when one was stopped.
-pub async fn stop_state(state: &LocalState) -> bool {
-    proc::stop(state.pid, &state.bootstrap, Duration::from_secs(5)).await
+/// The bootstrap a server of this project runs: `<project>/.pmcp/local/bootstrap`, canonical (the
+/// path `/proc/<pid>/exe` shows). Computed from the project, never taken from state.json.
+fn our_bootstrap(project_dir: &Path) -> PathBuf {
+    let dir = project_dir.join(LOCAL_DIR);
+    std::fs::canonicalize(&dir)
+        .unwrap_or(dir)
+        .join(package::BOOTSTRAP)
+}
+
+/// Whether the server recorded in `state` is the one this project started (see [`proc::identify`]).
+fn identify(project_dir: &Path, state: &LocalState) -> proc::Identity {
+    proc::identify(state.pid, &our_bootstrap(project_dir), state.start_time)
+}
+
+/// Stop the server recorded in `state` if it still runs and is the one this project started (a
+/// tampered or stale pid is never signalled). True when one was stopped.
+pub async fn stop_state(project_dir: &Path, state: &LocalState) -> bool {
+    proc::stop(
+        state.pid,
+        &our_bootstrap(project_dir),
+        state.start_time,
+        Duration::from_secs(5),
+    )
+    .await
+}
+
+/// Take `.pmcp/local/lock` for a deploy or destroy (see [`proc::lock`]).
+async fn lock_project(
+    project_dir: &Path,
+    progress: Option<&mut Progress>,
+) -> Result<proc::Lock, TargetError> {
+    let dir = project_dir.join(LOCAL_DIR);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| io_err(&format!("cannot create {}", dir.display()), e))?;
+    let mut progress = progress;
+    proc::lock(&dir.join("lock"), || {
+        if let Some(p) = progress.as_deref_mut() {
+            p.step("waiting for another deploy or destroy of this project to finish");
+        }
+    })
+    .await
+    .map_err(|e| io_err(&format!("cannot lock {}", dir.join("lock").display()), e))
 }
 
 impl Target for Local {
@@ -248,21 +487,59 @@ impl Target for Local {
     ) -> Result<Deployed, TargetError> {
         let t0 = Instant::now();
         let dir = req.project_dir.join(LOCAL_DIR);
+        // One deploy or destroy of this project at a time, from reading the state to writing it:
+        // parallel deploys each started a server and recorded one.
+        let _lock = lock_project(req.project_dir, Some(progress)).await?;
         let previous = read_state(req.project_dir)?;
+        let previous = match previous {
+            Some(old) => match identify(req.project_dir, &old) {
+                proc::Identity::Ours => Some(old),
+                proc::Identity::Gone => None,
+                proc::Identity::NotOurs(why) => {
+                    progress.done(&format!(
+                        "not stopping pid {} from {STATE_JSON}: {why}",
+                        old.pid
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        // A --port that another process holds fails now, while the running server still runs.
+        if let Some(port) = self.settings.port {
+            let held_by_previous = previous.as_ref().is_some_and(|s| s.port == port);
+            if !held_by_previous {
+                TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map_err(|e| {
+                    TargetError::Config {
+                        message: format!(
+                            "port {port} on 127.0.0.1 is not available: {e}{}",
+                            if previous.is_some() {
+                                " (the running local server was left as it is)"
+                            } else {
+                                ""
+                            }
+                        ),
+                        hint: Some(
+                            "choose another with --port, or omit --port for a free one".into(),
+                        ),
+                    }
+                })?;
+            }
+        }
         let previous_port = previous.as_ref().map(|s| s.port);
         if let Some(old) = previous {
             progress.step(&format!(
                 "stopping the running local server (pid {})",
                 old.pid
             ));
-            if stop_state(&old).await {
+            if stop_state(req.project_dir, &old).await {
                 progress.done(&format!(
                     "stopped the previous local server (pid {})",
                     old.pid
                 ));
             }
-            let _ = std::fs::remove_file(req.project_dir.join(STATE_JSON));
         }
+        let _ = std::fs::remove_file(req.project_dir.join(STATE_JSON));
         progress.step("starting the server on 127.0.0.1");
         let bootstrap = dir.join(package::BOOTSTRAP);
         let artifact_path = req.artifact.path.clone();
@@ -311,26 +588,47 @@ impl Target for Local {
             .spawn()
             .map_err(|e| io_err(&format!("cannot start {}", bootstrap.display()), e))?;
         let pid = child.id();
+        let start_time = proc::stat(pid).map(|s| s.start_time);
+        let bootstrap_canonical = our_bootstrap(req.project_dir);
+        let stop_child = || {
+            let b = bootstrap_canonical.clone();
+            async move { proc::stop(pid, &b, start_time, Duration::from_secs(2)).await }
+        };
         let started = Instant::now();
+        let mut someone_else = false;
         loop {
             if let Ok(Some(status)) = child.try_wait() {
                 return Err(TargetError::Failed {
                     message: format!(
-                        "the server exited during startup ({status}); last lines of {}:\n{}",
+                        "the server exited during startup ({status}){}; last lines of {}:\n{}",
+                        if someone_else {
+                            format!(" while another process answered on port {port}")
+                        } else {
+                            String::new()
+                        },
                         log.display(),
                         last_lines(&log, 20)
                     ),
                 });
             }
+            // Ready when our child (still running) owns the port that accepts: a connection that
+            // reaches another process on that port proves nothing about our server.
             if accepts(port) {
-                break;
+                match proc::owns_port(pid, port) {
+                    Some(true) | None => break,
+                    Some(false) => someone_else = true,
+                }
             }
             if started.elapsed() >= self.settings.ready_timeout {
-                proc::stop(pid, &bootstrap, Duration::from_secs(2)).await;
+                stop_child().await;
                 let _ = child.try_wait();
                 return Err(TargetError::Timeout {
                     waited_secs: started.elapsed().as_secs_f64(),
-                    last_status: format!("not accepting connections on 127.0.0.1:{port}"),
+                    last_status: if someone_else {
+                        format!("another process, not the server, answers on 127.0.0.1:{port}")
+                    } else {
+                        format!("not accepting connections on 127.0.0.1:{port}")
+                    },
                     hint: format!(
                         "the server must listen on $HOST:$PORT; see {} (it was stopped)",
                         log.display()
@@ -349,12 +647,13 @@ impl Target for Local {
             bootstrap: bootstrap.clone(),
             artifact_sha256: req.artifact.sha256.clone(),
             started_at: crate::ui::rfc3339(std::time::SystemTime::now()),
+            start_time,
         };
         let json = serde_json::to_vec_pretty(&state).expect("state serializes");
         if let Err(e) = crate::ui::write_atomic(&req.project_dir.join(STATE_JSON), &json) {
             // Unrecorded, the server could never be found again by status or destroy: stop it
             // rather than leave it running untracked.
-            proc::stop(pid, &bootstrap, Duration::from_secs(2)).await;
+            stop_child().await;
             let _ = child.try_wait();
             return Err(io_err(
                 &format!("cannot write {STATE_JSON} (the server was stopped)"),
@@ -380,6 +679,7 @@ impl Target for Local {
 
     async fn destroy(&self, project_dir: &Path) -> Result<Destroyed, TargetError> {
         let target = TargetKind::Local.to_string();
+        let _lock = lock_project(project_dir, None).await?;
         let Some(state) = read_state(project_dir)? else {
             let _ = record::remove(project_dir, TargetKind::Local);
             return Ok(Destroyed {
@@ -388,7 +688,8 @@ impl Target for Local {
                 detail: "no local server is recorded for this project".into(),
             });
         };
-        let stopped = stop_state(&state).await;
+        let identity = identify(project_dir, &state);
+        let stopped = identity == proc::Identity::Ours && stop_state(project_dir, &state).await;
         std::fs::remove_file(project_dir.join(STATE_JSON))
             .map_err(|e| io_err(&format!("cannot remove {STATE_JSON}"), e))?;
         record::remove(project_dir, TargetKind::Local)
@@ -396,16 +697,19 @@ impl Target for Local {
         Ok(Destroyed {
             target,
             removed: true,
-            detail: if stopped {
-                format!(
+            detail: match identity {
+                _ if stopped => format!(
                     "stopped the local server (pid {}, port {})",
                     state.pid, state.port
-                )
-            } else {
-                format!(
+                ),
+                proc::Identity::NotOurs(why) => format!(
+                    "did not signal pid {}: {why}; its state was removed (stop the server by hand if it still runs)",
+                    state.pid
+                ),
+                _ => format!(
                     "the local server (pid {}) was no longer running; its state was removed",
                     state.pid
-                )
+                ),
             },
         })
     }
@@ -419,11 +723,19 @@ impl Target for Local {
                 ..Default::default()
             });
         };
-        let running = proc::alive(s.pid, &s.bootstrap);
-        let state = match (running, running && accepts(s.port)) {
-            (true, true) => "running",
-            (true, false) => "not accepting connections",
-            (false, _) => "stopped",
+        let identity = identify(project_dir, &s);
+        let suspended = proc::stat(s.pid).is_some_and(|st| matches!(st.state, 'T' | 't'));
+        // A stopped (SIGSTOP) server still completes TCP handshakes from its backlog: it is not
+        // "running" for that.
+        let state = match identity {
+            proc::Identity::Ours if suspended => "suspended (stopped by a signal)",
+            proc::Identity::Ours
+                if accepts(s.port) && proc::owns_port(s.pid, s.port) != Some(false) =>
+            {
+                "running"
+            }
+            proc::Identity::Ours => "not accepting connections",
+            proc::Identity::Gone | proc::Identity::NotOurs(_) => "stopped",
         };
         Ok(StatusEntry {
             target,
@@ -432,12 +744,15 @@ impl Target for Local {
             deployment_id: Some(s.pid.to_string()),
             artifact_sha256: Some(s.artifact_sha256),
             deployed_at: Some(s.started_at),
-            detail: Some(format!(
-                "pid {}, port {}, log {}",
-                s.pid,
-                s.port,
-                s.log.display()
-            )),
+            detail: Some(match identity {
+                proc::Identity::NotOurs(why) => format!(
+                    "pid {} is not the server this project started ({why}), port {}, log {}",
+                    s.pid,
+                    s.port,
+                    s.log.display()
+                ),
+                _ => format!("pid {}, port {}, log {}", s.pid, s.port, s.log.display()),
+            }),
         })
     }
 }

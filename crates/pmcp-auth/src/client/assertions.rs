@@ -277,13 +277,22 @@ impl TokenClient {
                 detail: format!("could not reach {shown}: {}", error_chain(&e)),
             })?;
         let status = resp.status();
+        if status.is_redirection() {
+            // The request carried the runner's bearer token: never follow it elsewhere.
+            return Err(CredentialError::GitHubIdToken {
+                detail: format!(
+                    "{shown} answered HTTP {} (a redirect); the request token is not re-sent elsewhere",
+                    status.as_u16()
+                ),
+            });
+        }
         let body = resp.text().await.unwrap_or_default();
         if !status.is_success() {
             return Err(CredentialError::GitHubIdToken {
                 detail: format!(
                     "{shown} answered HTTP {}: {}",
                     status.as_u16(),
-                    quote(&body)
+                    quote(&crate::secret::scrub(&body, &[oidc.request_token.secret()]))
                 ),
             });
         }

@@ -185,6 +185,18 @@ pub enum CredentialError {
         /// What broke: timed out, connection refused, a DNS error, the answer cut short.
         detail: String,
     },
+    /// The server answered with a redirect (HTTP 3xx). Token requests carry credentials (client
+    /// secrets, assertions, device codes), so they are never re-sent to another address: the
+    /// request went only to `url`.
+    #[error("{url} answered HTTP {status} (a redirect{}); cargo-pmcp does not follow redirects with credentials, so nothing was sent elsewhere", location.as_deref().map(|l| format!(" to {l}")).unwrap_or_default())]
+    Redirected {
+        /// The URL that answered 3xx (the one the request was sent to).
+        url: String,
+        /// The 3xx status.
+        status: u16,
+        /// Where it pointed (its `Location`), when it said.
+        location: Option<String>,
+    },
     /// An answer that is not what the protocol says.
     #[error("unexpected answer from {url} (HTTP {status}): {detail}")]
     InvalidResponse {
@@ -245,6 +257,7 @@ impl CredentialError {
             CredentialError::Entra(e) => e.aadsts(),
             CredentialError::OAuth { error, .. } => error.clone(),
             CredentialError::Network { .. } => "network".into(),
+            CredentialError::Redirected { .. } => "redirected".into(),
             CredentialError::InvalidResponse { .. } => "invalid_response".into(),
             CredentialError::Certificate { .. } => "certificate".into(),
             CredentialError::FederatedTokenFile { .. } => "federated_token_file".into(),
@@ -267,14 +280,27 @@ impl CredentialError {
 
 /// Classify a non-2xx token-endpoint answer: Entra's error body (with the assertion we presented and
 /// the client id), else any OAuth error object, else an unexpected answer quoting the body.
+///
+/// Every text taken from the answer is scrubbed of `secrets` (the secret values the request
+/// carried) and of anything shaped like a JWT: a server that echoes what it was sent
+/// (`invalid client_secret <the secret>`) must not get it printed to a CI log.
 pub(super) fn error_answer(
     url: &str,
     client_id: &str,
     status: u16,
     body: &str,
     identity: Option<AssertionIdentity>,
+    secrets: &[&str],
 ) -> CredentialError {
+    let scrub = |t: &str| crate::secret::scrub(t, secrets);
     if let Some(mut e) = EntraTokenError::parse(status, body) {
+        e.error = scrub(&e.error);
+        e.message = scrub(&e.message);
+        e.claims = e.claims.as_deref().map(scrub);
+        e.error_uri = e.error_uri.as_deref().map(scrub);
+        e.trace_id = e.trace_id.as_deref().map(scrub);
+        e.correlation_id = e.correlation_id.as_deref().map(scrub);
+        e.timestamp = e.timestamp.as_deref().map(scrub);
         e.assertion = identity;
         e.client_id = Some(client_id.to_string());
         return CredentialError::Entra(Box::new(e));
@@ -288,8 +314,8 @@ pub(super) fn error_answer(
         return CredentialError::OAuth {
             url: url.into(),
             status,
-            error,
-            description: error_description,
+            error: scrub(&error),
+            description: error_description.as_deref().map(scrub),
         };
     }
     CredentialError::InvalidResponse {
@@ -298,7 +324,8 @@ pub(super) fn error_answer(
         detail: if body.trim().is_empty() {
             "empty body".into()
         } else {
-            quote(body)
+            // Scrubbed before it is cut short, so no prefix of a secret survives the cut.
+            quote(&scrub(body))
         },
     }
 }

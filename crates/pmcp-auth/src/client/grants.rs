@@ -98,6 +98,7 @@ impl TokenClient {
                 status,
                 &body,
                 None,
+                &[],
             ));
         }
         let raw: RawDeviceAuthorization =
@@ -138,7 +139,7 @@ impl TokenClient {
             ];
             let (status, body) = self.post_form(token_endpoint, &form).await?;
             if (200..300).contains(&status) {
-                return self.parse_token(token_endpoint, status, &body);
+                return self.parse_token(token_endpoint, status, &body, &form);
             }
             let oauth_error = oauth_error(&body);
             match oauth_error.as_deref() {
@@ -150,7 +151,16 @@ impl TokenClient {
                 Some("authorization_declined") | Some("access_denied") => {
                     return Err(CredentialError::AuthorizationDeclined);
                 }
-                _ => return Err(error_answer(token_endpoint, client_id, status, &body, None)),
+                _ => {
+                    return Err(error_answer(
+                        token_endpoint,
+                        client_id,
+                        status,
+                        &body,
+                        None,
+                        &[auth.device_code.secret()],
+                    ));
+                }
             }
             if (self.now)() + interval >= deadline {
                 return Err(CredentialError::DeviceCodeExpired);
@@ -168,9 +178,12 @@ impl TokenClient {
     ) -> Result<AccessToken, CredentialError> {
         let (status, body) = self.post_form(url, form).await?;
         if (200..300).contains(&status) {
-            self.parse_token(url, status, &body)
+            self.parse_token(url, status, &body, form)
         } else {
-            Err(error_answer(url, client_id, status, &body, identity))
+            let secrets = secrets_in(form);
+            Err(error_answer(
+                url, client_id, status, &body, identity, &secrets,
+            ))
         }
     }
 
@@ -191,6 +204,11 @@ impl TokenClient {
                 detail: error_chain(&e),
             })?;
         let status = resp.status().as_u16();
+        // The client does not follow redirects (a 307 would re-send this form, secret and all, to
+        // wherever it points); a 3xx is an error naming the URL that answered it.
+        if resp.status().is_redirection() {
+            return Err(redirected(url, &resp));
+        }
         let body = resp.text().await.map_err(|e| CredentialError::Network {
             url: url.into(),
             detail: format!("the answer broke off: {}", error_chain(&e)),
@@ -198,11 +216,12 @@ impl TokenClient {
         Ok((status, body))
     }
 
-    fn parse_token(
+    fn parse_token<V: AsRef<str>>(
         &self,
         url: &str,
         status: u16,
         body: &str,
+        form: &[(&str, V)],
     ) -> Result<AccessToken, CredentialError> {
         #[derive(Deserialize)]
         struct Raw {
@@ -220,7 +239,11 @@ impl TokenClient {
             serde_json::from_str(body).map_err(|e| CredentialError::InvalidResponse {
                 url: url.into(),
                 status,
-                detail: format!("not a token answer ({e})"),
+                // serde's message may quote a value of the answer: scrub it.
+                detail: crate::secret::scrub(
+                    &format!("not a token answer ({e})"),
+                    &secrets_in(form),
+                ),
             })?;
         let token = SecretString::new(raw.access_token);
         self.secret(&token);
@@ -253,6 +276,9 @@ impl TokenClient {
                 detail: error_chain(&e),
             })?;
         let status = resp.status();
+        if status.is_redirection() {
+            return Err(redirected(&url, &resp));
+        }
         let body = resp.text().await.unwrap_or_default();
         if !status.is_success() {
             return Err(CredentialError::Discovery {
@@ -306,6 +332,39 @@ impl TokenClient {
             token_endpoint,
             device_authorization_endpoint: doc.device_authorization_endpoint,
         })
+    }
+}
+
+/// The form fields whose values are secrets: scrubbed from any message built from the answer.
+const SECRET_FIELDS: [&str; 8] = [
+    "client_secret",
+    "client_assertion",
+    "assertion",
+    "device_code",
+    "refresh_token",
+    "code",
+    "code_verifier",
+    "password",
+];
+
+/// The secret values a form carries (see [`SECRET_FIELDS`]).
+fn secrets_in<'a, V: AsRef<str>>(form: &'a [(&str, V)]) -> Vec<&'a str> {
+    form.iter()
+        .filter(|(k, _)| SECRET_FIELDS.contains(k))
+        .map(|(_, v)| v.as_ref())
+        .collect()
+}
+
+/// A 3xx answer as an error: the URL that answered and where it pointed (scrubbed: a `Location`
+/// is the server's text).
+pub(super) fn redirected(url: &str, resp: &reqwest::Response) -> CredentialError {
+    CredentialError::Redirected {
+        url: url.to_string(),
+        status: resp.status().as_u16(),
+        location: resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|l| crate::secret::scrub(&String::from_utf8_lossy(l.as_bytes()), &[])),
     }
 }
 
@@ -399,6 +458,114 @@ mod tests {
         let masked = masked.lock().unwrap();
         assert!(masked.contains(&"s3cr3t-value".to_string()));
         assert!(masked.contains(&"eyJ.the-access-token.sig".to_string()));
+    }
+
+    /// A token endpoint that answers 307 to another loopback server: the secret (and the assertion
+    /// of on-behalf-of, and the device code) never reach the second server, and the error names the
+    /// URL that answered 3xx.
+    #[tokio::test]
+    async fn a_redirect_from_the_token_endpoint_is_refused_and_nothing_is_re_sent() {
+        let elsewhere = Loopback::start(Arc::new(|_| token_ok())).await;
+        let target = format!("{}/stolen", elsewhere.base);
+        let t2 = target.clone();
+        let srv = Loopback::start(Arc::new(move |_| (307, t2.clone()))).await;
+        let url = format!("{}/t1/oauth2/v2.0/token", srv.base);
+        let client = TokenClient::new();
+        let e = client
+            .client_credentials(
+                ClientCredentialsRequest {
+                    token_endpoint: &url,
+                    client_id: "app-1",
+                    scope: Some("api://app-1/.default"),
+                    resource: None,
+                    audience: None,
+                },
+                &ClientCredential::Secret(SecretString::new("s3cr3t-value")),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "redirected");
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(&format!("{url} answered HTTP 307")),
+            "{msg}"
+        );
+        assert!(msg.contains(&target), "{msg}");
+        let e = client
+            .on_behalf_of(
+                &url,
+                "api-1",
+                &ClientCredential::Secret(SecretString::new("api-secret")),
+                &SecretString::new("user.token.sig"),
+                "https://graph.microsoft.com/.default",
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, CredentialError::Redirected { status: 307, .. }),
+            "{e:?}"
+        );
+        // Discovery (the same 307 to the other server) is refused the same way.
+        let e = client.discover(&srv.base).await.unwrap_err();
+        assert_eq!(e.code(), "redirected", "{e}");
+        assert_eq!(srv.seen().len(), 3);
+        assert!(elsewhere.seen().is_empty(), "{:?}", elsewhere.seen());
+    }
+
+    /// A token endpoint that echoes what it was sent: the secret, the user's assertion and any JWT
+    /// are scrubbed from the error (and so from what the CLI prints and its `--json`).
+    #[tokio::test]
+    async fn secrets_echoed_in_an_error_answer_are_scrubbed() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlLXZhbHVl";
+        let srv = Loopback::start(Arc::new(move |req: &Seen| {
+            let echoed = req.body.clone();
+            if req.target.starts_with("/oauth") {
+                let desc = format!(
+                    "invalid token {}; you sent {echoed}",
+                    req.form()["assertion"]
+                );
+                return (
+                    400,
+                    serde_json::json!({"error": "invalid_grant", "error_description": desc})
+                        .to_string(),
+                );
+            }
+            if req.target.starts_with("/entra") {
+                return (
+                    401,
+                    entra_error(
+                        7000215,
+                        "invalid_client",
+                        &format!("Invalid client secret provided: {echoed}"),
+                    ),
+                );
+            }
+            (
+                500,
+                format!("<html>upstream said: {echoed} and {jwt}</html>"),
+            )
+        }))
+        .await;
+        let secret = "Zq8~Q.s3cr3t_VALUE~with~tildes";
+        let user = jwt;
+        let client = TokenClient::new();
+        for path in ["/oauth/token", "/entra/token", "/html/token"] {
+            let e = client
+                .on_behalf_of(
+                    &format!("{}{path}", srv.base),
+                    "api-1",
+                    &ClientCredential::Secret(SecretString::new(secret)),
+                    &SecretString::new(user),
+                    "https://graph.microsoft.com/.default",
+                )
+                .await
+                .unwrap_err();
+            let shown = format!("{e} {e:?} {}", serde_json::to_string(&e.entra()).unwrap());
+            assert!(!shown.contains("s3cr3t"), "{path}: {shown}");
+            assert!(!shown.contains("eyJ"), "{path}: {shown}");
+            assert!(!shown.contains("c2lnbmF0dXJl"), "{path}: {shown}");
+            assert!(shown.contains("[redacted]"), "{path}: {shown}");
+        }
     }
 
     #[tokio::test]

@@ -165,9 +165,12 @@ impl Default for TokenClient {
 }
 
 impl TokenClient {
-    /// A client with a 30 s timeout, the system clock and real sleeps.
+    /// A client with a 30 s timeout, the system clock and real sleeps. It follows no redirect:
+    /// token requests carry secrets, and a 307 would re-send them to wherever it points, so a 3xx
+    /// answer is [`CredentialError::Redirected`], naming the URL that answered it.
     pub fn new() -> Self {
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("cargo-pmcp/", env!("CARGO_PKG_VERSION")))
@@ -176,7 +179,9 @@ impl TokenClient {
         Self::with_http(http)
     }
 
-    /// A client on your own `reqwest::Client`.
+    /// A client on your own `reqwest::Client`. Build it with
+    /// `.redirect(reqwest::redirect::Policy::none())`: a client that follows redirects re-sends
+    /// the request's secrets before this crate sees the answer (a 3xx it is handed is refused).
     pub fn with_http(http: reqwest::Client) -> Self {
         Self {
             http,

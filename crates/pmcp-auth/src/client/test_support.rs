@@ -34,7 +34,8 @@ impl Seen {
 
 pub(super) type Handler = Arc<dyn Fn(&Seen) -> (u16, String) + Send + Sync>;
 
-/// A server on 127.0.0.1:0 that records every request and answers JSON from `handler`.
+/// A server on 127.0.0.1:0 that records every request and answers JSON from `handler`; a 3xx
+/// answer's body is sent as its `Location` instead (a redirecting endpoint).
 pub(super) struct Loopback {
     pub(super) base: String,
     seen: Arc<Mutex<Vec<Seen>>>,
@@ -66,9 +67,17 @@ impl Loopback {
                 };
                 let (status, body) = handler(&req);
                 recorded.lock().unwrap().push(req);
+                let status = axum::http::StatusCode::from_u16(status).unwrap();
+                if status.is_redirection() {
+                    return (
+                        status,
+                        [(axum::http::header::LOCATION, body)],
+                        String::new(),
+                    );
+                }
                 (
-                    axum::http::StatusCode::from_u16(status).unwrap(),
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    status,
+                    [(axum::http::header::CONTENT_TYPE, "application/json".into())],
                     body,
                 )
             }

@@ -284,7 +284,7 @@ impl AuthLayer {
             .map_err(|e| format!("`{}` is not a URL: {e}", url.trim()))?;
         if !is_https_or_loopback(url) {
             return Err(format!(
-                "`{}` must be an https:// URL (http:// only for 127.0.0.1/localhost)",
+                "`{}` must be an https:// URL (http:// only for a loopback host: 127.0.0.0/8, [::1], localhost)",
                 url.trim()
             ));
         }
@@ -748,15 +748,10 @@ fn rejection_for<R: From<Bytes>>(
     }
 }
 
-/// Text for a response: never the token, nor any long piece of it.
+/// Text for a response: never the token, nor any long piece of it, nor anything shaped like a JWT
+/// (the crate's one scrubbing function, shared with the token client's errors).
 fn scrub(text: &str, token: &str) -> String {
-    let mut out = text.replace(token, "[token]");
-    for part in token.split('.') {
-        if part.len() >= 16 {
-            out = out.replace(part, "[token]");
-        }
-    }
-    sanitize(&out)
+    crate::secret::scrub(text, &[token])
 }
 
 /// Drop control characters.

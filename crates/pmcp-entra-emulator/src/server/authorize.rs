@@ -165,23 +165,33 @@ pub async fn authorize(
         )
     });
     let code = tokens::opaque(64);
-    state
-        .codes
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(
-            code.clone(),
-            AuthCode {
-                client_id: app.client_id.clone(),
-                tenant_id: tenant.id.clone(),
-                redirect_uri: redirect_uri.to_string(),
-                scope_param: scope.to_string(),
-                upn,
-                challenge,
-                nonce: param(&q, "nonce").map(str::to_string),
-                expires_at: state.now() + CODE_LIFETIME,
-            },
+    let now = state.now();
+    let mut codes = state.codes.lock().unwrap_or_else(|e| e.into_inner());
+    // As device codes: dropped once long expired, and only so many waiting at once.
+    codes.retain(|_, c| c.expires_at + CODE_LIFETIME >= now);
+    if codes.len() >= super::MAX_PENDING_CODES {
+        drop(codes);
+        return redirect_error(
+            &state,
+            redirect_uri,
+            st,
+            &AadError::too_many_pending("authorization codes", super::MAX_PENDING_CODES),
         );
+    }
+    codes.insert(
+        code.clone(),
+        AuthCode {
+            client_id: app.client_id.clone(),
+            tenant_id: tenant.id.clone(),
+            redirect_uri: redirect_uri.to_string(),
+            scope_param: scope.to_string(),
+            upn,
+            challenge,
+            nonce: param(&q, "nonce").map(str::to_string),
+            expires_at: now + CODE_LIFETIME,
+        },
+    );
+    drop(codes);
     let session = uuid::Uuid::new_v4().to_string();
     let mut pairs = vec![("code", code.as_str())];
     if let Some(s) = st {

@@ -117,25 +117,32 @@ fn devicecode(
     };
     drop(cfg);
     let verification_uri = format!("{}/_emulator/device", state.authority_host);
-    state
-        .devices
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(
-            device_code.clone(),
-            DeviceGrant {
-                user_code: code.clone(),
-                client_id: client_id.to_string(),
-                tenant_id,
-                resource: req.resource_id.clone(),
-                scopes: req.scopes.clone(),
-                scope_param,
-                openid: req.openid,
-                expires_at: now + DEVICE_CODE_LIFETIME,
-                state: state_now,
-                v1,
-            },
-        );
+    let mut devices = state.devices.lock().unwrap_or_else(|e| e.into_inner());
+    // Codes are dropped once long expired (an expired one is kept a while, so polling it still
+    // says "expired"), and only so many may wait at once.
+    devices.retain(|_, g| g.expires_at + DEVICE_CODE_LIFETIME >= now);
+    if devices.len() >= super::MAX_PENDING_CODES {
+        return Err(AadError::too_many_pending(
+            "device codes",
+            super::MAX_PENDING_CODES,
+        ));
+    }
+    devices.insert(
+        device_code.clone(),
+        DeviceGrant {
+            user_code: code.clone(),
+            client_id: client_id.to_string(),
+            tenant_id,
+            resource: req.resource_id.clone(),
+            scopes: req.scopes.clone(),
+            scope_param,
+            openid: req.openid,
+            expires_at: now + DEVICE_CODE_LIFETIME,
+            state: state_now,
+            v1,
+        },
+    );
+    drop(devices);
     Ok(axum::Json(json!({
         "user_code": code,
         "device_code": device_code,

@@ -110,6 +110,10 @@ impl ServerState {
             header::CACHE_CONTROL,
             "no-store, no-cache".parse().expect("static header"),
         );
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, "60".parse().expect("static header"));
+        }
         r
     }
 
@@ -143,6 +147,20 @@ fn resolve_tenant(state: &ServerState, segment: &str) -> Result<TenantRef, AadEr
         .map(|t| TenantRef::Known(t.id.clone()))
         .ok_or_else(|| AadError::tenant_not_found(segment))
 }
+
+/// The largest request body read (form posts are a few hundred bytes; client assertions a few KB).
+/// A larger one is answered 413 in Entra's error shape.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The longest `scope` (or `resource`) accepted: codes waiting to be redeemed keep it.
+pub const MAX_SCOPE_LEN: usize = 4 * 1024;
+/// How many device codes, and how many authorization codes, may wait to be redeemed at once
+/// (expired ones are dropped first). More is answered 429 with `Retry-After`.
+pub const MAX_PENDING_CODES: usize = 1_000;
+/// How long a connection may take to send a request's headers, and how long an idle keep-alive
+/// connection stays open: after that it is closed.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long one request may take, body included (a body trickled in slowly is cut off).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A form body (or query string) as name → value.
 type Form = HashMap<String, String>;
@@ -190,6 +208,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .route("/_emulator/device/approve", post(control::control_approve))
         .route("/_emulator/device/decline", post(control::control_decline))
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -222,7 +241,26 @@ async fn observe(
             };
             (r, true)
         }
-        None => (next.run(req).await, false),
+        None => {
+            let resp = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    let mut r = state.error(&AadError::request_timeout());
+                    r.headers_mut()
+                        .insert(header::CONNECTION, "close".parse().expect("static header"));
+                    r
+                }
+            };
+            // axum's own answer to a body over the limit is plain text: answer in Entra's shape.
+            let resp = if resp.status() == StatusCode::PAYLOAD_TOO_LARGE
+                && resp.extensions().get::<AadCode>().is_none()
+            {
+                state.error(&AadError::body_too_large(MAX_BODY_BYTES))
+            } else {
+                resp
+            };
+            (resp, false)
+        }
     };
     state.observer.publish(RequestEvent {
         method,
@@ -245,7 +283,11 @@ async fn not_found() -> Response {
 }
 
 /// Serve `state` on `listener` until the returned sender fires or is dropped; the task ends when
-/// the server has shut down gracefully.
+/// every connection has finished.
+///
+/// HTTP/1.1 through hyper with a timer, so a connection that sends no complete request headers
+/// within [`HEADER_READ_TIMEOUT`] (a silent socket, a slow-loris, an idle keep-alive) is closed;
+/// `axum::serve` has no such timeout.
 pub(crate) fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<ServerState>,
@@ -253,14 +295,47 @@ pub(crate) fn serve(
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
 ) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
     let app = router(state);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        let mut conns = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = &mut rx => break,
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else {
+                        // Out of file descriptors, say: wait a little rather than spin.
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        continue;
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let service = TowerToHyperService::new(app.clone());
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    let mut stop = stop_rx.clone();
+                    conns.spawn(async move {
+                        tokio::pin!(conn);
+                        tokio::select! {
+                            _ = conn.as_mut() => {}
+                            _ = stop.changed() => {
+                                conn.as_mut().graceful_shutdown();
+                                let _ = conn.await;
+                            }
+                        }
+                    });
+                }
+            }
+        }
+        let _ = stop_tx.send(true);
+        while conns.join_next().await.is_some() {}
     });
     (tx, task)
 }

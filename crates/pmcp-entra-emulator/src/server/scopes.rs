@@ -26,6 +26,9 @@ pub(super) fn parse_scopes(
     scope: &str,
     client_credentials: bool,
 ) -> Result<Requested, AadError> {
+    if scope.len() > super::MAX_SCOPE_LEN {
+        return Err(AadError::scope_too_long(scope.len(), super::MAX_SCOPE_LEN));
+    }
     let mut resource_id: Option<String> = None;
     let mut names = Vec::new();
     let mut default = false;
@@ -97,6 +100,12 @@ pub(super) fn parse_resource(
     tenant: &TenantConfig,
     resource_id: &str,
 ) -> Result<Requested, AadError> {
+    if resource_id.len() > super::MAX_SCOPE_LEN {
+        return Err(AadError::scope_too_long(
+            resource_id.len(),
+            super::MAX_SCOPE_LEN,
+        ));
+    }
     let resource = tenant.resource(resource_id).cloned().ok_or_else(|| {
         AadError::unknown_resource(resource_id, tenant.domain.as_deref().unwrap_or(&tenant.id))
     })?;
