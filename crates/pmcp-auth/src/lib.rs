@@ -33,6 +33,7 @@
 //! never advise a command to run (that is the CLI's job).
 #![warn(missing_docs)]
 
+mod b64;
 mod claims;
 mod clock;
 pub mod dangerous;
