@@ -44,6 +44,7 @@ mod error;
 mod jwks;
 mod permissions;
 mod secret;
+mod token_cache;
 mod validator;
 
 #[cfg(feature = "client")]
