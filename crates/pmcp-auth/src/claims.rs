@@ -313,7 +313,9 @@ impl<'de> ClaimsView<'de> {
             sub: text(&self.sub).unwrap_or_default(),
             iss: text(&self.iss).unwrap_or_default(),
             aud: match &self.aud {
-                Field::Strs(v) => ClaimAudience::Multiple(v.iter().map(|s| s.to_string()).collect()),
+                Field::Strs(v) => {
+                    ClaimAudience::Multiple(v.iter().map(|s| s.to_string()).collect())
+                }
                 other => ClaimAudience::Single(text(other).unwrap_or_default()),
             },
             exp: number(&self.exp).unwrap_or_default(),
@@ -404,9 +406,12 @@ pub(crate) fn parse_claims_view(bytes: &[u8]) -> Option<ClaimsView<'_>> {
 }
 
 fn parse_view<'de, S: Slots<'de>>(bytes: &'de [u8]) -> Option<S> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let view = de::Deserializer::deserialize_any(&mut de, TopVisitor(std::marker::PhantomData))
-        .ok()?;
+    // UTF-8 checked once for the whole object (the map reader checks each string; invalid UTF-8
+    // anywhere fails both), so serde_json reads strings without checking them again.
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let view =
+        de::Deserializer::deserialize_any(&mut de, TopVisitor(std::marker::PhantomData)).ok()?;
     de.end().ok()?;
     Some(view)
 }
@@ -434,6 +439,14 @@ impl<'de> RepeatCheck<'de> {
             self.security |= 1 << i;
         }
         Ok(())
+    }
+
+    fn push(&mut self, key: Cow<'de, str>) {
+        if self.keys.capacity() == 0 {
+            // One allocation for a typical token's other claims, instead of growing 4, 8, 16.
+            self.keys.reserve(16);
+        }
+        self.keys.push(key);
     }
 
     fn finish<E: de::Error>(mut self) -> Result<(), E> {
@@ -470,7 +483,7 @@ impl<'de, S: Slots<'de>> Visitor<'de> for TopVisitor<S> {
                     *field = access.next_value_seed(FieldSeed)?;
                 }
                 None => {
-                    repeats.keys.push(key);
+                    repeats.push(key);
                     access.next_value_seed(SkipSeed)?;
                 }
             }
@@ -676,7 +689,7 @@ impl<'de> Visitor<'de> for SkipSeed {
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
         let mut repeats = RepeatCheck::default();
         while let Some(key) = access.next_key_seed(KeySeed)? {
-            repeats.keys.push(key);
+            repeats.push(key);
             access.next_value_seed(SkipSeed)?;
         }
         repeats.finish()
@@ -1039,7 +1052,13 @@ mod tests {
             readers_agree(&input);
             // Duplicate an existing member (exact, or a security claim in other case).
             let text = String::from_utf8_lossy(&base).into_owned();
-            let member = ["\"tid\":\"t\"", "\"TID\":\"t\"", "\"name\":\"n\"", "\"aio\":1", "\"Exp\":2"][next(5)];
+            let member = [
+                "\"tid\":\"t\"",
+                "\"TID\":\"t\"",
+                "\"name\":\"n\"",
+                "\"aio\":1",
+                "\"Exp\":2",
+            ][next(5)];
             let dup = text.replacen('{', &format!("{{{member},"), 1);
             readers_agree(dup.as_bytes());
         }
@@ -1085,7 +1104,10 @@ mod tests {
             r#"{"_claim_names":[]}"#,
             r#"{"ver":2}"#,
         ] {
-            assert!(!parse_claims_view(odd.as_bytes()).unwrap().is_plain(), "{odd}");
+            assert!(
+                !parse_claims_view(odd.as_bytes()).unwrap().is_plain(),
+                "{odd}"
+            );
         }
     }
 
@@ -1097,11 +1119,26 @@ mod tests {
             let mixed: String = c
                 .chars()
                 .enumerate()
-                .map(|(k, ch)| if k % 2 == 0 { ch.to_ascii_uppercase() } else { ch })
+                .map(|(k, ch)| {
+                    if k % 2 == 0 {
+                        ch.to_ascii_uppercase()
+                    } else {
+                        ch
+                    }
+                })
                 .collect();
             assert_eq!(security_claim(&mixed), Some(i));
         }
-        for other in ["", "ti", "tidx", "name", "rolesx", "gróups", "t\u{130}d", "tİd"] {
+        for other in [
+            "",
+            "ti",
+            "tidx",
+            "name",
+            "rolesx",
+            "gróups",
+            "t\u{130}d",
+            "tİd",
+        ] {
             assert_eq!(
                 security_claim(other),
                 CASE_INSENSITIVE_CLAIMS

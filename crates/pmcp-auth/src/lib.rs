@@ -64,4 +64,4 @@ pub use jwks::KeyCacheStatus;
 pub use middleware::AuthLayer;
 pub use permissions::{AuthContext, GroupPermissionMapper};
 pub use secret::SecretString;
-pub use validator::{JwtValidator, JwtValidatorConfig};
+pub use validator::{JwtValidator, JwtValidatorConfig, VerifiedTokenCacheStatus};
