@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use pmcp_auth::middleware::{AuthLayer, BoxFuture, TokenAuthenticator};
 use pmcp_auth::{
-    AuthContext, AuthError, EntraConfig, JwtValidator, JwtValidatorConfig, SecretString,
+    AuthContext, AuthError, EntraConfig, GroupPermissionMapper, JwtValidator, JwtValidatorConfig,
+    SecretString,
 };
 use pmcp_entra_emulator::{Emulator, EmulatorConfig};
 use pmcp_example_server::{ServerState, app};
@@ -57,7 +58,20 @@ async fn run() {
     let token = fetch_token(&emu.authority_host(), &emu.tenant_id(), &emu.client_id()).await;
 
     let plain = serve(app(state(), None)).await;
+    // The default layer: the validator remembers verified tokens (cache on).
     let layered = serve(app(state(), Some(AuthLayer::entra(&entra)))).await;
+    // The same with the verified-token cache off: every request verifies the signature.
+    let mut no_cache = JwtValidatorConfig::from_entra(&entra);
+    no_cache.verified_token_cache_entries = 0;
+    let layered_no_cache = serve(app(
+        state(),
+        Some(AuthLayer::new(
+            no_cache,
+            &entra,
+            GroupPermissionMapper::empty(),
+        )),
+    ))
+    .await;
     // The same layer with a check that accepts any token as a fixed caller: the layer's own cost
     // (header parsing, extensions, the larger whoami answer) without the signature verification.
     let fixed = serve(app(
@@ -74,11 +88,16 @@ async fn run() {
     println!(
         "middleware bench: {rounds} rounds × {requests} requests per scenario, {concurrency} connections, loopback, tools/call whoami"
     );
-    let scenarios: [(&str, &str, Option<&str>); 4] = [
+    let scenarios: [(&str, &str, Option<&str>); 5] = [
         ("without the layer", &plain, None),
         ("AuthLayer, valid token", &layered, Some(&token)),
         ("AuthLayer, no token (401)", &layered, None),
         ("layer with a no-op token check", &fixed, Some(&token)),
+        (
+            "AuthLayer, valid token, cache off",
+            &layered_no_cache,
+            Some(&token),
+        ),
     ];
     // Warm-up: connections, the key cache.
     for (_, base, bearer) in &scenarios {
@@ -132,8 +151,11 @@ async fn run() {
             st.join(" ")
         );
     }
-    // The validator alone, on this thread: what the layer adds beyond HTTP.
-    let validator = JwtValidator::new(JwtValidatorConfig::from_entra(&entra));
+    // The validator alone, on this thread: what the layer adds beyond HTTP. Cache off, so every
+    // call does the full validation (with the cache on it would measure a hit).
+    let mut config = JwtValidatorConfig::from_entra(&entra);
+    config.verified_token_cache_entries = 0;
+    let validator = JwtValidator::new(config);
     validator
         .validate(&token)
         .await
@@ -145,7 +167,9 @@ async fn run() {
     }
     let per = t.elapsed().as_secs_f64() * 1e6 / n as f64;
     println!();
-    println!("JwtValidator::validate alone (cached keys, one thread): {per:.1} µs per token");
+    println!(
+        "JwtValidator::validate alone (cached keys, cache off, one thread): {per:.1} µs per token"
+    );
     let t = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
@@ -163,7 +187,7 @@ async fn run() {
     }
     let total = (n / concurrency) * concurrency;
     println!(
-        "JwtValidator::validate from {concurrency} tasks on the runtime: {:.0} tokens/s",
+        "JwtValidator::validate (cache off) from {concurrency} tasks on the runtime: {:.0} tokens/s",
         total as f64 / t.elapsed().as_secs_f64()
     );
 
@@ -175,7 +199,17 @@ async fn run() {
         ("median", &median as &dyn Fn(&[f64]) -> f64),
         ("best round", &best),
     ] {
-        let (plain, valid, noop) = (pick(&runs[0]), pick(&runs[1]), pick(&runs[3]));
+        let (plain, valid, noop, uncached) = (
+            pick(&runs[0]),
+            pick(&runs[1]),
+            pick(&runs[3]),
+            pick(&runs[4]),
+        );
+        println!(
+            "{what}: a validated request costs {:.2}× the layer with a no-op check (cache on), {:.2}× with the cache off",
+            noop / valid,
+            noop / uncached,
+        );
         println!(
             "{what}: valid token {:.2}× the throughput without the layer; machine time per request ({cores} cores / req/s): {:.0} µs without, {:.0} µs with a no-op check (+{:.0}), {:.0} µs with validation (+{:.0})",
             valid / plain,

@@ -324,7 +324,14 @@ pub struct Snapshot {
     pub issuer_v1: Option<String>,
     /// When the keys were fetched (clock seconds).
     pub fetched_at: u64,
+    /// Identifies this snapshot among every snapshot the process has stored (assigned when the
+    /// key cache stores it; 0 before). A verified-token cache entry is only usable under the
+    /// snapshot it was verified with, so replaced keys or issuers invalidate it.
+    pub generation: u64,
 }
+
+/// Source of [`Snapshot::generation`]: unique in the process, never 0.
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 /// A public view of the cache's state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -451,7 +458,8 @@ impl KeyCache {
         self.last_attempt_at.store(now.max(1), Ordering::Release);
         let result = fetch().await;
         let out = match result {
-            Ok(snapshot) => {
+            Ok(mut snapshot) => {
+                snapshot.generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
                 let snapshot = Arc::new(snapshot);
                 self.current.store(Some(snapshot.clone()));
                 *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;

@@ -33,6 +33,7 @@
 //! never advise a command to run (that is the CLI's job).
 #![warn(missing_docs)]
 
+mod b64;
 mod claims;
 mod clock;
 pub mod dangerous;
@@ -43,6 +44,7 @@ mod error;
 mod jwks;
 mod permissions;
 mod secret;
+mod token_cache;
 mod validator;
 
 #[cfg(feature = "client")]
@@ -62,4 +64,4 @@ pub use jwks::KeyCacheStatus;
 pub use middleware::AuthLayer;
 pub use permissions::{AuthContext, GroupPermissionMapper};
 pub use secret::SecretString;
-pub use validator::{JwtValidator, JwtValidatorConfig};
+pub use validator::{JwtValidator, JwtValidatorConfig, VerifiedTokenCacheStatus};

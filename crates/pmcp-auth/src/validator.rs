@@ -3,6 +3,7 @@
 //! the issuer's JWK set (cached, see [`super::jwks`]), issuer from OpenID discovery, audience,
 //! lifetime with our own clock, strict claims JSON, and Entra's tenant and version rules.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,13 +12,18 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
-use super::claims::{EntraClaims, StrictJsonError, parse_object_strict};
+use super::b64;
+use super::claims::{
+    ClaimsView, EntraClaims, Field, HeaderView, StrictJsonError, parse_claims_view,
+    parse_header_view, parse_object_strict,
+};
 use super::clock::{Clock, SystemClock};
 use super::discovery::{self, FetchLimits, check_url, discovery_url_for_issuer};
 use super::entra::{ConfigError, EntraConfig, is_guid};
 use super::env;
 use super::error::AuthError;
 use super::jwks::{JwkSet, KeyCache, KeyCacheStatus, Snapshot, VerificationKey};
+use super::token_cache::{Entry, MAX_CACHED_TOKEN_BYTES, TokenCache};
 
 /// Placeholder Entra puts in multi-tenant issuers; replaced by the token's `tid`.
 pub const TENANT_PLACEHOLDER: &str = "{tenantid}";
@@ -34,6 +40,9 @@ pub const GRAPH_AUDIENCES: &[&str] = &[
     "https://microsoftgraph.chinacloudapi.cn",
     "https://microsoftgraph.chinacloudapi.cn/",
 ];
+
+/// Default of [`JwtValidatorConfig::verified_token_cache_entries`].
+pub const DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES: usize = 10_000;
 
 /// Tenants that mean "any organisation" in an Entra authority URL.
 const MULTI_TENANT_ALIASES: &[&str] = &["common", "organizations", "consumers"];
@@ -88,6 +97,14 @@ pub struct JwtValidatorConfig {
     pub max_response_bytes: usize,
     /// Largest token accepted, in bytes. Defaults to 64 KiB.
     pub max_token_bytes: usize,
+    /// How many verified tokens to remember, so that a token sent again (an MCP host sends the same
+    /// one on every request until it expires) is accepted without another signature verification.
+    /// A remembered token is still checked on every use: `exp` and `nbf` against the clock with
+    /// `leeway_seconds`, and its key set must be the current one (after a key refresh it is
+    /// verified again). Only tokens that passed every check are remembered, the whole token is
+    /// compared (in constant time), and tokens over 8 KiB are not remembered; see
+    /// `docs/validator.md`. `0` turns the cache off. Defaults to 10,000.
+    pub verified_token_cache_entries: usize,
 }
 
 impl Default for JwtValidatorConfig {
@@ -111,6 +128,7 @@ impl Default for JwtValidatorConfig {
             http_timeout: Duration::from_secs(5),
             max_response_bytes: 1024 * 1024,
             max_token_bytes: 64 * 1024,
+            verified_token_cache_entries: DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES,
         }
     }
 }
@@ -344,6 +362,26 @@ struct Inner {
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
     cache: KeyCache,
+    /// Tokens that passed every check (`None` when `verified_token_cache_entries` is 0).
+    tokens: Option<TokenCache<Verified>>,
+}
+
+/// What a remembered token's validation returned.
+enum Verified {
+    /// From [`JwtValidator::validate`].
+    Entra(Box<EntraClaims>),
+    /// From [`JwtValidator::validate_generic`].
+    Generic(Map<String, Value>),
+}
+
+/// The verified-token cache's state: how many tokens it holds and at most may hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifiedTokenCacheStatus {
+    /// Tokens remembered now.
+    pub entries: usize,
+    /// The most it holds (the configured size, rounded down to whole sets of slots).
+    pub capacity: usize,
 }
 
 impl std::fmt::Debug for JwtValidator {
@@ -355,14 +393,169 @@ impl std::fmt::Debug for JwtValidator {
     }
 }
 
-/// What the header and payload say, before the signature is checked.
-struct Parsed<'t> {
+/// A token whose shape and header passed, with its payload decoded; the claims are not read yet.
+struct Head<'t> {
     alg: Algorithm,
     kid: String,
     signing_input: &'t str,
     signature: &'t str,
-    claims: Map<String, Value>,
+    payload: Vec<u8>,
 }
+
+/// What the header checks read, from either JSON reader.
+struct HeaderFacts<'a> {
+    alg: Text<'a>,
+    crit: bool,
+    kid: Option<&'a str>,
+    nonce: bool,
+}
+
+impl<'a> HeaderFacts<'a> {
+    fn from_map(header: &'a Map<String, Value>) -> Self {
+        Self {
+            alg: Text::of_json(header.get("alg")),
+            crit: header.contains_key("crit"),
+            kid: match header.get("kid") {
+                Some(Value::String(k)) if !k.is_empty() => Some(k.as_str()),
+                _ => None,
+            },
+            nonce: header.contains_key("nonce"),
+        }
+    }
+
+    fn from_view(header: &'a HeaderView<'_>) -> Self {
+        Self {
+            alg: Text::of_field(&header.alg),
+            crit: header.crit.is_present(),
+            kid: header.kid.as_str().filter(|k| !k.is_empty()),
+            nonce: header.nonce.is_present(),
+        }
+    }
+}
+
+/// A member that must be a string.
+#[derive(Clone, Copy)]
+enum Text<'a> {
+    Missing,
+    NotString,
+    Str(&'a str),
+}
+
+impl<'a> Text<'a> {
+    fn of_json(v: Option<&'a Value>) -> Self {
+        match v {
+            Some(Value::String(s)) => Text::Str(s),
+            Some(_) => Text::NotString,
+            None => Text::Missing,
+        }
+    }
+
+    fn of_field(f: &'a Field<'_>) -> Self {
+        match f {
+            Field::Str(s) => Text::Str(s),
+            Field::Absent => Text::Missing,
+            _ => Text::NotString,
+        }
+    }
+
+    /// The string, or the error the validator has always given for `claim`.
+    fn require(self, claim: &str) -> Result<&'a str, AuthError> {
+        match self {
+            Text::Str(s) => Ok(s),
+            Text::NotString => Err(malformed(format!("`{claim}` is not a string"))),
+            Text::Missing => Err(missing(claim)),
+        }
+    }
+}
+
+/// `aud`, from either JSON reader.
+#[derive(Clone, Copy)]
+enum Audience<'a> {
+    Json(&'a Value),
+    One(&'a str),
+    List(&'a [Cow<'a, str>]),
+}
+
+impl<'a> Audience<'a> {
+    /// The string values (non-strings in an array are not audiences).
+    fn any(self, mut f: impl FnMut(&str) -> bool) -> bool {
+        match self {
+            Audience::Json(Value::String(s)) => f(s),
+            Audience::One(s) => f(s),
+            Audience::Json(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(f),
+            Audience::Json(_) => false,
+            Audience::List(items) => items.iter().any(|s| f(s)),
+        }
+    }
+
+    /// How errors show it.
+    fn display(self) -> String {
+        match self {
+            Audience::Json(v) => display_json(v),
+            Audience::One(s) => s.to_string(),
+            Audience::List(items) => items.join(", "),
+        }
+    }
+}
+
+/// What the claim checks read, from either JSON reader. Time claims are read up front, so their
+/// errors are kept to be returned in the checks' order.
+struct Facts<'a> {
+    exp: Result<Option<u64>, AuthError>,
+    nbf: Result<Option<u64>, AuthError>,
+    iss: Text<'a>,
+    tid: Text<'a>,
+    ver_1_0: bool,
+    aud: Option<Audience<'a>>,
+}
+
+impl<'a> Facts<'a> {
+    fn from_map(claims: &'a Map<String, Value>) -> Self {
+        Self {
+            exp: time_claim(claims, "exp"),
+            nbf: time_claim(claims, "nbf"),
+            iss: Text::of_json(claims.get("iss")),
+            tid: Text::of_json(claims.get("tid")),
+            ver_1_0: claims.get("ver").and_then(Value::as_str) == Some("1.0"),
+            aud: claims.get("aud").map(Audience::Json),
+        }
+    }
+
+    /// For a view that [`ClaimsView::is_plain`]: times are absent or whole numbers, `aud` is
+    /// absent, a string or strings.
+    fn from_view(claims: &'a ClaimsView<'_>) -> Self {
+        let time = |f: &Field| match f {
+            Field::U64(v) => Ok(Some(*v)),
+            _ => Ok(None),
+        };
+        Self {
+            exp: time(&claims.exp),
+            nbf: time(&claims.nbf),
+            iss: Text::of_field(&claims.iss),
+            tid: Text::of_field(&claims.tid),
+            ver_1_0: claims.ver.as_str() == Some("1.0"),
+            aud: match &claims.aud {
+                Field::Str(s) => Some(Audience::One(s)),
+                Field::Strs(items) => Some(Audience::List(items)),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// The token without surrounding whitespace and without a `Bearer ` prefix: what is validated,
+/// and the verified-token cache's key.
+fn bare_token(token: &str) -> &str {
+    let token = token.trim();
+    token
+        .strip_prefix("Bearer ")
+        .or_else(|| token.strip_prefix("bearer "))
+        .unwrap_or(token)
+}
+
+/// Largest signature decoded: RSA-8192's 1024 bytes, the longest any accepted key makes. A longer
+/// one cannot verify with any key, so it fails like any bad signature.
+const MAX_SIGNATURE_BYTES: usize = 1024;
 
 impl JwtValidator {
     /// A validator with the system clock and its own HTTP client. Nothing is fetched until the
@@ -397,12 +590,14 @@ impl JwtValidator {
         http: Option<reqwest::Client>,
     ) -> Self {
         let http = http.unwrap_or_else(|| discovery::metadata_client(config.http_timeout));
+        let tokens = TokenCache::new(config.verified_token_cache_entries);
         Self {
             inner: Arc::new(Inner {
                 config,
                 clock,
                 http,
                 cache: KeyCache::new(),
+                tokens,
             }),
         }
     }
@@ -414,33 +609,91 @@ impl JwtValidator {
 
     /// Validate an Entra ID access token and return its claims.
     pub async fn validate(&self, token: &str) -> Result<EntraClaims, AuthError> {
-        let claims = self.validate_generic(token).await?;
-        entra_claims_from_map(claims)
+        let token = bare_token(token);
+        let hash = self.inner.tokens.as_ref().map(|c| c.hash(token));
+        if let Some(hash) = hash
+            && let Some(verdict) = self.remembered(token, hash, |v| match v {
+                Verified::Entra(c) => Some(&**c),
+                Verified::Generic(_) => None,
+            })
+        {
+            return verdict;
+        }
+        let head = self.parse_head(token)?;
+        let Some(view) = parse_claims_view(&head.payload).filter(ClaimsView::is_plain) else {
+            // Claims the typed reader does not model (or bad JSON): the map path decides.
+            let claims = self.claims_map(&head)?;
+            let now = self.inner.clock.now_unix();
+            let (claims, generation) = self
+                .with_key(&head.kid, now, |snapshot, key| {
+                    let claims = self.finish(&head, claims, snapshot, key, now)?;
+                    Ok((claims, snapshot.generation))
+                })
+                .await?;
+            let claims = entra_claims_from_map(claims)?;
+            self.remember(token, hash, generation, now, claims.exp, claims.nbf, || {
+                Verified::Entra(Box::new(claims.clone()))
+            });
+            return Ok(claims);
+        };
+        let facts = Facts::from_view(&view);
+        if self.inner.config.entra {
+            check_graph_audience(facts.aud, &self.inner.config)?;
+        }
+        let now = self.inner.clock.now_unix();
+        let generation = self
+            .with_key(&head.kid, now, |snapshot, key| {
+                verify_signature(&head, key)?;
+                self.check_claims(facts, snapshot, key, now)?;
+                Ok(snapshot.generation)
+            })
+            .await?;
+        let present = |c: &&str| match *c {
+            "sub" => view.sub.is_present(),
+            "oid" => view.oid.is_present(),
+            "tid" => view.tid.is_present(),
+            "iss" => view.iss.is_present(),
+            "aud" => view.aud.is_present(),
+            _ => view.exp.is_present(),
+        };
+        if let Some(m) = ENTRA_REQUIRED.iter().find(|c| !present(c)) {
+            return Err(missing(m));
+        }
+        let claims = view.to_entra_claims();
+        self.remember(token, hash, generation, now, claims.exp, claims.nbf, || {
+            Verified::Entra(Box::new(claims.clone()))
+        });
+        Ok(claims)
     }
 
     /// Validate a token from any OpenID Connect provider and return all its claims. With an Entra
     /// configuration the Entra rules apply too.
     pub async fn validate_generic(&self, token: &str) -> Result<Map<String, Value>, AuthError> {
-        let parsed = self.parse(token)?;
-        let now = self.inner.clock.now_unix();
+        let token = bare_token(token);
+        let hash = self.inner.tokens.as_ref().map(|c| c.hash(token));
+        if let Some(hash) = hash
+            && let Some(verdict) = self.remembered(token, hash, |v| match v {
+                Verified::Generic(m) => Some(m),
+                Verified::Entra(_) => None,
+            })
         {
-            let guard = self.inner.cache.load();
-            if let Some(snapshot) = guard.as_ref()
-                && let Some(key) = snapshot.keys.keys.get(&parsed.kid)
-            {
-                self.maybe_schedule_refresh(snapshot, now);
-                return self.finish(parsed, snapshot, key, now);
-            }
+            return verdict;
         }
-        let snapshot = self.key_miss(now).await?;
-        let key = snapshot
-            .keys
-            .keys
-            .get(&parsed.kid)
-            .ok_or_else(|| AuthError::UnknownKey {
-                kid: parsed.kid.clone(),
-            })?;
-        self.finish(parsed, &snapshot, key, now)
+        let head = self.parse_head(token)?;
+        let claims = self.claims_map(&head)?;
+        let now = self.inner.clock.now_unix();
+        let (claims, generation) = self
+            .with_key(&head.kid, now, |snapshot, key| {
+                let claims = self.finish(&head, claims, snapshot, key, now)?;
+                Ok((claims, snapshot.generation))
+            })
+            .await?;
+        if let (Ok(Some(exp)), Ok(nbf)) = (time_claim(&claims, "exp"), time_claim(&claims, "nbf")) {
+            self.remember(token, hash, generation, now, exp, nbf, || {
+                Verified::Generic(claims.clone())
+            });
+        }
+        Ok(claims)
     }
 
     /// Fetch discovery and keys now (e.g. at server start, so a misconfiguration shows at once).
@@ -464,6 +717,18 @@ impl JwtValidator {
         self.inner.cache.status()
     }
 
+    /// The verified-token cache's state, or `None` when it is off
+    /// ([`JwtValidatorConfig::verified_token_cache_entries`] is 0).
+    pub fn verified_token_cache_status(&self) -> Option<VerifiedTokenCacheStatus> {
+        self.inner
+            .tokens
+            .as_ref()
+            .map(|c| VerifiedTokenCacheStatus {
+                entries: c.len(),
+                capacity: c.capacity(),
+            })
+    }
+
     /// Wait until at least `n` refresh attempts (including background ones) have completed.
     /// A test hook (feature `testing`): tests wait on it instead of sleeping.
     #[cfg(any(test, feature = "testing"))]
@@ -471,13 +736,96 @@ impl JwtValidator {
         self.inner.cache.wait_for_attempts(n).await;
     }
 
-    fn parse<'t>(&self, token: &'t str) -> Result<Parsed<'t>, AuthError> {
+    /// The remembered verdict for `token`, when it was verified under the current key set: its
+    /// claims while `exp`/`nbf` allow it now, else the lifetime error a full validation would give
+    /// (every other check depends only on the token, the configuration and the key set). `None`:
+    /// validate in full.
+    fn remembered<T: Clone>(
+        &self,
+        token: &str,
+        hash: u64,
+        pick: impl Fn(&Verified) -> Option<&T>,
+    ) -> Option<Result<T, AuthError>> {
+        let tokens = self.inner.tokens.as_ref()?;
+        let keys = self.inner.cache.load();
+        let snapshot = keys.as_ref()?;
+        let hit = tokens.get(token, hash)?;
+        let entry = hit.as_ref()?;
+        if entry.generation != snapshot.generation {
+            return None;
+        }
+        let value = pick(&entry.value)?;
+        let now = self.inner.clock.now_unix();
+        self.maybe_schedule_refresh(snapshot, now);
+        Some(
+            check_time_values(
+                Ok(Some(entry.exp)),
+                Ok(entry.nbf),
+                now,
+                self.inner.config.leeway_seconds,
+            )
+            .map(|()| value.clone()),
+        )
+    }
+
+    /// Remember a token that passed every check under key set `generation`.
+    #[allow(clippy::too_many_arguments)]
+    fn remember(
+        &self,
+        token: &str,
+        hash: Option<u64>,
+        generation: u64,
+        now: u64,
+        exp: u64,
+        nbf: Option<u64>,
+        value: impl FnOnce() -> Verified,
+    ) {
+        let (Some(tokens), Some(hash)) = (self.inner.tokens.as_ref(), hash) else {
+            return;
+        };
+        if token.len() > MAX_CACHED_TOKEN_BYTES {
+            return;
+        }
+        let current = self.inner.cache.load().as_ref().map(|s| s.generation);
+        let leeway = self.inner.config.leeway_seconds;
+        tokens.insert(
+            Entry::new(hash, token, generation, exp, nbf, value()),
+            |e| Some(e.generation) == current && now <= e.exp.saturating_add(leeway),
+        );
+    }
+
+    /// Run `f` with the token's key: from the cached key set without waiting, else after a fetch
+    /// (single-flight, rate-limited; see [`JwtValidator::key_miss`]).
+    async fn with_key<R>(
+        &self,
+        kid: &str,
+        now: u64,
+        f: impl FnOnce(&Snapshot, &VerificationKey) -> Result<R, AuthError>,
+    ) -> Result<R, AuthError> {
+        {
+            let guard = self.inner.cache.load();
+            if let Some(snapshot) = guard.as_ref()
+                && let Some(key) = snapshot.keys.keys.get(kid)
+            {
+                self.maybe_schedule_refresh(snapshot, now);
+                return f(snapshot, key);
+            }
+        }
+        let snapshot = self.key_miss(now).await?;
+        let key = snapshot
+            .keys
+            .keys
+            .get(kid)
+            .ok_or_else(|| AuthError::UnknownKey {
+                kid: kid.to_string(),
+            })?;
+        f(&snapshot, key)
+    }
+
+    /// Shape, size, header (algorithm, `crit`, `kid`, Graph `nonce`), signature characters, and
+    /// the payload decoded: everything checked before the claims are read. `token` is bare.
+    fn parse_head<'t>(&self, token: &'t str) -> Result<Head<'t>, AuthError> {
         let config = &self.inner.config;
-        let token = token.trim();
-        let token = token
-            .strip_prefix("Bearer ")
-            .or_else(|| token.strip_prefix("bearer "))
-            .unwrap_or(token);
         if token.is_empty() {
             return Err(malformed("the token is empty"));
         }
@@ -497,19 +845,51 @@ impl JwtValidator {
                 token.split('.').count()
             )));
         };
-        let header_bytes = URL_SAFE_NO_PAD
-            .decode(h)
-            .map_err(|e| malformed(format!("the header is not base64url: {e}")))?;
-        let header = parse_object_strict(&header_bytes).map_err(|e| match e {
-            StrictJsonError::Duplicate(k) => malformed(format!("the header repeats `{k}`")),
-            StrictJsonError::Invalid(d) => {
-                malformed(format!("the header is not a JSON object: {d}"))
+        let header_bytes = match b64::decode(h.as_bytes()) {
+            Some(bytes) => bytes,
+            // Refused by the fast decoder: the base64 crate gives the error (or the bytes).
+            None => URL_SAFE_NO_PAD
+                .decode(h)
+                .map_err(|e| malformed(format!("the header is not base64url: {e}")))?,
+        };
+        let (alg, kid) = match parse_header_view(&header_bytes) {
+            Some(view) => self.check_header(HeaderFacts::from_view(&view))?,
+            None => {
+                // Not accepted by the borrowing reader: the map reader says exactly why.
+                let header = parse_object_strict(&header_bytes).map_err(|e| match e {
+                    StrictJsonError::Duplicate(k) => malformed(format!("the header repeats `{k}`")),
+                    StrictJsonError::Invalid(d) => {
+                        malformed(format!("the header is not a JSON object: {d}"))
+                    }
+                })?;
+                self.check_header(HeaderFacts::from_map(&header))?
             }
-        })?;
-        let alg_name = match header.get("alg") {
-            Some(Value::String(a)) => a.as_str(),
-            Some(_) => return Err(malformed("the header's `alg` is not a string")),
-            None => return Err(malformed("the header has no `alg`")),
+        };
+        if s.is_empty() || !b64::is_alphabet(s.as_bytes()) {
+            return Err(malformed("the signature is not base64url"));
+        }
+        let payload = match b64::decode(p.as_bytes()) {
+            Some(bytes) => bytes,
+            None => URL_SAFE_NO_PAD
+                .decode(p)
+                .map_err(|e| malformed(format!("the payload is not base64url: {e}")))?,
+        };
+        Ok(Head {
+            alg,
+            kid,
+            signing_input: &token[..h.len() + 1 + p.len()],
+            signature: s,
+            payload,
+        })
+    }
+
+    /// The header rules, in order: `alg` on the allow-list, no `crit`, a `kid`, no Graph `nonce`.
+    fn check_header(&self, header: HeaderFacts<'_>) -> Result<(Algorithm, String), AuthError> {
+        let config = &self.inner.config;
+        let alg_name = match header.alg {
+            Text::Str(a) => a,
+            Text::NotString => return Err(malformed("the header's `alg` is not a string")),
+            Text::Missing => return Err(malformed("the header has no `alg`")),
         };
         let alg = alg_name
             .parse::<Algorithm>()
@@ -525,52 +905,35 @@ impl JwtValidator {
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
-        if header.contains_key("crit") {
+        if header.crit {
             return Err(malformed(
                 "the header lists `crit` extensions, which this validator does not implement",
             ));
         }
-        let kid = match header.get("kid") {
-            Some(Value::String(k)) if !k.is_empty() => k.clone(),
-            _ => return Err(AuthError::MissingKid),
+        let Some(kid) = header.kid else {
+            return Err(AuthError::MissingKid);
         };
-        if config.entra && header.contains_key("nonce") {
+        if config.entra && header.nonce {
             return Err(graph_audience_error(
                 "(a Microsoft Graph token: its header has a `nonce`)",
                 config,
             ));
         }
-        if s.is_empty()
-            || !s
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(malformed("the signature is not base64url"));
-        }
-        let payload = URL_SAFE_NO_PAD
-            .decode(p)
-            .map_err(|e| malformed(format!("the payload is not base64url: {e}")))?;
-        let claims = parse_object_strict(&payload).map_err(|e| match e {
+        Ok((alg, kid.to_string()))
+    }
+
+    /// The claims as a map (strict JSON), and the Graph-audience rule.
+    fn claims_map(&self, head: &Head<'_>) -> Result<Map<String, Value>, AuthError> {
+        let claims = parse_object_strict(&head.payload).map_err(|e| match e {
             StrictJsonError::Duplicate(claim) => AuthError::DuplicateClaim { claim },
             StrictJsonError::Invalid(d) => {
                 malformed(format!("the payload is not a JSON object: {d}"))
             }
         })?;
-        if config.entra
-            && let Some(aud) = claims.get("aud")
-            && audience_values(aud)
-                .iter()
-                .any(|a| GRAPH_AUDIENCES.contains(a))
-        {
-            return Err(graph_audience_error(&display_json(aud), config));
+        if self.inner.config.entra {
+            check_graph_audience(claims.get("aud").map(Audience::Json), &self.inner.config)?;
         }
-        Ok(Parsed {
-            alg,
-            kid,
-            signing_input: &token[..h.len() + 1 + p.len()],
-            signature: s,
-            claims,
-        })
+        Ok(claims)
     }
 
     fn maybe_schedule_refresh(&self, snapshot: &Snapshot, now: u64) {
@@ -639,48 +1002,48 @@ impl JwtValidator {
         }
     }
 
+    /// The map path after the key is known: signature, then the claim checks.
     fn finish(
         &self,
-        parsed: Parsed<'_>,
+        head: &Head<'_>,
+        claims: Map<String, Value>,
         snapshot: &Snapshot,
         key: &VerificationKey,
         now: u64,
     ) -> Result<Map<String, Value>, AuthError> {
+        verify_signature(head, key)?;
+        self.check_claims(Facts::from_map(&claims), snapshot, key, now)?;
+        Ok(claims)
+    }
+
+    /// Lifetime, issuer (with Entra's tenant, version and key-issuer rules), audience: in this
+    /// order, each error as documented in `docs/validator.md`.
+    fn check_claims(
+        &self,
+        claims: Facts<'_>,
+        snapshot: &Snapshot,
+        key: &VerificationKey,
+        now: u64,
+    ) -> Result<(), AuthError> {
         let config = &self.inner.config;
-        if !key.allows(parsed.alg) {
-            return Err(AuthError::InvalidSignature);
-        }
-        let signature = URL_SAFE_NO_PAD
-            .decode(parsed.signature)
-            .map_err(|_| AuthError::InvalidSignature)?;
-        if !key.verify(parsed.alg, parsed.signing_input.as_bytes(), &signature) {
-            return Err(AuthError::InvalidSignature);
-        }
-        let claims = parsed.claims;
-        check_times(&claims, now, config.leeway_seconds)?;
-        let iss = match claims.get("iss") {
-            Some(Value::String(s)) => s.as_str(),
-            Some(_) => return Err(malformed("`iss` is not a string")),
-            None => return Err(missing("iss")),
-        };
+        check_time_values(claims.exp, claims.nbf, now, config.leeway_seconds)?;
+        let iss = claims.iss.require("iss")?;
         let mut v1 = false;
         if config.entra {
-            let tid = match claims.get("tid") {
-                Some(Value::String(s)) => s.as_str(),
-                Some(_) => return Err(malformed("`tid` is not a string")),
-                None => return Err(missing("tid")),
-            };
+            let tid = claims.tid.require("tid")?;
             if !is_guid(tid) {
                 return Err(AuthError::WrongTenant {
                     detail: format!("`tid` `{tid}` is not a GUID"),
                 });
             }
-            if !iss.to_ascii_lowercase().contains(&tid.to_ascii_lowercase()) {
+            if !contains_ignore_ascii_case(iss, tid) {
                 return Err(AuthError::WrongTenant {
                     detail: format!("`tid` `{tid}` does not appear in the issuer `{iss}`"),
                 });
             }
-            v1 = is_v1(&claims, iss);
+            v1 = claims.ver_1_0
+                || iss.starts_with("https://sts.windows.net/")
+                || iss.starts_with("https://sts.chinacloudapi.cn/");
             if v1 && !config.accept_v1 {
                 return Err(AuthError::V1Token {
                     issuer: iss.to_string(),
@@ -691,11 +1054,10 @@ impl JwtValidator {
             } else {
                 &snapshot.issuer
             };
-            let expected = template.replace(TENANT_PLACEHOLDER, tid);
-            if iss != expected {
+            if !expands_to(template, tid, iss) {
                 return Err(AuthError::WrongIssuer {
                     found: iss.to_string(),
-                    expected,
+                    expected: template.replace(TENANT_PLACEHOLDER, tid),
                 });
             }
             let templated = template.contains(TENANT_PLACEHOLDER);
@@ -710,13 +1072,17 @@ impl JwtValidator {
                 });
             }
             if let Some(key_issuer) = &key.issuer {
-                let key_iss = key_issuer.replace(TENANT_PLACEHOLDER, tid);
-                let v2_expected = snapshot.issuer.replace(TENANT_PLACEHOLDER, tid);
-                if key_iss != iss && key_iss != v2_expected {
+                // The key's issuer after substitution must be the token's issuer or the v2 one.
+                let matches = expands_to(key_issuer, tid, iss)
+                    || *key_issuer == snapshot.issuer
+                    || key_issuer.replace(TENANT_PLACEHOLDER, tid)
+                        == snapshot.issuer.replace(TENANT_PLACEHOLDER, tid);
+                if !matches {
                     return Err(AuthError::WrongTenant {
                         detail: format!(
-                            "the signing key `{}` is for issuer `{key_iss}`, not `{iss}`",
-                            key.kid
+                            "the signing key `{}` is for issuer `{}`, not `{iss}`",
+                            key.kid,
+                            key_issuer.replace(TENANT_PLACEHOLDER, tid)
                         ),
                     });
                 }
@@ -727,25 +1093,24 @@ impl JwtValidator {
                 expected: snapshot.issuer.clone(),
             });
         }
-        let aud = claims.get("aud").ok_or_else(|| missing("aud"))?;
-        let values = audience_values(aud);
-        let v1_extra = if v1 {
-            config
-                .client_id
-                .as_ref()
-                .map(|c| vec![c.clone(), format!("api://{c}")])
-                .unwrap_or_default()
+        let aud = claims.aud.ok_or_else(|| missing("aud"))?;
+        // Accepted v1.0 tokens may also name the API by its client id or `api://<client id>`.
+        let v1_client = if v1 {
+            config.client_id.as_deref()
         } else {
-            Vec::new()
+            None
         };
-        let accepted = values
-            .iter()
-            .any(|a| config.audiences.iter().any(|c| c == a) || v1_extra.iter().any(|c| c == a));
+        let accepted = aud.any(|a| {
+            config.audiences.iter().any(|c| c == a)
+                || v1_client.is_some_and(|c| a == c || a.strip_prefix("api://") == Some(c))
+        });
         if !accepted {
             let mut expected: Vec<String> = config.audiences.clone();
-            expected.extend(v1_extra);
+            if let Some(c) = v1_client {
+                expected.extend([c.to_string(), format!("api://{c}")]);
+            }
             return Err(AuthError::WrongAudience {
-                found: display_json(aud),
+                found: aud.display(),
                 expected: if expected.is_empty() {
                     "(no audience configured)".into()
                 } else {
@@ -754,8 +1119,61 @@ impl JwtValidator {
                 graph: false,
             });
         }
-        Ok(claims)
+        Ok(())
     }
+}
+
+/// The signature over the signing input, with the token's key. Any failure (an algorithm the key
+/// is not for, bad base64, a wrong signature) is `invalid_signature`.
+fn verify_signature(head: &Head<'_>, key: &VerificationKey) -> Result<(), AuthError> {
+    if !key.allows(head.alg) {
+        return Err(AuthError::InvalidSignature);
+    }
+    // Not canonical base64url, or longer than any accepted key's signature: it cannot verify.
+    let mut signature = [0u8; MAX_SIGNATURE_BYTES];
+    let len = b64::decode_into(head.signature.as_bytes(), &mut signature)
+        .ok_or(AuthError::InvalidSignature)?;
+    if !key.verify(head.alg, head.signing_input.as_bytes(), &signature[..len]) {
+        return Err(AuthError::InvalidSignature);
+    }
+    Ok(())
+}
+
+/// Entra: a Graph audience means the token was requested for Microsoft Graph, not this API.
+fn check_graph_audience(
+    aud: Option<Audience<'_>>,
+    config: &JwtValidatorConfig,
+) -> Result<(), AuthError> {
+    match aud {
+        Some(aud) if aud.any(|a| GRAPH_AUDIENCES.contains(&a)) => {
+            Err(graph_audience_error(&aud.display(), config))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `template.replace(TENANT_PLACEHOLDER, tid) == s`, without building the string.
+fn expands_to(template: &str, tid: &str, s: &str) -> bool {
+    let mut pieces = template.split(TENANT_PLACEHOLDER);
+    let Some(mut rest) = pieces.next().and_then(|first| s.strip_prefix(first)) else {
+        return false;
+    };
+    for piece in pieces {
+        match rest.strip_prefix(tid).and_then(|r| r.strip_prefix(piece)) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+/// `hay.to_ascii_lowercase().contains(&needle.to_ascii_lowercase())`, without the copies.
+fn contains_ignore_ascii_case(hay: &str, needle: &str) -> bool {
+    let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
+    needle.is_empty()
+        || hay
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 impl Inner {
@@ -841,6 +1259,7 @@ impl Inner {
             issuer,
             issuer_v1,
             fetched_at: now,
+            generation: 0,
         })
     }
 }
@@ -869,26 +1288,12 @@ fn display_json(v: &Value) -> String {
     }
 }
 
-fn audience_values(aud: &Value) -> Vec<&str> {
-    match aud {
-        Value::String(s) => vec![s.as_str()],
-        Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn graph_audience_error(found: &str, config: &JwtValidatorConfig) -> AuthError {
     AuthError::WrongAudience {
         found: found.to_string(),
         expected: config.audiences.join(" or "),
         graph: true,
     }
-}
-
-fn is_v1(claims: &Map<String, Value>, iss: &str) -> bool {
-    claims.get("ver").and_then(Value::as_str) == Some("1.0")
-        || iss.starts_with("https://sts.windows.net/")
-        || iss.starts_with("https://sts.chinacloudapi.cn/")
 }
 
 fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<u64>, AuthError> {
@@ -904,15 +1309,33 @@ fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<u64>, Au
 }
 
 /// `exp` is required; `exp` and `nbf` are checked against `now` with `leeway` seconds of skew.
+#[cfg(test)]
 fn check_times(claims: &Map<String, Value>, now: u64, leeway: u64) -> Result<(), AuthError> {
-    let exp = time_claim(claims, "exp")?.ok_or_else(|| missing("exp"))?;
+    check_time_values(
+        time_claim(claims, "exp"),
+        time_claim(claims, "nbf"),
+        now,
+        leeway,
+    )
+}
+
+/// The lifetime rule over `exp` and `nbf` as read by [`time_claim`] (an unreadable one is an
+/// error only when its turn comes): `exp` is required; both are checked against `now` with
+/// `leeway` seconds of skew. A remembered token is checked with this on every use.
+fn check_time_values(
+    exp: Result<Option<u64>, AuthError>,
+    nbf: Result<Option<u64>, AuthError>,
+    now: u64,
+    leeway: u64,
+) -> Result<(), AuthError> {
+    let exp = exp?.ok_or_else(|| missing("exp"))?;
     if now > exp.saturating_add(leeway) {
         return Err(AuthError::Expired {
             by_seconds: now - exp,
             leeway_seconds: leeway,
         });
     }
-    if let Some(nbf) = time_claim(claims, "nbf")?
+    if let Some(nbf) = nbf?
         && nbf > now.saturating_add(leeway)
     {
         return Err(AuthError::NotYetValid {
@@ -975,6 +1398,56 @@ mod tests {
         );
         claims.remove("exp");
         assert_eq!(check_times(&claims, 1000, 300), Err(missing("exp")));
+    }
+
+    #[test]
+    fn template_and_case_helpers_match_the_string_operations_they_replace() {
+        let tid = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let templates = [
+            "https://login.microsoftonline.com/{tenantid}/v2.0",
+            "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+            "{tenantid}",
+            "{tenantid}{tenantid}",
+            "a{tenantid}b{tenantid}c",
+            "",
+            "{tenantid",
+            "x{tenantid}}",
+        ];
+        let mut candidates: Vec<String> = templates
+            .iter()
+            .flat_map(|t| {
+                let e = t.replace(TENANT_PLACEHOLDER, tid);
+                [
+                    e.clone(),
+                    format!("{e}/"),
+                    e.to_uppercase(),
+                    e.replacen('7', "8", 1),
+                    t.to_string(),
+                ]
+            })
+            .collect();
+        candidates.push(String::new());
+        for t in templates {
+            for c in &candidates {
+                assert_eq!(
+                    expands_to(t, tid, c),
+                    t.replace(TENANT_PLACEHOLDER, tid) == *c,
+                    "{t} -> {c}"
+                );
+                for needle in [tid, "", "V2.0", "Microsoftonline", "é"] {
+                    assert_eq!(
+                        contains_ignore_ascii_case(c, needle),
+                        c.to_ascii_lowercase()
+                            .contains(&needle.to_ascii_lowercase()),
+                        "{c} / {needle}"
+                    );
+                }
+            }
+        }
+        assert!(
+            contains_ignore_ascii_case("ÉxAbc", "éx")
+                == "ÉxAbc".to_ascii_lowercase().contains("éx")
+        );
     }
 
     #[test]
