@@ -4,7 +4,7 @@
 //! - `args.rs`: the flags ([`InitArgs`]; the doc comments are the help text);
 //! - `resolve.rs`: deploy.toml read once, each input of [`crate::config::inputs`] resolved by the
 //!   shared [`crate::config::resolve::Resolver`] into [`InitSettings`], with its source;
-//! - [`validate`]: the checks each value goes through, whatever its source;
+//! - [`crate::config::validate`]: the checks each value goes through, whatever its source and verb;
 //! - `write.rs`: deploy.toml and `.pmcp/entra-app.json` written, the checklist result built.
 //!
 //! [`InitSettings`]: crate::config::init::InitSettings
