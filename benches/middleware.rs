@@ -191,6 +191,17 @@ async fn run() {
         total as f64 / t.elapsed().as_secs_f64()
     );
 
+    // The validated request against the no-op check, paired round by round (the two ran back to
+    // back, so a busy neighbour hurts both alike), then the median over the rounds.
+    let paired = |i: usize| {
+        let ratios: Vec<f64> = runs[3].iter().zip(&runs[i]).map(|(n, v)| n / v).collect();
+        median(&ratios)
+    };
+    println!(
+        "paired by round (median of no-op req/s ÷ validated req/s): {:.2}× with the cache on, {:.2}× with the cache off",
+        paired(1),
+        paired(4)
+    );
     // Machine time per request: every core busy (the generator and the server share them).
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let cost = |r: f64| cores * 1e6 / r;
