@@ -2,8 +2,8 @@
 //! error, never panic; every key kept must be usable.
 #![no_main]
 
-use pmcp_auth::testing::{DiscoveryDocument, JwkSet};
 use libfuzzer_sys::fuzz_target;
+use pmcp_auth::testing::{DiscoveryDocument, JwkSet};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(set) = JwkSet::parse(data) {

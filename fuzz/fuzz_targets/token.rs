@@ -4,8 +4,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use pmcp_auth::{JwtValidator, JwtValidatorConfig, ManualClock, dangerous};
 use libfuzzer_sys::fuzz_target;
+use pmcp_auth::{JwtValidator, JwtValidatorConfig, ManualClock, dangerous};
 
 struct Setup {
     rt: tokio::runtime::Runtime,
@@ -40,5 +40,5 @@ fuzz_target!(|data: &[u8]| {
     assert!(result.is_err());
     let err = result.unwrap_err();
     assert!(!err.code().is_empty());
-    let _ = err.hint();
+    let _ = err.to_string();
 });

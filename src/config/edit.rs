@@ -26,10 +26,16 @@ pub struct DeployToml {
     /// still on disk before replacing it.
     original: Option<String>,
     doc: DocumentMut,
-    /// The file started with a UTF-8 byte order mark: it is written back with one.
-    bom: bool,
+    /// How many UTF-8 byte order marks the file starts with (one, normally): written back as found.
+    boms: usize,
     /// The file's lines end in CRLF: it is written back that way.
     crlf: bool,
+    /// The file ends with a line ending (toml_edit always adds one): one without stays without.
+    final_newline: bool,
+    /// The rendering of the document as read: [`DeployToml::is_changed`] compares with it, so a
+    /// document no edit changed is never written, whatever the renderer would normalise (mixed
+    /// line endings, say).
+    baseline: Option<String>,
 }
 
 /// The UTF-8 byte order mark some Windows editors put first.
@@ -77,8 +83,8 @@ impl DeployToml {
 
     /// Edit existing text (the file at `path`). A BOM and CRLF line endings are kept as found.
     pub fn from_text(path: &Path, text: String) -> Result<Self, LoadError> {
-        let bom = text.starts_with(BOM);
-        let body = text.strip_prefix(BOM).unwrap_or(&text);
+        let body = text.trim_start_matches(BOM);
+        let boms = (text.len() - body.len()) / BOM.len_utf8();
         // The file's convention is its first line ending's.
         let crlf = body.find('\n').is_some_and(|i| body[..i].ends_with('\r'));
         let doc: DocumentMut = body.parse().map_err(|e: toml_edit::TomlError| {
@@ -90,13 +96,18 @@ impl DeployToml {
                 message: e.message().trim().to_string(),
             }
         })?;
-        Ok(Self {
+        let final_newline = body.is_empty() || body.ends_with('\n');
+        let mut d = Self {
             path: path.to_path_buf(),
             original: Some(text),
             doc,
-            bom,
+            boms,
             crlf,
-        })
+            final_newline,
+            baseline: None,
+        };
+        d.baseline = Some(d.render());
+        Ok(d)
     }
 
     /// A new document from the template, to be written to `path`.
@@ -108,8 +119,10 @@ impl DeployToml {
             path: path.to_path_buf(),
             original: None,
             doc,
-            bom: false,
+            boms: 0,
             crlf: false,
+            final_newline: true,
+            baseline: None,
         }
     }
 
@@ -122,20 +135,30 @@ impl DeployToml {
     pub fn render(&self) -> String {
         let text = self.doc.to_string();
         let mut out = String::with_capacity(text.len() + 64);
-        if self.bom {
-            out.push(BOM);
+        out.extend(std::iter::repeat_n(BOM, self.boms));
+        let mut text = text.as_str();
+        if !self.final_newline {
+            text = text.strip_suffix('\n').unwrap_or(text);
+            text = text.strip_suffix('\r').unwrap_or(text);
         }
         if self.crlf {
             out.push_str(&text.replace("\r\n", "\n").replace('\n', "\r\n"));
         } else {
-            out.push_str(&text);
+            out.push_str(text);
         }
         out
     }
 
-    /// True when writing would change the file (always true for a new file).
+    /// True when an edit changed the document (always true for a new file). An unchanged
+    /// document is never written, so the file keeps its bytes.
     pub fn is_changed(&self) -> bool {
-        self.original.as_deref() != Some(self.render().as_str())
+        match (&self.original, &self.baseline) {
+            (Some(original), Some(baseline)) => {
+                let now = self.render();
+                now != *baseline && now != *original
+            }
+            _ => true,
+        }
     }
 
     /// Write atomically when the text changed. Returns whether anything was written.
@@ -353,6 +376,22 @@ mod tests {
         assert!(out.starts_with('\u{feff}'), "{out:?}");
         assert!(!out.replace("\r\n", "").contains('\n'), "{out:?}");
         assert!(out.contains("memory_mb = 256\r\n"), "{out:?}");
+    }
+
+    #[test]
+    fn a_file_without_a_final_newline_stays_without() {
+        // Found by fuzz/fuzz_targets/deploy_toml.rs: toml_edit adds a final newline, so an
+        // identical re-run of init reported such a file "updated".
+        for raw in [
+            "[server]\nname = \"w\"",
+            "a = \"w\u{feff}x\"",
+            "a = 1\r\nb = 2",
+            "\u{feff}\u{feff}[t]\r\na = 1\r\n",
+            "\u{feff}[t]\t\na = 1\r\nb = 2\r\n",
+        ] {
+            let d = DeployToml::from_text(Path::new("d.toml"), raw.to_string()).unwrap();
+            assert!(!d.is_changed(), "{raw:?} -> {:?}", d.render());
+        }
     }
 
     #[test]

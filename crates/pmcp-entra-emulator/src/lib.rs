@@ -227,6 +227,12 @@ pub struct RunningEmulator {
 }
 
 impl RunningEmulator {
+    /// The emulator's routes as an in-process service, sharing this emulator's state (keys, codes,
+    /// clock) but not its socket: for fuzzing and benchmarks that call the handlers without HTTP.
+    pub fn router(&self) -> axum::Router {
+        server::router(self.state.clone())
+    }
+
     /// `http://127.0.0.1:PORT` — use it as `AZURE_AUTHORITY_HOST` / `ENTRA_AUTHORITY_HOST`.
     pub fn authority_host(&self) -> String {
         self.state.authority_host.clone()
