@@ -616,18 +616,28 @@ fn check_redirect_uri(platform: RedirectPlatform, uri: &str) -> Result<(), &'sta
     Ok(())
 }
 
-/// The parts of a redirect URI that matching compares: scheme, host, path (empty = `/`), query;
-/// and whether the host is loopback (then the port is not compared).
-fn redirect_key(uri: &str) -> Option<(String, String, Option<u16>, String, Option<String>)> {
-    let u = url::Url::parse(uri).ok()?;
-    let host = u.host_str()?.to_ascii_lowercase();
-    Some((
-        u.scheme().to_string(),
-        host,
-        u.port_or_known_default(),
-        u.path().to_string(),
-        u.query().map(str::to_string),
-    ))
+/// The parts of a redirect URI that matching compares: scheme, host, port, path (empty = `/`)
+/// and query.
+#[derive(PartialEq)]
+struct RedirectKey {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+    path: String,
+    query: Option<String>,
+}
+
+impl RedirectKey {
+    fn parse(uri: &str) -> Option<Self> {
+        let u = url::Url::parse(uri).ok()?;
+        Some(Self {
+            scheme: u.scheme().to_string(),
+            host: u.host_str()?.to_ascii_lowercase(),
+            port: u.port_or_known_default(),
+            path: u.path().to_string(),
+            query: u.query().map(str::to_string),
+        })
+    }
 }
 
 /// True when `requested` matches the registered URI `registered` as Entra matches them:
@@ -639,13 +649,17 @@ pub fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
     if registered == requested {
         return true;
     }
-    match (redirect_key(registered), redirect_key(requested)) {
-        (Some((s1, h1, p1, path1, q1)), Some((s2, h2, p2, path2, q2))) => {
-            s1 == s2
-                && h1 == h2
-                && path1 == path2
-                && q1 == q2
-                && (p1 == p2 || is_loopback_host(&h1))
+    match (
+        RedirectKey::parse(registered),
+        RedirectKey::parse(requested),
+    ) {
+        (Some(r), Some(q)) => {
+            let loopback = is_loopback_host(&r.host);
+            r.scheme == q.scheme
+                && r.host == q.host
+                && r.path == q.path
+                && r.query == q.query
+                && (r.port == q.port || loopback)
         }
         _ => false,
     }
