@@ -26,10 +26,11 @@ fn challenge(verifier: &str) -> String {
 async fn emulator() -> RunningEmulator {
     let mut c = EmulatorConfig::default();
     let t = &mut c.tenants[0];
-    t.app_mut(DEFAULT_API_CLIENT_ID)
-        .unwrap()
-        .web_redirect_uris
-        .push(WEB_CALLBACK.into());
+    let api = t.app_mut(DEFAULT_API_CLIENT_ID).unwrap();
+    api.web_redirect_uris.push(WEB_CALLBACK.into());
+    // allowPublicClient (for the device code flow) changes nothing for a Web redirect URI's code:
+    // the platform of the redirect URI decides, not the app's flag.
+    api.public_client = true;
     t.app_mut(DEFAULT_CLIENT_APP_ID)
         .unwrap()
         .spa_redirect_uris
