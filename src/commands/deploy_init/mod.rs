@@ -58,3 +58,60 @@ fn init(args: &InitArgs, ctx: &Ctx, cwd: &Path, root: &Path) -> anyhow::Result<I
     let resolved = resolve::resolve(args, ctx, root, &file)?;
     write::write(&ctx.ui, file, root, cwd, resolved)
 }
+
+/// What `cargo pmcp dev` made of `.pmcp/deploy.toml`.
+pub struct DevConfig {
+    /// The configuration the server runs with (the emulator's settings applied).
+    pub loaded: config::Loaded,
+    /// `created`, `updated` or `unchanged` when the file was written for the local target;
+    /// `kept` when it names another target and was left as it is (the emulator's settings are
+    /// then applied in memory only, so they never leak into a production configuration).
+    pub state: &'static str,
+    /// deploy.toml as messages show it.
+    pub shown: std::path::PathBuf,
+}
+
+/// `deploy init` for `cargo pmcp dev`: the same resolution and edits as `init` with `args` (the
+/// local target and the emulator's ids), written only when deploy.toml is absent or already for
+/// the local target. A file that does not parse is an error and is never touched.
+pub fn dev_config(
+    args: &InitArgs,
+    ctx: &Ctx,
+    cwd: &Path,
+    root: &Path,
+) -> anyhow::Result<DevConfig> {
+    let file = resolve::ConfigFile::read(root, cwd)?;
+    let other_target = file
+        .loaded
+        .as_ref()
+        .map(|l| l.config.target.kind)
+        .filter(|k| *k != config::TargetKind::Local);
+    let resolved = resolve::resolve(args, ctx, root, &file)?;
+    let (path, shown) = (file.path.clone(), file.shown.clone());
+    if let Some(kind) = other_target {
+        let loaded = file.loaded.expect("another target comes from the file");
+        ctx.ui.info(format!(
+            "{} is for target = {kind}: left as it is; dev applies the emulator's settings in memory",
+            shown.display()
+        ));
+        let mut doc = config::DeployToml::from_text(&path, loaded.text)?;
+        config::init::apply(&resolved.settings, &mut doc)
+            .map_err(|e| crate::ui::Failure::usage(e.to_string()))?;
+        let loaded =
+            config::parse_with_warnings(&shown, doc.render()).map_err(crate::ui::Failure::from)?;
+        return Ok(DevConfig {
+            loaded,
+            state: "kept",
+            shown,
+        });
+    }
+    let result = write::write(&ctx.ui, file, root, cwd, resolved)?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", shown.display()))?;
+    let loaded = config::parse_with_warnings(&shown, text).map_err(crate::ui::Failure::from)?;
+    Ok(DevConfig {
+        loaded,
+        state: result.config,
+        shown,
+    })
+}
