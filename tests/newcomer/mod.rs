@@ -192,8 +192,9 @@ fn help_has_a_global_options_heading() {
     assert!(!text[flag..next].contains("[env:"), "{}", &text[flag..next]);
 }
 
-/// Item 10: the server down → "connection refused" and "is the server running?".
-#[tokio::test]
+/// Item 10: the server down → "connection refused" and "is the server running?". (Multi-thread:
+/// the emulator serves while the test waits for the binary.)
+#[tokio::test(flavor = "multi_thread")]
 async fn auth_test_against_a_server_that_is_down_says_connection_refused() {
     let emu = pmcp_entra_emulator::Emulator::start(
         {
