@@ -280,6 +280,11 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(!text.contains("cargo install cargo-pmcp"));
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.trim_start().starts_with("run: cargo install cargo-pmcp")),
+            "{text}"
+        );
     }
 }

@@ -5,6 +5,9 @@
 //! the background), the second once the server is ready (terminal 2), then Ctrl-C (SIGINT to
 //! terminal 1's process group) must stop everything.
 //!
+//! docs/local.md, the same story one command at a time, runs as written too: all its `sh` blocks
+//! in one shell.
+//!
 //! `cargo pmcp` in those blocks is the built binary (a shell function stands in for cargo's
 //! subcommand lookup, which would find an installed `cargo-pmcp` first); every other `cargo`
 //! command is the real cargo. `cargo install --path .` is the one line not run: it is what built
@@ -246,4 +249,61 @@ fn readme_quickstart_runs_as_written() {
             .is_err(),
         "the server still accepts after Ctrl-C"
     );
+}
+
+#[test]
+fn docs_local_runs_as_written() {
+    let text = std::fs::read_to_string(crate::dev::repo().join("docs/local.md")).unwrap();
+    let script: Vec<String> = blocks(&text)
+        .into_iter()
+        .filter(|b| b.info == "sh")
+        .map(|b| b.text)
+        .collect();
+    assert!(
+        script.len() >= 6,
+        "docs/local.md has its steps as sh blocks"
+    );
+    let clone = TestDir::new();
+    let project = clone.path().join("examples/mcp-server");
+    copy_example(&project);
+    let mut cmd = shell(&script.join("\n"), clone.path(), &project);
+    {
+        use std::os::unix::process::CommandExt;
+        // Its own group: the emulators it starts with `&` are killed with it, pass or fail.
+        cmd.process_group(0);
+    }
+    let mut run = Running::spawn(cmd, &project);
+    let group = run.child.id() as libc::pid_t;
+    struct KillGroup(libc::pid_t);
+    impl Drop for KillGroup {
+        fn drop(&mut self) {
+            // SAFETY: the process group this test started.
+            unsafe {
+                libc::kill(-self.0, libc::SIGKILL);
+            }
+        }
+    }
+    let _group = KillGroup(group);
+    let status = run.wait_exit(Duration::from_secs(900));
+    let mut out = String::new();
+    while let Ok(line) = run.lines.recv_timeout(Duration::from_secs(5)) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    assert!(
+        status.success(),
+        "docs/local.md failed ({status:?}):\n{out}\n{}",
+        run.stderr()
+    );
+    let lower = out.to_ascii_lowercase();
+    // Without a token, another tenant's token, alice on the admin tool.
+    assert!(
+        lower.contains("www-authenticate: bearer resource_metadata="),
+        "{out}"
+    );
+    assert!(out.contains("error=\"invalid_token\""), "{out}");
+    assert!(out.contains("error=\"insufficient_scope\""), "{out}");
+    assert!(out.contains("alice@contoso.onmicrosoft.com"), "{out}");
+    assert!(out.contains("ok: the token is valid"), "{out}");
+    assert!(processes_running_from(&project).is_empty());
 }
