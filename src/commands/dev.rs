@@ -285,11 +285,18 @@ pub async fn run(args: DevArgs, ctx: &Ctx) -> anyhow::Result<()> {
     for w in &dev_config.loaded.warnings {
         ui.warn(w);
     }
-    ui.info(format_args!(
-        "{} {} (target local, Entra at the emulator)",
-        dev_config.shown.display(),
-        dev_config.state
-    ));
+    match dev_config.kept_target {
+        Some(kind) => ui.info(format_args!(
+            "{} is for target = {kind}: left as it is; dev runs the local target with the \
+             emulator's settings in memory only",
+            dev_config.shown.display()
+        )),
+        None => ui.info(format_args!(
+            "{} {} (target local, Entra at the emulator)",
+            dev_config.shown.display(),
+            dev_config.state
+        )),
+    }
 
     let session = Session {
         dir: dir.clone(),

@@ -309,3 +309,46 @@ fn dev_runs_checks_serves_restarts_on_change_and_stops_on_sigterm() {
     assert!(!token_file.exists(), "the token file was left behind");
     assert!(!project.join(".pmcp/local/state.json").exists());
 }
+
+/// A deploy.toml for another target is the user's production configuration: dev runs with the
+/// emulator's settings in memory and leaves the file byte for byte; one it cannot parse stops dev
+/// before anything is built, untouched.
+#[test]
+fn dev_never_rewrites_a_config_for_another_target_or_one_it_cannot_parse() {
+    let dir = TestDir::new();
+    let project = dir.path().to_path_buf();
+    copy_example(&project);
+    let prod = "# production\n[target]\ntype = \"pmcp-run\"\n\n[auth]\nenabled = true\nprovider = \"entra\"\ntenant_id = \"11111111-2222-3333-4444-555555555555\"\nclient_id = \"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee\"\n";
+    std::fs::create_dir_all(project.join(".pmcp")).unwrap();
+    std::fs::write(project.join(".pmcp/deploy.toml"), prod).unwrap();
+    let mut cmd = bin();
+    cmd.current_dir(&project)
+        .args(["dev", "--json", "--no-watch"]);
+    build_env(&mut cmd, &project);
+    let mut dev = Running::spawn(cmd, &project);
+    let ready = dev.event("ready", FIRST_BUILD);
+    assert_eq!(ready["checks_failed"], serde_json::json!([]), "{ready}");
+    assert!(dev.stderr().contains("left as it is"), "{}", dev.stderr());
+    dev.signal(libc::SIGTERM);
+    dev.event("stopped", Duration::from_secs(60));
+    assert_eq!(dev.wait_exit(Duration::from_secs(30)).code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(project.join(".pmcp/deploy.toml")).unwrap(),
+        prod
+    );
+
+    let broken = "[target\ntype = \"local\"\n";
+    std::fs::write(project.join(".pmcp/deploy.toml"), broken).unwrap();
+    let mut cmd = bin();
+    cmd.current_dir(&project).args(["dev", "--no-watch"]);
+    build_env(&mut cmd, &project);
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(".pmcp/deploy.toml:1:"), "{err}");
+    assert!(!err.contains("building"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(project.join(".pmcp/deploy.toml")).unwrap(),
+        broken
+    );
+}

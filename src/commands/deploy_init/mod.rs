@@ -69,6 +69,8 @@ pub struct DevConfig {
     pub state: &'static str,
     /// deploy.toml as messages show it.
     pub shown: std::path::PathBuf,
+    /// The file's target when it is another than local (the file was kept).
+    pub kept_target: Option<config::TargetKind>,
 }
 
 /// `deploy init` for `cargo pmcp dev`: the same resolution and edits as `init` with `args` (the
@@ -90,18 +92,18 @@ pub fn dev_config(
     let (path, shown) = (file.path.clone(), file.shown.clone());
     if let Some(kind) = other_target {
         let loaded = file.loaded.expect("another target comes from the file");
-        ctx.ui.info(format!(
-            "{} is for target = {kind}: left as it is; dev applies the emulator's settings in memory",
-            shown.display()
-        ));
         let mut doc = config::DeployToml::from_text(&path, loaded.text)?;
         config::init::apply(&resolved.settings, &mut doc)
             .map_err(|e| crate::ui::Failure::usage(e.to_string()))?;
+        // Positions in messages point into this in-memory copy, not the file: say so.
+        let label =
+            std::path::PathBuf::from(format!("{} (in memory, as dev runs it)", shown.display()));
         let loaded =
-            config::parse_with_warnings(&shown, doc.render()).map_err(crate::ui::Failure::from)?;
+            config::parse_with_warnings(&label, doc.render()).map_err(crate::ui::Failure::from)?;
         return Ok(DevConfig {
             loaded,
             state: "kept",
+            kept_target: Some(kind),
             shown,
         });
     }
@@ -112,6 +114,7 @@ pub fn dev_config(
     Ok(DevConfig {
         loaded,
         state: result.config,
+        kept_target: None,
         shown,
     })
 }
