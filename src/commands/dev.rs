@@ -46,7 +46,7 @@ pub struct DevArgs {
     /// The Entra emulator's port on 127.0.0.1 (0: a free one, printed).
     #[arg(long, value_name = "PORT", default_value_t = 0)]
     pub emulator_port: u16,
-    /// Run once: do not rebuild and restart on source changes.
+    /// Build and start the server once, then serve until stopped: no rebuild on source changes.
     #[arg(long)]
     pub no_watch: bool,
     /// Print the access token (an app token with role MCP.Service) and a curl command using it.

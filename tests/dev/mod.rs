@@ -323,11 +323,20 @@ fn dev_never_rewrites_a_config_for_another_target_or_one_it_cannot_parse() {
     std::fs::write(project.join(".pmcp/deploy.toml"), prod).unwrap();
     let mut cmd = bin();
     cmd.current_dir(&project)
-        .args(["dev", "--json", "--no-watch"]);
+        .args(["dev", "--json", "--no-watch", "--print-token"]);
     build_env(&mut cmd, &project);
     let mut dev = Running::spawn(cmd, &project);
     let ready = dev.event("ready", FIRST_BUILD);
     assert_eq!(ready["checks_failed"], serde_json::json!([]), "{ready}");
+    // --print-token: the token itself, the one in the token file.
+    let token = ready["token"]
+        .as_str()
+        .expect("--print-token prints the token");
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    assert_eq!(
+        std::fs::read_to_string(project.join(ready["token_file"].as_str().unwrap())).unwrap(),
+        token
+    );
     assert!(dev.stderr().contains("left as it is"), "{}", dev.stderr());
     dev.signal(libc::SIGTERM);
     dev.event("stopped", Duration::from_secs(60));
