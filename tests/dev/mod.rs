@@ -217,7 +217,7 @@ pub fn post(url: &str, token: Option<&str>, body: &str) -> (u16, String) {
 
 const TOOLS_LIST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
 /// A cold build of the example (aws-lc, axum, tokio) on a loaded 2-core machine.
-const FIRST_BUILD: Duration = Duration::from_secs(900);
+pub const FIRST_BUILD: Duration = Duration::from_secs(1800);
 
 #[test]
 fn dev_runs_checks_serves_restarts_on_change_and_stops_on_sigterm() {

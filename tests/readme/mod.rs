@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
-use crate::dev::{Running, build_env, copy_example, processes_running_from};
+use crate::dev::{FIRST_BUILD, Running, build_env, copy_example, processes_running_from};
 use crate::support::{SCRUBBED_ENV, TestDir};
 
 const README: &str = include_str!("../../README.md");
@@ -204,9 +204,7 @@ fn readme_quickstart_runs_as_written() {
         cmd.process_group(0);
     }
     let mut dev = Running::spawn(cmd, &project);
-    let ready = dev.wait_for(Duration::from_secs(900), |l| {
-        l.starts_with("MCP server ready: ")
-    });
+    let ready = dev.wait_for(FIRST_BUILD, |l| l.starts_with("MCP server ready: "));
     let url = ready.trim_start_matches("MCP server ready: ").trim();
     assert!(url.starts_with("http://127.0.0.1:"), "{ready}");
 
@@ -284,7 +282,7 @@ fn docs_local_runs_as_written() {
         }
     }
     let _group = KillGroup(group);
-    let status = run.wait_exit(Duration::from_secs(900));
+    let status = run.wait_exit(FIRST_BUILD);
     let mut out = String::new();
     while let Ok(line) = run.lines.recv_timeout(Duration::from_secs(5)) {
         out.push_str(&line);
