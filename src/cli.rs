@@ -4,7 +4,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-use crate::commands::{auth_test, deploy, deploy_init, emulator, login};
+use crate::commands::{auth_test, ci, deploy, deploy_init, dev, emulator, login};
 
 /// Take an MCP server to production behind Microsoft Entra ID (or any OIDC provider).
 #[derive(Debug, Parser)]
@@ -22,33 +22,41 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The help heading of the flags every verb accepts.
+pub const GLOBAL: &str = "Global options";
+
 /// Flags every verb accepts.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Machine-readable JSON on stdout (human text stays on stderr).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
     /// Print only errors and the final result.
-    #[arg(long, short = 'q', global = true)]
+    #[arg(long, short = 'q', global = true, help_heading = GLOBAL)]
     pub quiet: bool,
     /// More detail (repeat for more).
-    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
     /// No colors (also when NO_COLOR is set).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_color: bool,
     /// Path to the server's Cargo.toml (default: the one in the current directory or above).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = GLOBAL)]
     pub manifest_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the server locally behind a local Entra ID: emulator, build, run, check, watch.
+    Dev(dev::DevArgs),
     /// Configure, build, package and push the MCP server.
     Deploy(deploy::DeployCommand),
     /// Tokens: check them against the shared validator, or run a local Entra-compatible issuer.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// CI workflows that run `auth test` (GitHub Actions).
+    #[command(subcommand)]
+    Ci(ci::CiCommand),
     /// Sign in to pmcp.run in a browser (the token is kept in ~/.pmcp/credentials.toml).
     Login(login::LoginArgs),
     /// Forget the pmcp.run sign-in.

@@ -42,6 +42,10 @@ pub fn credential(err: &CredentialError) -> String {
             "unauthorized_client" => "Allow the client credentials grant for this client in the identity provider.".into(),
             _ => "Check the client's settings in the identity provider.".into(),
         },
+        CredentialError::Network { url, detail } if pmcp_auth::entra::is_loopback_url(url) => format!(
+            "{url} is on this machine and {}: is the emulator running? Start it with `cargo pmcp auth emulator` (or use `cargo pmcp dev`), and point ENTRA_AUTHORITY_HOST / --authority-host at the authority host it prints.",
+            if detail.to_ascii_lowercase().contains("refused") { "nothing listens there" } else { "it did not answer" }
+        ),
         CredentialError::Network { .. } => "Check the authority host / issuer URL and network access (proxy, firewall).".into(),
         CredentialError::InvalidResponse { .. } => "Check that the URL points at the identity provider's token endpoint (authority host, tenant, cloud).".into(),
         CredentialError::Certificate { .. } => "Give one unencrypted PEM file holding the certificate (BEGIN CERTIFICATE) and its RSA private key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY), e.g. `cat cert.pem key.pem > client.pem`.".into(),

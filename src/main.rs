@@ -33,6 +33,7 @@ fn main() -> ExitCode {
     let ctx = Ctx {
         ui: ui.clone(),
         manifest_path: g.manifest_path.clone(),
+        build_cancel: None,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -5,10 +5,16 @@
 mod support;
 
 mod auth_test;
+mod ci;
 mod cli;
 mod deploy;
+#[cfg(unix)]
+mod dev;
 mod e2e;
 mod emulator;
 mod init;
+mod newcomer;
+#[cfg(unix)]
+mod readme;
 mod server;
 mod validator;

@@ -6,6 +6,7 @@ use super::Ctx;
 use crate::cli::DeploySub;
 use crate::config::inputs::{API_URL, BIN, PORT, SERVER_NAME, TARGET};
 use crate::config::resolve::Resolver;
+use crate::config::validate;
 use crate::config::{self, DEPLOY_TOML, DeployConfig, TargetKind};
 use crate::deploy::build::{self, BuildError, BuildOptions};
 use crate::deploy::env::{self as denv, Secret, ServerEnv};
@@ -68,6 +69,10 @@ pub struct DeployArgs {
     /// local: the port on 127.0.0.1 (default: a free one).
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
+    /// Deploy to pmcp-run or aws-lambda even though the authority host (or OIDC issuer) is a
+    /// loopback or plain-http address, such as the local Entra emulator's.
+    #[arg(long)]
+    pub allow_local_authority: bool,
     /// Upload attempts in all (at least 3 recommended).
     #[arg(long, default_value_t = 4, hide = true)]
     pub retry_attempts: u32,
@@ -428,12 +433,65 @@ pub async fn run(args: DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
     run_inner(&args, ctx).await
 }
 
+/// The server crate's Cargo.toml must exist before anything else is said or done: without it
+/// there is nothing to build, and every later message would mislead (exit 2, with the cause).
+pub fn check_manifest(ctx: &Ctx) -> Result<(), Failure> {
+    let cwd = std::env::current_dir().map_err(|e| {
+        Failure::new(
+            Exit::Unexpected,
+            format!("cannot read the current directory: {e}"),
+        )
+    })?;
+    match &ctx.manifest_path {
+        Some(m) if m.is_dir() && m.join("Cargo.toml").is_file() => Err(Failure::usage(format!(
+            "--manifest-path {}: a directory, not a Cargo.toml",
+            m.display()
+        ))
+        .with_hint(format!(
+            "pass the file: --manifest-path {}",
+            m.join("Cargo.toml").display()
+        ))),
+        Some(m) if !m.is_file() => {
+            let hint = if m.file_name().is_some_and(|n| n != "Cargo.toml") {
+                "--manifest-path takes the path of the server's Cargo.toml, e.g. --manifest-path server/Cargo.toml".to_string()
+            } else {
+                format!(
+                    "check the path (relative to {}), or leave --manifest-path out to use the Cargo.toml in the current directory or above",
+                    cwd.display()
+                )
+            };
+            Err(
+                Failure::usage(format!("--manifest-path {}: no such file", m.display()))
+                    .with_hint(hint),
+            )
+        }
+        Some(_) => Ok(()),
+        None if cwd.ancestors().any(|d| d.join("Cargo.toml").is_file()) => Ok(()),
+        None => Err(Failure::usage(format!(
+            "no Cargo.toml in {} or any directory above: there is no server crate to build",
+            cwd.display()
+        ))
+        .with_hint(
+            "run this in your MCP server's crate (the directory with its Cargo.toml), or pass --manifest-path <path/to/Cargo.toml>",
+        )),
+    }
+}
+
 async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let ui = &ctx.ui;
+    check_manifest(ctx)?;
     let dir = project_dir(ctx)?;
     let (config, loaded) = load_config(ui, &dir)?;
     let inputs = Inputs::resolve(args, &mut Resolver::for_ui(ui, loaded.as_ref()))?;
     let kind = inputs.target;
+    // The one validation of deploy.toml every verb runs (dry run included).
+    if let Some(l) = &loaded {
+        let check = validate::check_config(l, Some(kind), args.allow_local_authority);
+        for w in &check.warnings {
+            ui.warn(w);
+        }
+        check.into_result()?;
+    }
     match kind {
         TargetKind::PmcpRun => {
             let mut s = pmcp_run_settings(inputs.api_url.as_deref(), &config)?;
@@ -447,7 +505,18 @@ async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 s.wait_timeout = t;
             }
             let target = PmcpRun::new(s);
-            deploy_to(target, args, &inputs, ctx, &dir, &config, loaded.as_ref()).await
+            let result = deploy_to(
+                target,
+                args,
+                &inputs,
+                ctx,
+                &dir,
+                &config,
+                loaded.as_ref(),
+                &env_var,
+            )
+            .await?;
+            Ok(ui.result(&result)?)
         }
         TargetKind::Local => {
             let mut s = LocalSettings {
@@ -457,7 +526,7 @@ async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
             if let Some(t) = args.wait_timeout {
                 s.ready_timeout = t;
             }
-            deploy_to(
+            let result = deploy_to(
                 Local::new(s),
                 args,
                 &inputs,
@@ -465,13 +534,86 @@ async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 &dir,
                 &config,
                 loaded.as_ref(),
+                &env_var,
             )
-            .await
+            .await?;
+            Ok(ui.result(&result)?)
         }
         TargetKind::AwsLambda => Err(unavailable(kind).into()),
     }
 }
 
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// What `cargo pmcp dev` deploys to the local target each time the sources change.
+#[derive(Debug, Clone, Default)]
+pub struct LocalDeploy {
+    pub bin: Option<String>,
+    pub port: Option<u16>,
+    pub profile: Option<String>,
+    pub target_dir: Option<PathBuf>,
+    pub wait_timeout: Option<Duration>,
+    /// Cancels a running `cargo build` (its process group is killed).
+    pub cancel: Option<build::BuildCancel>,
+}
+
+/// Build, package and run the server on the local target with `config` (already loaded and
+/// checked), `secret` giving the declared secrets' values: `deploy --target local` without
+/// reading deploy.toml or printing the result.
+pub async fn deploy_local(
+    ctx: &Ctx,
+    dir: &Path,
+    config: &DeployConfig,
+    loaded: Option<&config::Loaded>,
+    opts: &LocalDeploy,
+    secret: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> anyhow::Result<DeployResult> {
+    let args = DeployArgs {
+        target: Some(TargetKind::Local),
+        dry_run: false,
+        bin: opts.bin.clone(),
+        target_triple: None,
+        target_dir: opts.target_dir.clone(),
+        profile: opts.profile.clone(),
+        wait_timeout: opts.wait_timeout,
+        api_url: None,
+        port: opts.port,
+        allow_local_authority: false,
+        retry_attempts: 1,
+        retry_base_ms: 0,
+        poll_interval_ms: 1000,
+    };
+    let inputs = Inputs {
+        target: TargetKind::Local,
+        api_url: None,
+        bin: opts.bin.clone().or_else(|| config.server.bin.clone()),
+        port: opts.port,
+    };
+    let mut s = LocalSettings {
+        port: opts.port,
+        ..LocalSettings::default()
+    };
+    if let Some(t) = opts.wait_timeout {
+        s.ready_timeout = t;
+    }
+    let mut ctx = ctx.clone();
+    ctx.build_cancel = opts.cancel.clone();
+    deploy_to(
+        Local::new(s),
+        &args,
+        &inputs,
+        &ctx,
+        dir,
+        config,
+        loaded,
+        secret,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn deploy_to<T: Target>(
     target: T,
     args: &DeployArgs,
@@ -480,7 +622,8 @@ async fn deploy_to<T: Target>(
     dir: &Path,
     config: &DeployConfig,
     loaded: Option<&config::Loaded>,
-) -> anyhow::Result<()> {
+    secret: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> anyhow::Result<DeployResult> {
     let ui = &ctx.ui;
     let total = Instant::now();
     let kind = target.kind();
@@ -489,9 +632,8 @@ async fn deploy_to<T: Target>(
     for note in &env.notes {
         ui.info(format_args!("note: {note}"));
     }
-    let secrets: Vec<Secret> =
-        denv::resolve_secrets(&config.secrets.required, |n| std::env::var(n).ok())
-            .map_err(|e| env_failure(e, loaded))?;
+    let secrets: Vec<Secret> = denv::resolve_secrets(&config.secrets.required, secret)
+        .map_err(|e| env_failure(e, loaded))?;
     for s in &secrets {
         github::add_mask(s.value.secret());
     }
@@ -518,6 +660,7 @@ async fn deploy_to<T: Target>(
             .cloned()
             .chain(CREDENTIAL_VARS.map(String::from))
             .collect(),
+        cancel: ctx.build_cancel.clone(),
     };
     let t_build = Instant::now();
     let o = opts.clone();
@@ -638,7 +781,7 @@ async fn deploy_to<T: Target>(
             uploaded: None,
             durations_ms: durations,
         };
-        return Ok(ui.result(&result)?);
+        return Ok(result);
     }
 
     // 4. Push.
@@ -698,10 +841,11 @@ async fn deploy_to<T: Target>(
         result.url.as_deref().unwrap_or_default(),
         result.artifact.sha256
     ));
-    Ok(ui.result(&result)?)
+    Ok(result)
 }
 
-fn build_failure(e: BuildError) -> Failure {
+/// A build error as the failure users see (exit 3 for a compile error, 2 for a setup error).
+pub fn build_failure(e: BuildError) -> Failure {
     match e {
         BuildError::CargoFailed { status, output } => {
             // cargo's own output, in full, so the user sees the compiler errors.
@@ -719,8 +863,9 @@ fn build_failure(e: BuildError) -> Failure {
         e @ BuildError::NoBinary { .. } => Failure::usage(e.to_string()).with_hint(
             "deploy a package with a [[bin]] target (src/main.rs), or pass --manifest-path",
         ),
-        e @ BuildError::Metadata(_) => Failure::new(Exit::BuildFailed, e.to_string())
-            .with_hint("run it in the server's directory or pass --manifest-path <Cargo.toml>"),
+        // A Cargo.toml cargo cannot read is a setup error, not a failed build.
+        e @ BuildError::Metadata(_) => Failure::usage(e.to_string())
+            .with_hint("fix the Cargo.toml cargo names above (`cargo metadata` reads it)"),
         e => Failure::new(Exit::BuildFailed, e.to_string()),
     }
 }

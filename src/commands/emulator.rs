@@ -169,7 +169,7 @@ pub fn load_config(path: &Path) -> Result<EmulatorConfig, Failure> {
 }
 
 /// Create `path` with mode 0600 (never readable by others, not even briefly) holding `value`.
-fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
@@ -466,7 +466,7 @@ pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 /// Ctrl-C, or SIGTERM on Unix.
-async fn wait_for_stop() {
+pub(crate) async fn wait_for_stop() {
     #[cfg(unix)]
     {
         if let Ok(mut term) =

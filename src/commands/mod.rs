@@ -1,8 +1,10 @@
 //! One file per verb, thin: resolve inputs, call the library, render output.
 
 pub mod auth_test;
+pub mod ci;
 pub mod deploy;
 pub mod deploy_init;
+pub mod dev;
 pub mod emulator;
 pub mod login;
 
@@ -15,6 +17,8 @@ use std::path::PathBuf;
 pub struct Ctx {
     pub ui: Ui,
     pub manifest_path: Option<PathBuf>,
+    /// Set by `dev`: `cargo build` runs in its own process group, which `dev` kills on Ctrl-C.
+    pub build_cancel: Option<crate::deploy::build::BuildCancel>,
 }
 
 /// Run the parsed command line.
@@ -28,6 +32,8 @@ pub async fn dispatch(cli: Cli, ctx: &Ctx) -> anyhow::Result<()> {
         },
         Command::Auth(AuthCommand::Test(args)) => auth_test::run(*args, ctx).await,
         Command::Auth(AuthCommand::Emulator(args)) => emulator::run(args, ctx).await,
+        Command::Dev(args) => dev::run(args, ctx).await,
+        Command::Ci(ci::CiCommand::Init(args)) => ci::init(args, ctx).await,
         Command::Login(args) => login::login(args, ctx).await,
         Command::Logout(args) => login::logout(args, ctx).await,
     }

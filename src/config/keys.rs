@@ -42,6 +42,56 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ("secrets", &["required"]),
 ];
 
+/// What each known key means and takes, for messages about a wrong value (`memory_mb = "big"`).
+pub fn key_meaning(dotted: &str) -> Option<&'static str> {
+    Some(match dotted {
+        "target" | "server" | "auth" | "environment" | "secrets" | "auth.entra" | "auth.dcr" => {
+            "a table"
+        }
+        "target.type" => "where the server runs: \"pmcp-run\", \"aws-lambda\" or \"local\"",
+        "target.api_url" => "the pmcp.run API base URL, a string such as \"https://api.pmcp.run\"",
+        "server.name" => "the server's name, a string of lowercase letters, digits and hyphens",
+        "server.bin" => "the binary to deploy when the package has several, a string",
+        "server.memory_mb" => {
+            "the memory the server gets, in MB: a whole number such as 512 (no quotes)"
+        }
+        "server.timeout_seconds" => {
+            "how long one request may run, in seconds: a whole number such as 30 (no quotes)"
+        }
+        "auth.enabled" => "whether the server requires a token: true or false (no quotes)",
+        "auth.provider" => "the identity provider: \"entra\", \"oidc\" or \"none\"",
+        "auth.tenant_id" => "the Entra directory (tenant) ID, a GUID string",
+        "auth.client_id" => "the app registration's Application (client) ID, a GUID string",
+        "auth.issuer" => "the OIDC issuer URL, a string",
+        "auth.audience" => "the audience of the server's access tokens, a string",
+        "auth.entra.authority_host" => {
+            "the Entra authority host URL, a string such as \"https://login.microsoftonline.com\""
+        }
+        "auth.entra.multi_tenant" => {
+            "whether users of other tenants are accepted: true or false (no quotes)"
+        }
+        "auth.entra.allowed_tenants" => {
+            "the tenants a multi-tenant server accepts: a list of GUID strings, [\"…\", \"…\"]"
+        }
+        "auth.entra.accept_v1_tokens" => {
+            "whether Entra v1.0 access tokens are accepted: true or false (no quotes)"
+        }
+        "auth.entra.redirect_uri" => "the Web redirect URI registered on the app, a string",
+        "auth.entra.group_permissions" => "a table of group GUID = [\"permission\", …]",
+        "auth.dcr.enabled" => {
+            "whether MCP clients may register themselves: true or false (no quotes)"
+        }
+        "auth.dcr.public_client_patterns" => {
+            "a list of strings: client names treated as public clients"
+        }
+        "auth.dcr.default_scopes" => "a list of strings: the scopes a registered client gets",
+        "secrets.required" => {
+            "a list of variable names, [\"ENTRA_CLIENT_SECRET\"]: values come from the environment"
+        }
+        _ => return None,
+    })
+}
+
 /// An unknown key inside a table cargo-pmcp owns (most often a typo). Not an error: the file still
 /// loads, and `deploy init` keeps the key, but the key has no effect.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -159,6 +209,20 @@ fn closest(key: &str, known: &[&str]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_known_key_has_a_meaning() {
+        for (table, keys) in KNOWN_KEYS {
+            for k in *keys {
+                let dotted = if table.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{table}.{k}")
+                };
+                assert!(key_meaning(&dotted).is_some(), "no meaning for `{dotted}`");
+            }
+        }
+    }
 
     #[test]
     fn typo_in_owned_table_is_named_with_a_suggestion() {

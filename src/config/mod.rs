@@ -24,7 +24,7 @@ pub mod resolve;
 pub mod validate;
 
 pub use edit::DeployToml;
-pub use keys::{ConfigWarning, KNOWN_KEYS, unknown_keys};
+pub use keys::{ConfigWarning, KNOWN_KEYS, key_meaning, unknown_keys};
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -426,7 +426,12 @@ fn without_value(message: &str, key: Option<String>) -> String {
         .map(|(_, e)| e.trim_end_matches('.'))
         .unwrap_or("another type");
     match key {
-        Some(k) => format!("`{k}` has the wrong type or value: expected {expected}"),
+        Some(k) => match keys::key_meaning(&k) {
+            Some(meaning) => format!(
+                "`{k}` has the wrong type or value: expected {expected}; `{k}` is {meaning}"
+            ),
+            None => format!("`{k}` has the wrong type or value: expected {expected}"),
+        },
         None => format!("wrong type or value: expected {expected}"),
     }
 }

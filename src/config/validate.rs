@@ -156,6 +156,153 @@ pub fn validate_nonempty(v: &str) -> Result<String, String> {
     }
 }
 
+/// The placeholder client id of examples and templates: accepted (it is a GUID) but never a real
+/// app registration.
+pub const PLACEHOLDER_CLIENT_ID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// What is wrong with a loaded deploy.toml: refusals (exit 2), each `file:line:column: …`, and
+/// warnings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigCheck {
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl ConfigCheck {
+    /// The refusals as one exit-2 failure (all of them at once), or `Ok`.
+    pub fn into_result(self) -> Result<(), crate::ui::Failure> {
+        if self.errors.is_empty() {
+            return Ok(());
+        }
+        let n = self.errors.len();
+        let message = if n == 1 {
+            self.errors[0].clone()
+        } else {
+            format!(
+                "{n} invalid values in {}:\n  {}",
+                crate::config::DEPLOY_TOML,
+                self.errors.join("\n  ")
+            )
+        };
+        Err(crate::ui::Failure::usage(message).with_code("invalid_config").with_hint(format!(
+            "fix {} at the position shown (or re-run `cargo pmcp deploy init` with the right flags); nothing was done",
+            crate::config::DEPLOY_TOML
+        )))
+    }
+}
+
+/// True when `url` names a loopback host (127.0.0.0/8, `[::1]`, localhost) or is plain http: an
+/// authority only a process on this machine can reach, i.e. a local emulator.
+pub fn is_local_authority(url: &str) -> bool {
+    is_loopback_url(url) || url.trim().to_ascii_lowercase().starts_with("http://")
+}
+
+/// The one validation of a loaded deploy.toml that every verb runs (`deploy`, `deploy --dry-run`,
+/// `auth test`; `deploy init` checks the same values through its resolver): each value with the
+/// same rules `deploy init` applies, reported at its position. `target` is the target the verb
+/// deploys to (`None` for verbs that deploy nothing): a loopback or plain-http authority or issuer
+/// is refused for a target other than `local` unless `allow_local_authority`.
+pub fn check_config(
+    loaded: &crate::config::Loaded,
+    target: Option<TargetKind>,
+    allow_local_authority: bool,
+) -> ConfigCheck {
+    let mut out = ConfigCheck::default();
+    let auth = &loaded.config.auth;
+    let at = |keys: &[&str]| {
+        loaded
+            .locate(keys)
+            .map(|l| format!("{}:{}:{}", l.path.display(), l.line, l.column))
+            .unwrap_or_else(|| loaded.path.display().to_string())
+    };
+    let mut refuse = |keys: &[&str], why: String| {
+        out.errors
+            .push(format!("{}: `{}` {why}", at(keys), keys.join(".")));
+    };
+    if auth.active_provider() == Provider::Entra {
+        let multi = auth.entra.multi_tenant;
+        if let Some(t) = auth.tenant_id.as_deref()
+            && let Err(why) = validate_tenant(t.trim(), multi)
+        {
+            refuse(&["auth", "tenant_id"], format!("is not a tenant: {why}"));
+        }
+        if let Some(c) = auth.client_id.as_deref() {
+            match validate_guid(c.trim()) {
+                Err(why) => refuse(&["auth", "client_id"], format!("is not a client id: {why}")),
+                Ok(c) if c == PLACEHOLDER_CLIENT_ID => out.warnings.push(format!(
+                    "{}: `auth.client_id` is the placeholder {PLACEHOLDER_CLIENT_ID}, not an app \
+                     registration: Entra will refuse every token request; use the Application \
+                     (client) ID from the app registration's Overview",
+                    at(&["auth", "client_id"])
+                )),
+                Ok(_) => {}
+            }
+        }
+        if let Some(h) = auth.entra.authority_host.as_deref() {
+            match validate_authority(h.trim()) {
+                Err(why) => refuse(
+                    &["auth", "entra", "authority_host"],
+                    format!("is not an authority host: {why}"),
+                ),
+                Ok(h) => {
+                    if let Some(kind) = target.filter(|k| *k != TargetKind::Local)
+                        && is_local_authority(&h)
+                        && !allow_local_authority
+                    {
+                        refuse(
+                            &["auth", "entra", "authority_host"],
+                            local_authority_refusal(&h, kind),
+                        );
+                    }
+                }
+            }
+        }
+        for t in &auth.entra.allowed_tenants {
+            if validate_guid(t.trim()).is_err() {
+                refuse(
+                    &["auth", "entra", "allowed_tenants"],
+                    format!("holds `{t}`, which is not a tenant GUID"),
+                );
+            }
+        }
+        if let Some(r) = auth.entra.redirect_uri.as_deref()
+            && let Err(why) = validate_redirect(r.trim())
+        {
+            refuse(
+                &["auth", "entra", "redirect_uri"],
+                format!("is not a redirect URI: {why}"),
+            );
+        }
+    }
+    if auth.active_provider() == Provider::Oidc
+        && let Some(i) = auth.issuer.as_deref()
+    {
+        match validate_issuer(i.trim()) {
+            Err(why) => refuse(&["auth", "issuer"], format!("is not an issuer: {why}")),
+            Ok(i) => {
+                if let Some(kind) = target.filter(|k| *k != TargetKind::Local)
+                    && is_local_authority(&i)
+                    && !allow_local_authority
+                {
+                    refuse(&["auth", "issuer"], local_authority_refusal(&i, kind));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Why a local authority is refused for a hosted target, and what to do.
+pub fn local_authority_refusal(url: &str, target: TargetKind) -> String {
+    format!(
+        "is {url}, a local address (a loopback host or plain http: the Entra emulator?), but the \
+         target is {target}: the deployed server cannot reach it, and it would trust tokens from an \
+         emulator. Use your tenant's authority (https://login.microsoftonline.com, or --cloud), \
+         unset ENTRA_AUTHORITY_HOST and AZURE_AUTHORITY_HOST if the emulator's exports are still \
+         set, or pass --allow-local-authority if this is really meant"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,38 @@ pub struct BuildOptions {
     /// credentials), so a build script or `env!`/`option_env!` can never bake a secret value into
     /// the binary.
     pub scrub_env: Vec<String>,
+    /// When set, cargo runs in its own process group, recorded here so that a long-running caller
+    /// (`cargo pmcp dev`) can stop a build it no longer wants (and every rustc it started).
+    pub cancel: Option<BuildCancel>,
+}
+
+/// The process group of a running `cargo build` (see [`BuildOptions::cancel`]).
+#[derive(Debug, Clone, Default)]
+pub struct BuildCancel(std::sync::Arc<std::sync::Mutex<Option<u32>>>);
+
+impl BuildCancel {
+    /// Stop the running build, if any: SIGKILL to its process group (cargo and its rustc).
+    pub fn kill(&self) {
+        let pid = self.0.lock().map(|g| *g).unwrap_or(None);
+        #[cfg(unix)]
+        if let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok())
+            && pid > 1
+        {
+            // SAFETY: the process group of the cargo build this process started (still running:
+            // the pid is cleared once cargo has been waited for).
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = pid;
+    }
+
+    fn set(&self, pid: Option<u32>) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = pid;
+        }
+    }
 }
 
 /// The binary that will be built.
@@ -256,7 +288,21 @@ pub fn build(spec: &BinarySpec, opts: &BuildOptions) -> Result<Built, BuildError
     for name in &opts.scrub_env {
         cmd.env_remove(name);
     }
-    let out = cmd.output()?;
+    let out = match &opts.cancel {
+        None => cmd.output()?,
+        Some(cancel) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::process::CommandExt;
+                cmd.process_group(0);
+            }
+            let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+            cancel.set(Some(child.id()));
+            let out = child.wait_with_output();
+            cancel.set(None);
+            out?
+        }
+    };
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if !out.status.success() {
         return Err(BuildError::CargoFailed {

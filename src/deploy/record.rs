@@ -128,6 +128,17 @@ pub fn remove(project_dir: &Path, target: TargetKind) -> Result<bool, RecordErro
     let mut doc = load_doc(&path)?;
     let had = doc.remove(target.as_str()).is_some();
     if had {
+        // Nothing left but our header: remove the file rather than leave an empty record.
+        let rest = doc.to_string();
+        let only_header = doc.is_empty()
+            && rest
+                .lines()
+                .all(|l| l.trim().is_empty() || HEADER.lines().any(|h| h == l.trim()));
+        if only_header {
+            return std::fs::remove_file(&path)
+                .map(|()| true)
+                .map_err(|source| RecordError::Write { path, source });
+        }
         save(&path, &doc)?;
     }
     Ok(had)
@@ -157,6 +168,20 @@ mod tests {
         assert!(remove(dir.path(), TargetKind::PmcpRun).unwrap());
         assert_eq!(read(dir.path(), TargetKind::PmcpRun).unwrap(), None);
         assert!(read(dir.path(), TargetKind::Local).unwrap().is_some());
+    }
+
+    #[test]
+    fn removing_the_last_target_removes_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(DEPLOYMENT_TOML);
+        write(dir.path(), TargetKind::Local, &Record::default()).unwrap();
+        assert!(p.exists());
+        assert!(remove(dir.path(), TargetKind::Local).unwrap());
+        assert!(!p.exists(), "an empty record was left behind");
+        // A file with the user's own keys stays.
+        std::fs::write(&p, "mine = 1\n[local]\nurl = \"x\"\n").unwrap();
+        assert!(remove(dir.path(), TargetKind::Local).unwrap());
+        assert!(p.exists());
     }
 
     #[test]

@@ -29,8 +29,9 @@ fn bad_deploy_toml_is_exit_2_with_line_and_column() {
 
 #[test]
 fn missing_auth_key_names_it() {
-    let project =
-        Project::new("[target]\ntype = \"local\"\n[auth]\nenabled = true\nclient_id = \"c\"\n");
+    let project = Project::new(
+        "[target]\ntype = \"local\"\n[auth]\nenabled = true\nclient_id = \"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee\"\n",
+    );
     let out = project.deploy(&[]).output().unwrap();
     let se = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{se}");

@@ -174,11 +174,14 @@ fn local_up_redeploy_status_destroy() {
     );
     assert!(!running(pid2));
     assert!(!project.dir.join(".pmcp/local/state.json").exists());
+    // Nothing is left behind: the record held only this target, and the binary is gone.
     assert!(
-        !project
-            .dir
-            .read(".pmcp/deployment.toml")
-            .contains("[local]")
+        !project.dir.join(".pmcp/deployment.toml").exists(),
+        "an empty .pmcp/deployment.toml was left"
+    );
+    assert!(
+        !project.dir.join(".pmcp/local/bootstrap").exists(),
+        "the bootstrap was left"
     );
     let out = project
         .dir
@@ -201,6 +204,8 @@ fn a_server_that_exits_at_startup_fails_with_its_log() {
     let se = stderr(&out);
     assert_eq!(out.status.code(), Some(5), "{se}");
     assert!(se.contains("exited during startup"), "{se}");
+    // What to check: the server must listen on $HOST:$PORT.
+    assert!(se.contains("listen on $HOST:$PORT"), "{se}");
     assert!(se.contains("tiny-server: exiting with 7 as asked"), "{se}");
     assert!(!project.dir.join(".pmcp/local/state.json").exists());
 }

@@ -863,8 +863,34 @@ fn cloud_and_authority_host() {
         "{}",
         stderr(&out)
     );
-    // The local emulator's loopback authority is fine.
-    init_ok(&t, &["--authority-host", "http://127.0.0.1:4010/"]);
+    // The local emulator's loopback authority, for a hosted target: refused, loudly, unless
+    // asked for; nothing is written.
+    let before = t.read(".pmcp/deploy.toml");
+    let out = t
+        .cmd()
+        .args(["deploy", "init", "--target", "pmcp-run", "--json"])
+        .env("ENTRA_AUTHORITY_HOST", "http://127.0.0.1:4010/")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("ENTRA_AUTHORITY_HOST")
+            && err.contains("pmcp-run")
+            && err.contains("--allow-local-authority"),
+        "{err}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "local_authority", "{doc}");
+    assert_eq!(t.read(".pmcp/deploy.toml"), before);
+    init_ok(
+        &t,
+        &[
+            "--authority-host",
+            "http://127.0.0.1:4010/",
+            "--allow-local-authority",
+        ],
+    );
     assert_eq!(
         config(&t)["auth"]["entra"]["authority_host"].as_str(),
         Some("http://127.0.0.1:4010")

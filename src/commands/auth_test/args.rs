@@ -38,8 +38,9 @@ pub struct TestArgs {
     /// github, then device-code on a terminal) and says which.
     #[arg(long, value_enum, default_value_t = CredentialKind::Auto)]
     pub credential: CredentialKind,
-    /// Read the client secret from stdin (a secret is never a flag value)
-    /// [env: ENTRA_CLIENT_SECRET, AZURE_CLIENT_SECRET].
+    /// Read the client secret from stdin, e.g. `printf %s "$SECRET" | …` (a secret is never a
+    /// flag value). Without this flag, the secret credential reads ENTRA_CLIENT_SECRET or
+    /// AZURE_CLIENT_SECRET.
     #[arg(long, conflicts_with = "token")]
     pub client_secret_stdin: bool,
     /// PEM file with the client certificate and its private key [env: AZURE_CLIENT_CERTIFICATE_PATH].

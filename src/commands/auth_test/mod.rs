@@ -51,6 +51,17 @@ pub async fn run(args: TestArgs, ctx: &Ctx) -> anyhow::Result<()> {
     finish(ui, &report)
 }
 
+/// Run the checks and return the report without printing it (`cargo pmcp dev` runs them against
+/// the server it started). Progress and log lines still go to `ctx.ui`.
+pub async fn check(args: &TestArgs, ctx: &Ctx) -> AuthTestReport {
+    let mut report = Report::new(unix_now());
+    execute(args, ctx, &mut report).await;
+    if report.stage.is_none() {
+        report.ok = true;
+    }
+    report
+}
+
 fn finish(ui: &Ui, report: &Report) -> anyhow::Result<()> {
     if let (Some(stage), Some(e)) = (report.stage, &report.error) {
         github::error(&format!(

@@ -89,6 +89,22 @@ struct McpAnswer {
     content_type: String,
 }
 
+/// An error and each of its causes, outermost first (`error sending request …: client error
+/// (Connect): tcp connect error: Connection refused (os error 111)`): reqwest's `Display` shows
+/// only the outermost, which hides why.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut src = e.source();
+    while let Some(cause) = src {
+        let text = cause.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        src = cause.source();
+    }
+    parts.join(": ")
+}
+
 /// POST one JSON-RPC message; with an `id`, also read the answer to it.
 async fn mcp_post(
     http: &reqwest::Client,
@@ -122,7 +138,7 @@ async fn mcp_post(
     let resp = req
         .send()
         .await
-        .map_err(|e| format!("could not reach {url}: {e}"))?;
+        .map_err(|e| format!("could not reach {url}: {}", error_chain(&e)))?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let content_type = headers
@@ -263,11 +279,21 @@ pub(super) async fn server_checks(
 /// Also the metadata URL the header names, whatever the status.
 async fn without_token(http: &reqwest::Client, url: &str) -> (Outcome, Option<String>) {
     const HINT_401: &str = "The server must answer a request without a token with 401 and `WWW-Authenticate: Bearer resource_metadata=\"<url>\"` (MCP authorization spec); protect it with the auth middleware.";
-    let (a, headers) =
-        match mcp_post(http, url, None, None, None, &initialize_request(), None).await {
-            Ok(answer) => answer,
-            Err(e) => return (Err(Failed::new(e, HINT_UNREACHABLE)), None),
-        };
+    let (a, headers) = match mcp_post(http, url, None, None, None, &initialize_request(), None)
+        .await
+    {
+        Ok(answer) => answer,
+        Err(e) => {
+            let hint = if e.to_ascii_lowercase().contains("connection refused") {
+                format!(
+                    "Nothing listens at {url}: is the server running? (`cargo pmcp deploy status` shows the local one; `cargo pmcp dev` starts one.) {HINT_UNREACHABLE}"
+                )
+            } else {
+                HINT_UNREACHABLE.to_string()
+            };
+            return (Err(Failed::new(e, hint)), None);
+        }
+    };
     let www: Vec<String> = headers
         .get_all(reqwest::header::WWW_AUTHENTICATE)
         .iter()

@@ -124,6 +124,19 @@ fn read_deploy_toml(ctx: &Ctx, ui: &Ui) -> Result<Option<Loaded>, ConfigProblem>
             for w in &loaded.warnings {
                 ui.warn(w);
             }
+            // The one validation of deploy.toml every verb runs (auth test deploys nothing, so a
+            // local authority is fine here).
+            let check = config::validate::check_config(&loaded, None, true);
+            for w in &check.warnings {
+                ui.warn(w);
+            }
+            if let Err(f) = check.into_result() {
+                return Err(ConfigProblem::new(
+                    "invalid_config",
+                    f.message,
+                    f.hint.unwrap_or_default(),
+                ));
+            }
             Ok(Some(loaded))
         }
         Ok(None) => Ok(None),

@@ -52,6 +52,10 @@ pub struct InitArgs {
     /// Accept every default without asking
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Write a loopback or plain-http authority host (or OIDC issuer), such as the local Entra
+    /// emulator's, for a target other than local
+    #[arg(long)]
+    pub allow_local_authority: bool,
 }
 
 pub(super) fn parse_cloud(s: &str) -> Result<Cloud, String> {

@@ -106,6 +106,39 @@ pub(super) fn resolve(
 
     r.check().map_err(|p| failure(&p, server_name.as_deref()))?;
     let redirect_uri_given = !matches!(r.source(&REDIRECT_URI), Some(Source::Default(_)));
+    let local = entra
+        .as_ref()
+        .map(|e| (&AUTHORITY_HOST, e.authority_host.as_str()))
+        .or(oidc.as_ref().map(|o| (&ISSUER, o.issuer.as_str())))
+        .filter(|(_, url)| is_local_authority(url));
+    if let Some((input, url)) = local
+        && target != TargetKind::Local
+        && !args.allow_local_authority
+    {
+        let from = r
+            .source(input)
+            .map(|s| format!(" (from {s})"))
+            .unwrap_or_default();
+        return Err(Failure::usage(format!(
+            "{}{from} {}",
+            input.label(),
+            local_authority_refusal(url, target)
+        ))
+        .with_code("local_authority")
+        .with_hint("nothing was written; for the emulator use --target local (or `cargo pmcp dev`)")
+        .into());
+    }
+    if let Some(e) = &entra
+        && e.client_id == PLACEHOLDER_CLIENT_ID
+    {
+        let w = format!(
+            "the client id is the placeholder {PLACEHOLDER_CLIENT_ID}, not an app registration: \
+             Entra will refuse every token request; give the Application (client) ID from the \
+             app registration's Overview (--client-id or ENTRA_CLIENT_ID)"
+        );
+        ui.warn(&w);
+        warnings.push(w);
+    }
     let settings = InitSettings {
         target,
         provider,

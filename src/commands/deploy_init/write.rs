@@ -82,6 +82,12 @@ pub(super) fn write(
     doc.write()
         .with_context(|| format!("cannot write {}", config_shown.display()))?;
     ui.info(format!("{} {}", config_shown.display(), config_state));
+    if let Err(e) = ignore_local_dir(root) {
+        ui.warn(format!(
+            "cannot write .pmcp/.gitignore ({e}); keep .pmcp/local/ (the local target's binary, \
+             log and state) out of git yourself"
+        ));
+    }
 
     // Write the manifest fragment.
     let (mut manifest_path, mut manifest_state) = (None, None);
@@ -139,4 +145,31 @@ pub(super) fn write(
         client_secret_env: secret_env.map(str::to_string),
         checklist,
     })
+}
+
+/// `.pmcp/.gitignore` lists `local/`: the local target's extracted binary (tens of MB), its log
+/// and state never belong in the user's repository. An existing file gets the line appended once.
+fn ignore_local_dir(root: &Path) -> std::io::Result<()> {
+    let path = root.join(".pmcp/.gitignore");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    if text
+        .lines()
+        .any(|l| matches!(l.trim(), "local" | "local/" | "/local" | "/local/"))
+    {
+        return Ok(());
+    }
+    let mut out = text;
+    if out.is_empty() {
+        out.push_str(
+            "# Written by cargo pmcp: the local target's binary, log and state (cargo pmcp deploy --target local, cargo pmcp dev).\n",
+        );
+    } else if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str("local/\n");
+    crate::ui::write_atomic(&path, out.as_bytes())
 }

@@ -598,7 +598,8 @@ impl Target for Local {
         let mut someone_else = false;
         loop {
             if let Ok(Some(status)) = child.try_wait() {
-                return Err(TargetError::Failed {
+                let tail = last_lines(&log, 20);
+                return Err(TargetError::Stopped {
                     message: format!(
                         "the server exited during startup ({status}){}; last lines of {}:\n{}",
                         if someone_else {
@@ -607,7 +608,21 @@ impl Target for Local {
                             String::new()
                         },
                         log.display(),
-                        last_lines(&log, 20)
+                        if tail.trim().is_empty() {
+                            "(empty)"
+                        } else {
+                            tail.as_str()
+                        }
+                    ),
+                    hint: format!(
+                        "a server must keep running and listen on $HOST:$PORT (here HOST=127.0.0.1, \
+                         PORT={port}): read both variables and bind that address, e.g. \
+                         `TcpListener::bind((std::env::var(\"HOST\")?, std::env::var(\"PORT\")?.parse::<u16>()?))`{}",
+                        if status.success() {
+                            "; it exited with status 0, so its main returned without serving"
+                        } else {
+                            "; see the log above for why it stopped"
+                        }
                     ),
                 });
             }
@@ -692,6 +707,11 @@ impl Target for Local {
         let stopped = identity == proc::Identity::Ours && stop_state(project_dir, &state).await;
         std::fs::remove_file(project_dir.join(STATE_JSON))
             .map_err(|e| io_err(&format!("cannot remove {STATE_JSON}"), e))?;
+        // The extracted binary (tens of MB) goes with it once it no longer runs; the log stays
+        // for a look at why the server stopped.
+        if !matches!(identity, proc::Identity::NotOurs(_)) {
+            let _ = std::fs::remove_file(project_dir.join(LOCAL_DIR).join(package::BOOTSTRAP));
+        }
         record::remove(project_dir, TargetKind::Local)
             .map_err(|e| io_err("deployment record", e))?;
         Ok(Destroyed {

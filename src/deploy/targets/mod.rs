@@ -115,6 +115,9 @@ pub enum TargetError {
     /// The target reported the deployment failed (exit 5).
     #[error("deployment failed: {message}")]
     Failed { message: String },
+    /// The server stopped before it served (exit 5), with what to check.
+    #[error("deployment failed: {message}")]
+    Stopped { message: String, hint: String },
     /// The deployment did not become ready in time (exit 5).
     #[error("deployment was not ready after {waited_secs:.1}s (last status: {last_status})")]
     Timeout {
@@ -136,7 +139,9 @@ impl TargetError {
         match self {
             TargetError::Config { .. } | TargetError::Unsupported { .. } => Exit::Usage,
             TargetError::Auth { .. } | TargetError::Upload { .. } => Exit::UploadFailed,
-            TargetError::Failed { .. } | TargetError::Timeout { .. } => Exit::DeployFailed,
+            TargetError::Failed { .. }
+            | TargetError::Stopped { .. }
+            | TargetError::Timeout { .. } => Exit::DeployFailed,
             TargetError::Io(_) => Exit::Unexpected,
         }
     }
@@ -147,6 +152,7 @@ impl TargetError {
             TargetError::Config { hint, .. } | TargetError::Upload { hint, .. } => hint.as_deref(),
             TargetError::Auth { hint, .. }
             | TargetError::Timeout { hint, .. }
+            | TargetError::Stopped { hint, .. }
             | TargetError::Unsupported { hint, .. } => Some(hint),
             TargetError::Failed { .. } | TargetError::Io(_) => None,
         }
