@@ -56,6 +56,9 @@ impl AuthLayer {
     /// - `AUTH_RESOURCE_URL` (optional): the public URL of the MCP endpoint, e.g.
     ///   `https://my-server.pmcp.run/mcp`; it fixes the metadata's `resource` and the path. Without
     ///   it the origin is taken from each request's `Host`.
+    /// - `AUTH_DCR_ENABLED=true` (Entra only): the OAuth bridge ([`crate::bridge`]), with its
+    ///   variables read by [`BridgeConfig::from_lookup`](crate::bridge::BridgeConfig::from_lookup)
+    ///   (`ENTRA_CLIENT_SECRET` and `AUTH_DCR_SEALING_KEY` are then required).
     pub fn from_env() -> Result<Self, MiddlewareError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -88,13 +91,24 @@ impl AuthLayer {
                     Some(json) => GroupPermissionMapper::from_json(&json)?,
                     None => GroupPermissionMapper::empty(),
                 };
-                Self::new(config, &entra, mapper)
+                let layer = Self::new(config, &entra, mapper);
+                if dcr_enabled(&get)? {
+                    layer.bridge(crate::bridge::BridgeConfig::from_lookup(&get, &entra)?)
+                } else {
+                    layer
+                }
             }
             "oidc" => {
                 let issuer = get(env::AUTH_ISSUER).ok_or(ConfigError::Required {
                     name: env::AUTH_ISSUER,
                     why: "AUTH_PROVIDER=oidc needs the provider's issuer URL",
                 })?;
+                if dcr_enabled(&get)? {
+                    return Err(MiddlewareError::Config(ConfigError::Invalid {
+                        name: env::AUTH_DCR_ENABLED,
+                        detail: "the OAuth bridge fronts Microsoft Entra ID; with AUTH_PROVIDER=oidc the provider must offer client registration itself".into(),
+                    }));
+                }
                 let config = JwtValidatorConfig::from_lookup(get)?;
                 config.check()?;
                 let scopes = get(env::AUTH_DCR_DEFAULT_SCOPES)
@@ -123,6 +137,20 @@ impl AuthLayer {
             }),
             None => Ok(layer),
         }
+    }
+}
+
+/// `AUTH_DCR_ENABLED`: `true`/`false` (unset is false); anything else fails, so a typo never
+/// silently leaves the bridge off (or on).
+fn dcr_enabled(get: &impl Fn(&str) -> Option<String>) -> Result<bool, ConfigError> {
+    match get(env::AUTH_DCR_ENABLED).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if v == "true" || v == "1" => Ok(true),
+        Some(v) if v == "false" || v == "0" => Ok(false),
+        Some(_) => Err(ConfigError::Invalid {
+            name: env::AUTH_DCR_ENABLED,
+            detail: "expected `true` or `false`".into(),
+        }),
     }
 }
 
