@@ -5,6 +5,7 @@
 mod support;
 
 mod auth_test;
+mod bridge;
 mod cli;
 mod deploy;
 mod e2e;
