@@ -359,6 +359,15 @@ impl super::Bridge {
                 );
             }
         }
+        if self.config.client_secret.is_none() {
+            return super::html_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Sign-in unavailable",
+                "<h1>Sign-in unavailable</h1><p>This server is not configured to complete sign-ins \
+                 with Microsoft Entra ID: it has no client credential for its app registration. \
+                 Tell the server's operator.</p>",
+            );
+        }
         let verifier = self.config.sealer.random_token(32);
         let challenge = hash_b64(verifier.as_bytes());
         let exp = txn.x;

@@ -86,7 +86,7 @@ fn glob(pattern: &str, text: &str) -> bool {
 #[derive(Clone)]
 pub struct BridgeConfig {
     pub(crate) entra: EntraConfig,
-    pub(crate) client_secret: SecretString,
+    pub(crate) client_secret: Option<SecretString>,
     pub(crate) patterns: Vec<ClientPattern>,
     pub(crate) scopes: Vec<String>,
     pub(crate) upstream_scope: String,
@@ -115,10 +115,15 @@ const DEFAULT_SCOPES: &[&str] = &["openid", "profile", "offline_access"];
 
 impl BridgeConfig {
     /// A bridge in front of `entra` (whose `client_id` is the server's own app registration),
-    /// confidential with `client_secret`, sealing with `sealing_key` (32 bytes). Patterns empty
+    /// confidential with `client_secret` (without one, sign-ins stop at the consent page with an
+    /// error, see [`BridgeConfig::warning`]), sealing with `sealing_key` (32 bytes). Patterns empty
     /// (no client may register until [`BridgeConfig::public_client_patterns`] adds some), scopes
     /// `openid profile offline_access`, upstream scope `api://{client_id}/access_as_user`.
-    pub fn new(entra: EntraConfig, client_secret: SecretString, sealing_key: &[u8; 32]) -> Self {
+    pub fn new(
+        entra: EntraConfig,
+        client_secret: Option<SecretString>,
+        sealing_key: &[u8; 32],
+    ) -> Self {
         let upstream_scope = format!("api://{}/access_as_user", entra.client_id);
         Self {
             entra,
@@ -134,8 +139,10 @@ impl BridgeConfig {
         }
     }
 
-    /// Read the bridge's variables: `ENTRA_CLIENT_SECRET` (required: the bridge redeems Entra's
-    /// codes as a confidential client), `AUTH_DCR_SEALING_KEY` (required) and
+    /// Read the bridge's variables: `ENTRA_CLIENT_SECRET` (the bridge redeems Entra's codes as a
+    /// confidential client; without it the server starts, registration works, and sign-ins fail
+    /// with a page saying why: see [`BridgeConfig::warning`]), `AUTH_DCR_SEALING_KEY` (required)
+    /// and
     /// `AUTH_DCR_SEALING_KEY_PREVIOUS`, `AUTH_DCR_PUBLIC_CLIENT_PATTERNS` (comma separated),
     /// `AUTH_DCR_DEFAULT_SCOPES` (space separated; `offline_access` is always offered),
     /// `AUTH_DCR_UPSTREAM_SCOPE`, `AUTH_DCR_CIMD_ALLOW_LOOPBACK`.
@@ -144,10 +151,7 @@ impl BridgeConfig {
         entra: &EntraConfig,
     ) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let client_secret = entra.client_secret.clone().ok_or(ConfigError::Required {
-            name: env::ENTRA_CLIENT_SECRET,
-            why: "AUTH_DCR_ENABLED=true: the OAuth bridge redeems Entra's authorization codes as the server's confidential app",
-        })?;
+        let client_secret = entra.client_secret.clone();
         let key = get(env::AUTH_DCR_SEALING_KEY).ok_or(ConfigError::Required {
             name: env::AUTH_DCR_SEALING_KEY,
             why: "AUTH_DCR_ENABLED=true: the OAuth bridge seals registered clients and sign-ins with it (32 random bytes, base64: `openssl rand -base64 32`)",
@@ -238,6 +242,17 @@ impl BridgeConfig {
         self
     }
 
+    /// What is missing for sign-ins to work, for the server's start-up log: today only the
+    /// client credential (`ENTRA_CLIENT_SECRET`). `None` when nothing is.
+    pub fn warning(&self) -> Option<String> {
+        self.client_secret.is_none().then(|| {
+            format!(
+                "AUTH_DCR_ENABLED=true but {} is not set: MCP clients can register, but every sign-in will stop at the consent page (the bridge redeems Entra's codes as the server's confidential app)",
+                env::ENTRA_CLIENT_SECRET
+            )
+        })
+    }
+
     /// The scopes advertised to MCP clients.
     pub fn advertised_scopes(&self) -> &[String] {
         &self.scopes
@@ -296,8 +311,10 @@ mod tests {
     #[test]
     fn from_the_contract() {
         let mut entra = EntraConfig::new("t", "6f1e2d3c-4b5a-4987-8c6d-5e4f3a2b1c03");
-        let err = BridgeConfig::from_lookup(lookup(&[]), &entra).unwrap_err();
-        assert!(err.to_string().contains("ENTRA_CLIENT_SECRET"), "{err}");
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let no_secret =
+            BridgeConfig::from_lookup(lookup(&[("AUTH_DCR_SEALING_KEY", key)]), &entra).unwrap();
+        assert!(no_secret.warning().unwrap().contains("ENTRA_CLIENT_SECRET"));
         entra.client_secret = Some(SecretString::new("s3cret"));
         let err = BridgeConfig::from_lookup(lookup(&[]), &entra).unwrap_err();
         assert!(
@@ -310,7 +327,6 @@ mod tests {
                 .unwrap_err();
         assert!(err.to_string().contains("5 bytes"), "{err}");
         assert!(!err.to_string().contains("c2hvcnQ"), "{err}");
-        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
         let c = BridgeConfig::from_lookup(
             lookup(&[
                 ("AUTH_DCR_SEALING_KEY", key),
@@ -328,5 +344,6 @@ mod tests {
             "api://6f1e2d3c-4b5a-4987-8c6d-5e4f3a2b1c03/access_as_user openid profile offline_access"
         );
         assert!(!format!("{c:?}").contains("s3cret"));
+        assert!(c.warning().is_none());
     }
 }

@@ -102,9 +102,12 @@ impl super::Bridge {
         params: &[(&str, &str)],
     ) -> Result<EntraTokens, EntraFailure> {
         let entra = &self.config.entra;
+        let Some(secret) = &self.config.client_secret else {
+            return Err(EntraFailure::Unavailable);
+        };
         let mut form: Vec<(&str, &str)> = vec![
             ("client_id", entra.client_id.as_str()),
-            ("client_secret", self.config.client_secret.secret()),
+            ("client_secret", secret.secret()),
         ];
         form.extend_from_slice(params);
         let resp = self

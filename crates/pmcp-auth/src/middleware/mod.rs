@@ -355,6 +355,12 @@ impl AuthLayer {
     pub fn bridge_enabled(&self) -> bool {
         self.shared.bridge.is_some()
     }
+
+    /// What the bridge lacks for sign-ins to work ([`BridgeConfig::warning`](crate::bridge::BridgeConfig::warning)),
+    /// for the server's start-up log; `None` when the bridge is off or complete.
+    pub fn bridge_warning(&self) -> Option<String> {
+        self.shared.bridge.as_ref().and_then(|b| b.config.warning())
+    }
 }
 
 /// A mount path in the form the layer compares: `""` for the origin, else `/`-led without a
