@@ -74,8 +74,10 @@ fn vars(emu: &RunningEmulator) -> HashMap<&'static str, String> {
 pub async fn start(clock: Option<ManualClock>) -> Setup {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
-    let mut config = EmulatorConfig::default();
-    config.device_code_auto_approve = Some(ALICE.into());
+    let mut config = EmulatorConfig {
+        device_code_auto_approve: Some(ALICE.into()),
+        ..EmulatorConfig::default()
+    };
     config.set_default_secret(&SecretString::new(SECRET));
     let api = config.tenants[0].app_mut(API).unwrap();
     api.redirect_uris.push(format!("{origin}/oauth/callback"));
@@ -522,8 +524,6 @@ async fn a_claude_like_client_gets_its_code_at_its_https_redirect() {
     let who = whoami(&s, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(who["email"], ALICE);
     // The code is bound to the client and the redirect URI.
-    let (_, challenge2) = pkce();
-    let _ = challenge2;
     let other = s
         .register_ok("Claude Code", "http://127.0.0.1/callback")
         .await;

@@ -36,32 +36,29 @@ fn invalid_redirect(description: &str) -> Response<Bytes> {
     oauth_error(StatusCode::BAD_REQUEST, "invalid_redirect_uri", description)
 }
 
-/// The string array `name` of `doc`, if present; an error response when it is not one.
+/// The string array `name` of `doc`, if present; what is wrong with it when it is not one.
 fn string_array<'a>(
     doc: &'a serde_json::Map<String, Value>,
     name: &str,
     max: usize,
-) -> Result<Option<Vec<&'a str>>, Response<Bytes>> {
+) -> Result<Option<Vec<&'a str>>, String> {
     let Some(v) = doc.get(name) else {
         return Ok(None);
     };
-    let Some(items) = v.as_array() else {
-        return Err(invalid_metadata(&format!(
-            "`{name}` must be an array of strings"
-        )));
-    };
+    let not_strings = || format!("`{name}` must be an array of strings");
+    let items = v.as_array().ok_or_else(not_strings)?;
     if items.len() > max {
-        return Err(invalid_metadata(&format!(
+        return Err(format!(
             "`{name}` has {} entries; at most {max} are accepted",
             items.len()
-        )));
+        ));
     }
     items
         .iter()
         .map(|i| i.as_str())
         .collect::<Option<Vec<_>>>()
         .map(Some)
-        .ok_or_else(|| invalid_metadata(&format!("`{name}` must be an array of strings")))
+        .ok_or_else(not_strings)
 }
 
 impl super::Bridge {
@@ -116,7 +113,7 @@ impl super::Bridge {
         let redirect_uris = match string_array(doc, "redirect_uris", MAX_REDIRECT_URIS) {
             Ok(Some(v)) if !v.is_empty() => v,
             Ok(_) => return invalid_redirect("`redirect_uris` is required (at least one)"),
-            Err(resp) => return resp,
+            Err(why) => return invalid_metadata(&why),
         };
         for uri in &redirect_uris {
             if let Err(why) = check_redirect_uri(uri) {
@@ -132,14 +129,14 @@ impl super::Bridge {
                     "`grant_types` may hold only `authorization_code` and `refresh_token`",
                 );
             }
-            Err(resp) => return resp,
+            Err(why) => return invalid_metadata(&why),
             _ => {}
         }
         match string_array(doc, "response_types", 8) {
             Ok(Some(r)) if r.iter().any(|r| *r != "code") => {
                 return invalid_metadata("`response_types` may hold only `code`");
             }
-            Err(resp) => return resp,
+            Err(why) => return invalid_metadata(&why),
             _ => {}
         }
         let now = self.config.now();

@@ -93,7 +93,7 @@ impl AuthLayer {
                 };
                 let layer = Self::new(config, &entra, mapper);
                 if dcr_enabled(&get)? {
-                    layer.bridge(crate::bridge::BridgeConfig::from_lookup(&get, &entra)?)
+                    layer.bridge(crate::bridge::BridgeConfig::from_lookup(get, &entra)?)
                 } else {
                     layer
                 }
