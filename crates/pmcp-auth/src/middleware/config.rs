@@ -217,6 +217,58 @@ mod tests {
     }
 
     #[test]
+    fn the_bridge_from_the_deploy_contract() {
+        let base = [
+            ("AUTH_PROVIDER", "entra"),
+            ("ENTRA_TENANT_ID", TENANT),
+            ("ENTRA_CLIENT_ID", CLIENT),
+            ("ENTRA_CLIENT_SECRET", "s3cret-value"),
+            ("AUTH_DCR_ENABLED", "true"),
+        ];
+        // Enabled without a sealing key: the server does not start, and says how to make one.
+        let err = AuthLayer::from_lookup(lookup(&base)).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("AUTH_DCR_SEALING_KEY") && text.contains("openssl rand -base64 32"),
+            "{text}"
+        );
+        let mut vars = base.to_vec();
+        vars.push((
+            "AUTH_DCR_SEALING_KEY",
+            "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+        ));
+        vars.push(("AUTH_DCR_DEFAULT_SCOPES", "openid profile"));
+        let layer = AuthLayer::from_lookup(lookup(&vars)).unwrap();
+        assert!(layer.bridge_enabled());
+        assert!(layer.bridge_warning().is_none());
+        assert_eq!(
+            layer.shared.scopes_supported,
+            ["openid", "profile", "offline_access"]
+        );
+        // A typo in the switch is refused, not read as "off".
+        let mut typo = vars.clone();
+        typo[4] = ("AUTH_DCR_ENABLED", "yes please");
+        let err = AuthLayer::from_lookup(lookup(&typo)).unwrap_err();
+        assert!(err.to_string().contains("AUTH_DCR_ENABLED"), "{err}");
+        // Off: the Entra issuer stays the authorization server.
+        let mut off = vars.clone();
+        off[4] = ("AUTH_DCR_ENABLED", "false");
+        assert!(
+            !AuthLayer::from_lookup(lookup(&off))
+                .unwrap()
+                .bridge_enabled()
+        );
+        // OIDC has no bridge.
+        let err = AuthLayer::from_lookup(lookup(&[
+            ("AUTH_PROVIDER", "oidc"),
+            ("AUTH_ISSUER", "https://issuer.example.com"),
+            ("AUTH_DCR_ENABLED", "true"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("AUTH_DCR_ENABLED"), "{err}");
+    }
+
+    #[test]
     fn entra_from_the_deploy_contract() {
         let vars = [
             ("AUTH_PROVIDER", "entra"),
