@@ -72,6 +72,11 @@ fn vars(emu: &RunningEmulator) -> HashMap<&'static str, String> {
 /// signed in) and the example server. `clock`: the bridge's clock (else the system's), set through
 /// the library API; without it the layer comes from the environment contract alone.
 pub async fn start(clock: Option<ManualClock>) -> Setup {
+    start_with(clock, None).await
+}
+
+/// [`start`] with other `AUTH_DCR_PUBLIC_CLIENT_PATTERNS`.
+pub async fn start_with(clock: Option<ManualClock>, patterns: Option<&str>) -> Setup {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let mut config = EmulatorConfig {
@@ -82,7 +87,10 @@ pub async fn start(clock: Option<ManualClock>) -> Setup {
     let api = config.tenants[0].app_mut(API).unwrap();
     api.redirect_uris.push(format!("{origin}/oauth/callback"));
     let emu = Emulator::start(config, 0).await.unwrap();
-    let vars = vars(&emu);
+    let mut vars = vars(&emu);
+    if let Some(p) = patterns {
+        vars.insert("AUTH_DCR_PUBLIC_CLIENT_PATTERNS", p.to_string());
+    }
     let lookup = |name: &str| vars.get(name).cloned();
     let layer = match clock {
         None => AuthLayer::from_lookup(lookup).unwrap(),
@@ -833,4 +841,62 @@ async fn bad_input_gets_rfc_shaped_errors() {
             .unwrap();
         assert_eq!(resp.status(), 400, "{q}");
     }
+}
+
+/// `cargo pmcp auth test --server-url` checks the bridge from outside.
+async fn auth_test_against(s: &Setup) -> Value {
+    let dir = crate::support::TestDir::new();
+    let mut cmd = dir.cmd();
+    cmd.args(["auth", "test", "--authority-host"])
+        .arg(s.emu.authority_host())
+        .args(["--server-url", &format!("{}/mcp", s.origin), "--json"])
+        .env("ENTRA_TENANT_ID", s.emu.tenant_id())
+        .env("ENTRA_CLIENT_ID", s.emu.client_id())
+        .env("ENTRA_CLIENT_SECRET", SECRET);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!text.contains(SECRET));
+    serde_json::from_str(text.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+fn metadata_check(report: &Value) -> Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "server: protected resource metadata")
+        .unwrap_or_else(|| panic!("no metadata check: {report}"))
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_test_checks_the_bridge_from_outside() {
+    let s = start(None).await;
+    let report = auth_test_against(&s).await;
+    let c = metadata_check(&report);
+    assert_eq!(c["ok"], true, "{report}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("OAuth bridge {}", s.origin)),
+        "{c}"
+    );
+    assert_eq!(report["ok"], true, "{report}");
+
+    // A bridge that lets every name register fails the check.
+    let open = start_with(None, Some("*")).await;
+    let report = auth_test_against(&open).await;
+    let c = metadata_check(&report);
+    assert_eq!(c["ok"], false, "{report}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("registered a client"),
+        "{c}"
+    );
 }
