@@ -72,11 +72,11 @@ fn vars(emu: &RunningEmulator) -> HashMap<&'static str, String> {
 /// signed in) and the example server. `clock`: the bridge's clock (else the system's), set through
 /// the library API; without it the layer comes from the environment contract alone.
 pub async fn start(clock: Option<ManualClock>) -> Setup {
-    start_with(clock, None).await
+    start_with(clock, &[]).await
 }
 
-/// [`start`] with other `AUTH_DCR_PUBLIC_CLIENT_PATTERNS`.
-pub async fn start_with(clock: Option<ManualClock>, patterns: Option<&str>) -> Setup {
+/// [`start`] with some variables set otherwise.
+pub async fn start_with(clock: Option<ManualClock>, overrides: &[(&'static str, &str)]) -> Setup {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let mut config = EmulatorConfig {
@@ -88,8 +88,8 @@ pub async fn start_with(clock: Option<ManualClock>, patterns: Option<&str>) -> S
     api.redirect_uris.push(format!("{origin}/oauth/callback"));
     let emu = Emulator::start(config, 0).await.unwrap();
     let mut vars = vars(&emu);
-    if let Some(p) = patterns {
-        vars.insert("AUTH_DCR_PUBLIC_CLIENT_PATTERNS", p.to_string());
+    for (k, v) in overrides {
+        vars.insert(k, v.to_string());
     }
     let lookup = |name: &str| vars.get(name).cloned();
     let layer = match clock {
@@ -888,7 +888,7 @@ async fn auth_test_checks_the_bridge_from_outside() {
     assert_eq!(report["ok"], true, "{report}");
 
     // A bridge that lets every name register fails the check.
-    let open = start_with(None, Some("*")).await;
+    let open = start_with(None, &[("AUTH_DCR_PUBLIC_CLIENT_PATTERNS", "*")]).await;
     let report = auth_test_against(&open).await;
     let c = metadata_check(&report);
     assert_eq!(c["ok"], false, "{report}");
@@ -899,4 +899,33 @@ async fn auth_test_checks_the_bridge_from_outside() {
             .contains("registered a client"),
         "{c}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_instance_with_the_key_knows_the_client_and_rotation_keeps_it() {
+    const NEW_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+    let a = start(None).await;
+    let client_id = a.register_ok("Claude", CLAUDE_REDIRECT).await;
+    let (_, challenge) = pkce();
+    let consent = |s: &Setup| {
+        let url = s.authorize_url(&client_id, CLAUDE_REDIRECT, &challenge, &[]);
+        let http = s.http.clone();
+        async move { http.get(url).send().await.unwrap().status().as_u16() }
+    };
+    // Another instance with the same key: no shared memory, same client.
+    let b = start(None).await;
+    assert_eq!(consent(&b).await, 200);
+    // Rotated: the new key seals, the previous one still opens.
+    let rotated = start_with(
+        None,
+        &[
+            ("AUTH_DCR_SEALING_KEY", NEW_KEY),
+            ("AUTH_DCR_SEALING_KEY_PREVIOUS", SEALING_KEY),
+        ],
+    )
+    .await;
+    assert_eq!(consent(&rotated).await, 200);
+    // Once the previous key is dropped, the old registration is unknown.
+    let dropped = start_with(None, &[("AUTH_DCR_SEALING_KEY", NEW_KEY)]).await;
+    assert_eq!(consent(&dropped).await, 400);
 }
