@@ -19,6 +19,9 @@
 //!   `/.well-known/oauth-protected-resource/<resource path>`) answers the RFC 9728 protected
 //!   resource metadata: `resource`, `authorization_servers` (the tenant's issuer), `scopes_supported`,
 //!   `bearer_methods_supported: ["header"]`. No token needed.
+//! - With the OAuth bridge on ([`AuthLayer::bridge`], or `AUTH_DCR_ENABLED=true` for
+//!   [`AuthLayer::from_env`]), its paths are answered first (see [`crate::bridge`]), the metadata's
+//!   `authorization_servers` is this server's origin, and challenges carry `scope`.
 //! - Paths registered with [`AuthLayer::public_path`] pass through without a token (and without
 //!   an identity).
 //! - Everything else needs `Authorization: Bearer <token>`. The token is checked by
