@@ -713,7 +713,7 @@ async fn refused_clients_redirects_and_resources() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_transaction_is_refused() {
+async fn an_expired_transaction_or_code_is_refused() {
     let clock = ManualClock::starting_now();
     let s = start(Some(clock.clone())).await;
     let client_id = s.register_ok("Claude", CLAUDE_REDIRECT).await;
@@ -725,6 +725,17 @@ async fn an_expired_transaction_is_refused() {
     let resp = s.approve(&txn, &cookie).await;
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("expired"));
+
+    // A code lives 60 s.
+    let (verifier, challenge) = pkce();
+    let back = s.sign_in(&client_id, CLAUDE_REDIRECT, &challenge).await;
+    clock.advance(61);
+    let (status, err) = redeem(&s, &client_id, CLAUDE_REDIRECT, &back, &verifier).await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
