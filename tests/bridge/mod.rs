@@ -53,7 +53,7 @@ fn vars(emu: &RunningEmulator) -> HashMap<&'static str, String> {
         ("AUTH_DCR_ENABLED", "true".to_string()),
         (
             "AUTH_DCR_PUBLIC_CLIENT_PATTERNS",
-            "claude,cursor,chatgpt,mcp-inspector,MCP Inspector,test-sdk-client".to_string(),
+            "claude,cursor,chatgpt,mcp-inspector".to_string(),
         ),
         ("AUTH_DCR_DEFAULT_SCOPES", "openid profile".to_string()),
         ("AUTH_DCR_SEALING_KEY", SEALING_KEY.to_string()),

@@ -18,7 +18,8 @@ pub const DEFAULT_REFRESH_TTL: u64 = 90 * 24 * 3600;
 
 /// A `public_client_patterns` entry: which `client_name` may register.
 ///
-/// The match is case-insensitive. A pattern with `*` is a glob over the whole name (`*` matches any
+/// The match is case-insensitive, and `-`, `_` and a space count as the same character (so the
+/// default pattern `mcp-inspector` matches MCP Inspector's `MCP Inspector`). A pattern with `*` is a glob over the whole name (`*` matches any
 /// run of characters, including none: `claude*` matches `Claude Code` but not `My Claude`); a
 /// pattern without `*` matches anywhere in the name (`cursor` matches `Cursor`, `cursor-vscode`,
 /// `My Cursor`). `*` alone accepts every name. No pattern, no registration.
@@ -27,7 +28,7 @@ pub const DEFAULT_REFRESH_TTL: u64 = 90 * 24 * 3600;
 /// use pmcp_auth::bridge::ClientPattern;
 ///
 /// assert!(ClientPattern::new("claude").matches("Claude Code"));
-/// assert!(ClientPattern::new("mcp-inspector").matches("MCP-Inspector (browser)"));
+/// assert!(ClientPattern::new("mcp-inspector").matches("MCP Inspector"));
 /// assert!(ClientPattern::new("claude*").matches("claude.ai"));
 /// assert!(!ClientPattern::new("claude*").matches("Not Claude"));
 /// assert!(!ClientPattern::new("cursor").matches("Evil Corp"));
@@ -36,14 +37,14 @@ pub const DEFAULT_REFRESH_TTL: u64 = 90 * 24 * 3600;
 pub struct ClientPattern(String);
 
 impl ClientPattern {
-    /// A pattern (trimmed, lowercased).
+    /// A pattern (trimmed, normalized as the type's docs say).
     pub fn new(pattern: &str) -> Self {
-        Self(pattern.trim().to_lowercase())
+        Self(normalize(pattern.trim()))
     }
 
     /// True when `name` matches (see the type's docs).
     pub fn matches(&self, name: &str) -> bool {
-        let name = name.to_lowercase();
+        let name = normalize(name);
         if self.0.is_empty() {
             return false;
         }
@@ -52,6 +53,14 @@ impl ClientPattern {
         }
         glob(&self.0, &name)
     }
+}
+
+/// Lowercase, with `-` and `_` read as a space.
+fn normalize(s: &str) -> String {
+    s.to_lowercase()
+        .chars()
+        .map(|c| if c == '-' || c == '_' { ' ' } else { c })
+        .collect()
 }
 
 /// `*`-only glob, iterative with one backtrack point: linear-ish, no recursion, so a hostile name
@@ -281,6 +290,9 @@ mod tests {
         let p = ClientPattern::new;
         assert!(p("claude").matches("Claude Code"));
         assert!(p("CLAUDE").matches("my claude"));
+        assert!(p("mcp-inspector").matches("MCP Inspector"));
+        assert!(p("mcp inspector").matches("mcp_inspector"));
+        assert!(!p("mcp-inspector").matches("MCPInspector"));
         assert!(p("*").matches("anything"));
         assert!(p("*").matches(""));
         assert!(p("claude*").matches("claude"));
