@@ -6,7 +6,8 @@ use anyhow::Context;
 use base64::Engine;
 use pmcp_auth::SecretString;
 use pmcp_entra_emulator::{
-    DEFAULT_CLIENT_SECRET_ENV, Emulator, EmulatorConfig, EmulatorError, TokenVersion,
+    DEFAULT_CLIENT_SECRET_ENV, Emulator, EmulatorConfig, EmulatorError, SECOND_TENANT_DOMAIN,
+    SECOND_TENANT_ID, SigningKey, TenantConfig, TokenVersion,
 };
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,17 @@ pub struct EmulatorArgs {
     /// and the authorize endpoint needs no login_hint.
     #[arg(long, value_name = "UPN")]
     pub auto_approve: Option<String>,
+    /// Serve another tenant too (repeatable): the standard directory (same app ids, its own users
+    /// alice@, admin@, … of its domain) under this tenant id. Every tenant of one emulator is
+    /// signed with the same keys, as in Entra, so a token from it is refused by a server for its
+    /// tenant, not for an unknown key.
+    #[arg(long = "add-tenant", value_name = "GUID")]
+    pub add_tenants: Vec<String>,
+    /// Sign with the key in this PEM file (certificate and PKCS#8 private key); when the file does
+    /// not exist, generate a key and write it there (mode 0600). Emulators given the same file
+    /// publish the same key set, as all Entra tenants do.
+    #[arg(long, value_name = "PATH", env = "PMCP_EMULATOR_SIGNING_KEY")]
+    pub signing_key: Option<PathBuf>,
 }
 
 fn parse_version(s: &str) -> Result<TokenVersion, String> {
@@ -69,6 +81,14 @@ pub struct EmulatorReady {
     pub client_secret_env: Option<String>,
     /// The file holding the generated client secret, when one was generated.
     pub client_secret_file: Option<PathBuf>,
+    /// Every tenant served, the default first. All are signed with the same keys.
+    pub tenant_ids: Vec<String>,
+    /// The key id tokens are signed with (the same for every tenant).
+    pub kid: String,
+    /// The PEM file of the signing key, when `--signing-key` was given.
+    pub signing_key_file: Option<PathBuf>,
+    #[serde(skip)]
+    tenants: Vec<String>,
     #[serde(skip)]
     users: Vec<String>,
     #[serde(skip)]
@@ -95,6 +115,12 @@ impl std::fmt::Display for EmulatorReady {
         }
         writeln!(f)?;
         writeln!(f, "Discovery: {}", self.discovery_url)?;
+        if self.tenants.len() > 1 {
+            writeln!(f, "Tenants (one key set for all, as in Entra):")?;
+            for t in &self.tenants {
+                writeln!(f, "  {t}")?;
+            }
+        }
         writeln!(f, "Apps:")?;
         for a in &self.apps {
             writeln!(f, "  {a}")?;
@@ -149,6 +175,62 @@ fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let _ = std::fs::remove_file(path);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(value.as_bytes())?;
+    f.sync_all()
+}
+
+/// The domain `--add-tenant` gives a tenant: fabrikam's for [`SECOND_TENANT_ID`], else one
+/// derived from the id (`t4b7f2c1a.onmicrosoft.com`).
+fn added_tenant_domain(id: &str) -> String {
+    if id.eq_ignore_ascii_case(SECOND_TENANT_ID) {
+        SECOND_TENANT_DOMAIN.to_string()
+    } else {
+        let head: String = id.chars().take(8).collect();
+        format!("t{}.onmicrosoft.com", head.to_ascii_lowercase())
+    }
+}
+
+/// The signing key in `path`, or a new one written there (mode 0600, never over an existing file).
+async fn signing_key(path: &Path) -> anyhow::Result<(SigningKey, bool)> {
+    let read = |p: &Path| -> anyhow::Result<SigningKey> {
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read the signing key {}", p.display()))?;
+        SigningKey::from_pem(&text).map_err(|e| {
+            Failure::usage(format!("{}: {e}", p.display()))
+                .with_hint("Point --signing-key at a PEM file with a CERTIFICATE and a PRIVATE KEY (PKCS#8 RSA), or at a path that does not exist yet to have one generated.")
+                .into()
+        })
+    };
+    if path.exists() {
+        return Ok((read(path)?, false));
+    }
+    let key = tokio::task::spawn_blocking(SigningKey::generate)
+        .await
+        .context("key generation task failed")??;
+    match create_private(path, key.to_pem().secret()) {
+        Ok(()) => Ok((key, true)),
+        // Another emulator created it meanwhile: use that one, so both share it.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok((read(path)?, false)),
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot write the signing key to {}", path.display()))
+        }
+    }
+}
+
+/// Create `path` (it must not exist) with mode 0600 holding `value`.
+fn create_private(path: &Path, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -220,6 +302,10 @@ pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
     if let Some(upn) = &args.auto_approve {
         cfg.device_code_auto_approve = Some(upn.clone());
     }
+    for id in &args.add_tenants {
+        cfg.tenants
+            .push(TenantConfig::standard(id, &added_tenant_domain(id)));
+    }
     // Per-app secrets named in the file.
     for t in &mut cfg.tenants {
         for a in &mut t.apps {
@@ -243,6 +329,24 @@ pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
         Failure::usage(format!("invalid emulator configuration: {m}"))
             .with_hint("Fix the config file or the --tenant-id/--client-id/--auto-approve flags (ids are GUIDs).")
     })?;
+    // The signing key (before a secret file is written, so a bad key file leaves nothing behind).
+    let key = match &args.signing_key {
+        Some(p) => {
+            let (key, created) = signing_key(p).await?;
+            ui.info(format!(
+                "signing key {} {} (kid {})",
+                p.display(),
+                if created {
+                    "generated (mode 0600)"
+                } else {
+                    "loaded"
+                },
+                key.kid
+            ));
+            Some(key)
+        }
+        None => None,
+    };
     // The default secret: from the env var, else generated into a private file.
     let (secret, from_env, secret_file, remove_file) = match std::env::var(&args.client_secret_env)
         .ok()
@@ -281,7 +385,10 @@ pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
     };
     cfg.set_default_secret(&secret);
 
-    let started = Emulator::start(cfg, args.port).await;
+    let started = match key {
+        Some(k) => Emulator::start_with_key(cfg, args.port, k).await,
+        None => Emulator::start(cfg, args.port).await,
+    };
     if started.is_err()
         && let Some(p) = secret_file.as_ref().filter(|_| remove_file)
     {
@@ -300,7 +407,24 @@ pub async fn run(args: EmulatorArgs, ctx: &Ctx) -> anyhow::Result<()> {
         other => anyhow::Error::from(other),
     })?;
     let (apps, users) = describe(&emu.config());
+    let tenants_of = |c: &EmulatorConfig| -> (Vec<String>, Vec<String>) {
+        let ids = c.tenants.iter().map(|t| t.id.clone()).collect();
+        let lines = c
+            .tenants
+            .iter()
+            .map(|t| match &t.domain {
+                Some(d) => format!("{} ({d})", t.id),
+                None => t.id.clone(),
+            })
+            .collect();
+        (ids, lines)
+    };
+    let (tenant_ids, tenants) = tenants_of(&emu.config());
     let ready = EmulatorReady {
+        tenant_ids,
+        kid: emu.current_kid(),
+        signing_key_file: args.signing_key.clone(),
+        tenants,
         authority_host: emu.authority_host(),
         tenant_id: emu.tenant_id(),
         client_id: emu.client_id(),
@@ -406,6 +530,20 @@ mod tests {
             ),
             client_secret_env: None,
             client_secret_file: Some(PathBuf::from("/tmp/cargo-pmcp-emulator-1.secret")),
+            tenant_ids: vec![
+                pmcp_entra_emulator::DEFAULT_TENANT_ID.into(),
+                SECOND_TENANT_ID.into(),
+            ],
+            kid: "kid".into(),
+            signing_key_file: None,
+            tenants: vec![
+                format!(
+                    "{} ({})",
+                    pmcp_entra_emulator::DEFAULT_TENANT_ID,
+                    pmcp_entra_emulator::DEFAULT_TENANT_DOMAIN
+                ),
+                format!("{SECOND_TENANT_ID} ({SECOND_TENANT_DOMAIN})"),
+            ],
             users,
             apps,
         };

@@ -13,8 +13,22 @@ use std::collections::BTreeMap;
 /// Where the manifest fragment is written, relative to the project root.
 pub const ENTRA_APP_JSON: &str = ".pmcp/entra-app.json";
 
-/// The port the local target's redirect URI uses by default.
+/// The port the local target's redirect URI uses by default. (Entra ignores the port of a
+/// `localhost` redirect URI, so the server may listen on any port.)
 pub const LOCAL_PORT: u16 = 8080;
+
+/// Where the server's OAuth bridge receives Entra's redirect: one fixed path on the server's own
+/// origin, registered once on the app as a Web redirect URI.
+pub const BRIDGE_CALLBACK_PATH: &str = "/oauth/callback";
+
+/// The first-party client id of Visual Studio Code, which Entra lets an API pre-authorize
+/// ("Authorized client applications"), so VS Code users get a token for the API without a consent
+/// prompt. Source: Microsoft's "Use Microsoft Entra ID to secure MCP servers" guidance (see
+/// docs/clients.md for the citation).
+pub const VSCODE_CLIENT_ID: &str = "aebc6443-996d-45c2-90f0-388ff96faa56";
+
+/// The delegated scope every MCP server registration exposes.
+pub const ACCESS_AS_USER: &str = "access_as_user";
 
 /// Resolved, validated inputs of `deploy init`.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,8 +36,10 @@ pub struct InitSettings {
     pub target: TargetKind,
     pub provider: Provider,
     pub server_name: String,
-    /// The Web redirect URI to register.
-    pub redirect_uri: String,
+    /// The Web redirect URI to register: the server's OAuth bridge callback
+    /// (`{public origin}/oauth/callback`). `None` when the public URL is not known before the
+    /// first deploy (aws-lambda): the checklist says how to add it afterwards.
+    pub redirect_uri: Option<String>,
     /// True when the redirect URI was given (flag, env or file), not derived: then it is written
     /// to `[auth.entra] redirect_uri`.
     pub redirect_uri_given: bool,
@@ -51,14 +67,28 @@ pub struct OidcInit {
     pub audience: String,
 }
 
-/// The redirect URI derived from the target and server name.
-pub fn default_redirect_uri(target: TargetKind, server_name: &str) -> String {
+/// The bridge's callback derived from the target and server name: pmcp.run serves the server at
+/// `https://{name}.pmcp.run`, the local target on localhost. `None` for aws-lambda, whose function
+/// URL exists only after the first deploy.
+pub fn default_redirect_uri(target: TargetKind, server_name: &str) -> Option<String> {
     match target {
-        TargetKind::PmcpRun => format!("https://{server_name}.pmcp.run/callback"),
-        TargetKind::AwsLambda | TargetKind::Local => {
-            format!("http://localhost:{LOCAL_PORT}/callback")
-        }
+        TargetKind::PmcpRun => Some(format!(
+            "https://{server_name}.pmcp.run{BRIDGE_CALLBACK_PATH}"
+        )),
+        TargetKind::Local => Some(format!(
+            "http://localhost:{LOCAL_PORT}{BRIDGE_CALLBACK_PATH}"
+        )),
+        TargetKind::AwsLambda => None,
     }
+}
+
+/// True when `authority_host` is on this machine (the local Entra emulator): then no Portal or
+/// Azure CLI step applies.
+pub fn is_loopback_authority(authority_host: &str) -> bool {
+    url::Url::parse(authority_host)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .is_some_and(|h| h == "localhost" || h == "127.0.0.1" || h == "[::1]")
 }
 
 /// Apply `s` to the document. Values the user edited by hand that `s` does not override stay
@@ -118,12 +148,14 @@ pub fn apply(s: &InitSettings, doc: &mut DeployToml) -> Result<(), ShapeError> {
                 "Tenant IDs accepted when multi_tenant is on (empty: any tenant)",
             )?;
         }
-        doc.update_or_add(
-            &["auth", "entra", "redirect_uri"],
-            s.redirect_uri.as_str(),
-            s.redirect_uri_given,
-            "The Web redirect URI registered on the app",
-        )?;
+        if let Some(uri) = &s.redirect_uri {
+            doc.update_or_add(
+                &["auth", "entra", "redirect_uri"],
+                uri.as_str(),
+                s.redirect_uri_given,
+                "The Web redirect URI registered on the app (the OAuth bridge's callback)",
+            )?;
+        }
     }
     if let Some(o) = &s.oidc {
         doc.set(
@@ -198,6 +230,24 @@ pub struct EntraAppManifest {
 #[serde(rename_all = "camelCase")]
 pub struct ApiSettings {
     pub requested_access_token_version: u8,
+    /// The delegated scopes the API exposes (`access_as_user`).
+    pub oauth2_permission_scopes: Vec<PermissionScope>,
+}
+
+/// One entry of `api.oauth2PermissionScopes` (Graph's `permissionScope`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionScope {
+    pub admin_consent_description: String,
+    pub admin_consent_display_name: String,
+    pub id: String,
+    pub is_enabled: bool,
+    /// `User`: users may consent for themselves; `Admin`: only admins.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub user_consent_description: String,
+    pub user_consent_display_name: String,
+    pub value: String,
 }
 
 /// One entry of `appRoles`.
@@ -238,8 +288,9 @@ pub struct WebSettings {
     pub redirect_uris: Vec<String>,
 }
 
-/// The id of app role `value` for the app `client_id`: a UUID v5 in the client id's namespace, so
-/// it is the same on every run and every machine. `None` when `client_id` is not a GUID.
+/// The id of app role (or delegated scope) `value` for the app `client_id`: a UUID v5 in the
+/// client id's namespace, so it is the same on every run and every machine. `None` when
+/// `client_id` is not a GUID.
 pub fn app_role_id(client_id: &str, value: &str) -> Option<uuid::Uuid> {
     let ns = uuid::Uuid::parse_str(client_id).ok()?;
     Some(uuid::Uuid::new_v5(&ns, value.as_bytes()))
@@ -270,11 +321,28 @@ impl EntraAppManifest {
             .into_iter()
             .map(claim)
             .collect();
+        let scope = PermissionScope {
+            admin_consent_description: format!(
+                "Lets the app call {} (MCP tools) as the signed-in user.",
+                s.server_name
+            ),
+            admin_consent_display_name: format!("Access {} as the user", s.server_name),
+            id: app_role_id(&e.client_id, ACCESS_AS_USER)?.to_string(),
+            is_enabled: true,
+            kind: "User".to_string(),
+            user_consent_description: format!(
+                "Lets the app call {} (MCP tools) on your behalf.",
+                s.server_name
+            ),
+            user_consent_display_name: format!("Access {} as you", s.server_name),
+            value: ACCESS_AS_USER.to_string(),
+        };
         Some(Self {
             sign_in_audience: sign_in_audience(e.multi_tenant).to_string(),
             identifier_uris: vec![format!("api://{}", e.client_id)],
             api: ApiSettings {
                 requested_access_token_version: 2,
+                oauth2_permission_scopes: vec![scope],
             },
             app_roles,
             group_membership_claims: "SecurityGroup".to_string(),
@@ -284,7 +352,7 @@ impl EntraAppManifest {
                 saml2_token: Vec::new(),
             },
             web: WebSettings {
-                redirect_uris: vec![s.redirect_uri.clone()],
+                redirect_uris: s.redirect_uri.iter().cloned().collect(),
             },
         })
     }
@@ -341,6 +409,8 @@ pub struct ChecklistStep {
 
 /// The Entra checklist template.
 pub const ENTRA_CHECKLIST: &str = include_str!("../../templates/entra-checklist.txt");
+/// The Entra checklist when the authority is the local emulator: no Portal, no Azure CLI.
+pub const ENTRA_LOCAL_CHECKLIST: &str = include_str!("../../templates/entra-local-checklist.txt");
 /// The OIDC checklist template.
 pub const OIDC_CHECKLIST: &str = include_str!("../../templates/oidc-checklist.txt");
 /// The checklist template when authentication is off.
@@ -358,8 +428,32 @@ impl Checklist {
         v.insert("server_name", s.server_name.clone());
         v.insert("config_path", super::DEPLOY_TOML.to_string());
         v.insert("manifest_path", ENTRA_APP_JSON.to_string());
-        v.insert("redirect_uri", s.redirect_uri.clone());
+        v.insert("redirect_uri", s.redirect_uri.clone().unwrap_or_default());
+        // Lines for the case where the callback is not known yet (`?no_redirect_uri …`).
+        v.insert(
+            "no_redirect_uri",
+            if s.redirect_uri.is_none() {
+                BRIDGE_CALLBACK_PATH.to_string()
+            } else {
+                String::new()
+            },
+        );
+        v.insert(
+            "web_redirect_flag",
+            s.redirect_uri
+                .as_ref()
+                .map(|u| format!(" --web-redirect-uris {u}"))
+                .unwrap_or_default(),
+        );
+        v.insert("callback_path", BRIDGE_CALLBACK_PATH.to_string());
+        v.insert("vscode_client_id", VSCODE_CLIENT_ID.to_string());
+        v.insert("scope", ACCESS_AS_USER.to_string());
+        let local = s
+            .entra
+            .as_ref()
+            .is_some_and(|e| is_loopback_authority(&e.authority_host));
         let template = match s.provider {
+            Provider::Entra if local => ENTRA_LOCAL_CHECKLIST,
             Provider::Entra => ENTRA_CHECKLIST,
             Provider::Oidc => OIDC_CHECKLIST,
             Provider::None => NONE_CHECKLIST,
@@ -589,7 +683,7 @@ mod tests {
     fn every_template_fills_for_every_provider() {
         for s in [entra(false), entra(true)] {
             let c = Checklist::build(&s, Some("ENTRA_CLIENT_SECRET")).unwrap();
-            assert_eq!(c.steps.len(), 7);
+            assert_eq!(c.steps.len(), 9);
             assert!(!c.to_string().contains("{{"));
         }
         let mut o = entra(false);

@@ -224,7 +224,7 @@ pub struct EntraSection {
     pub allowed_tenants: Vec<String>,
     pub accept_v1_tokens: bool,
     /// The Web redirect URI registered on the app, when it is not the one derived from the target
-    /// and server name (`https://<server>.pmcp.run/callback`, `http://localhost:8080/callback`).
+    /// and server name (`https://<server>.pmcp.run/oauth/callback`, `http://localhost:8080/oauth/callback`).
     pub redirect_uri: Option<String>,
     /// Group GUID → permissions.
     pub group_permissions: BTreeMap<String, Vec<String>>,

@@ -5,7 +5,7 @@
 //!
 //! The example server is built by `deploy` into `target/e2e` (its own target dir, so the build never
 //! waits on the outer cargo lock and is reused between runs) with the dev profile. Every process the
-//! test starts (two emulators, the deployed server) is killed when the test ends, pass or fail.
+//! test starts (the emulator, the deployed server) is killed when the test ends, pass or fail.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -143,15 +143,15 @@ async fn post(url: &str, token: &str, body: &Value) -> reqwest::Response {
 async fn emulator_init_deploy_auth_test_then_destroy() {
     let dir = TestDir::new();
     write_project(&dir);
-    let home = start_emulator(&[]);
-    let foreign = start_emulator(&["--tenant-id", OTHER_TENANT]);
+    // Two tenants in one emulator, signed with one key set, as Entra signs every tenant.
+    let home = start_emulator(&["--add-tenant", OTHER_TENANT]);
     let (authority, tenant, client) = (
         home.authority_host.clone(),
         home.tenant_id.clone(),
         home.client_id.clone(),
     );
     let _reaper = Reaper {
-        emulators: vec![home.child, foreign.child],
+        emulators: vec![home.child],
         project: dir.path().to_path_buf(),
     };
 
@@ -250,13 +250,14 @@ async fn emulator_init_deploy_auth_test_then_destroy() {
         "{report}"
     );
 
-    // 4. A token from another tenant (another issuer, other keys) → 401 invalid_token.
+    // 4. A token from another tenant (same keys, another issuer) → 401 invalid_token, refused for
+    //    its tenant, not for its key.
     let wrong = tokens::client_credentials(
-        &foreign.authority_host,
-        &foreign.tenant_id,
-        &foreign.client_id,
+        &authority,
+        OTHER_TENANT,
+        &client,
         SECRET,
-        &format!("api://{}/.default", foreign.client_id),
+        &format!("api://{client}/.default"),
     )
     .await
     .expect("token from the other tenant");
@@ -269,6 +270,11 @@ async fn emulator_init_deploy_auth_test_then_destroy() {
     assert!(
         challenge.contains("resource_metadata=\"") && challenge.contains("error=\"invalid_token\""),
         "{challenge}"
+    );
+    let body: Value = resp.json().await.expect("a JSON error body");
+    assert!(
+        ["wrong_issuer", "wrong_tenant"].contains(&body["code"].as_str().unwrap_or_default()),
+        "refused for the wrong reason: {body}"
     );
 
     // 5. A user without the admin role: whoami works, the admin tool is 403 insufficient_scope.

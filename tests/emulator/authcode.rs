@@ -84,9 +84,9 @@ async fn code_flow_with_pkce_id_token_and_refresh() {
     };
     let (s, b) = token(code.clone(), "wrong-verifier").await;
     assert_aad_error(s, &b, 400, "invalid_grant", 501481);
-    // A failed redemption uses the code up, as Entra does.
+    // A failed redemption uses the code up, as Entra does: presenting it again is AADSTS54005.
     let (s, b) = token(code, verifier).await;
-    assert_aad_error(s, &b, 400, "invalid_grant", 70000);
+    assert_aad_error(s, &b, 400, "invalid_grant", 54005);
 
     let (_, loc) = authorize(
         &emu,

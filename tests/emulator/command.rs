@@ -312,3 +312,135 @@ fn auto_approve_of_an_unknown_user_is_refused_at_start() {
     assert_eq!(out.status.code(), Some(2));
     assert!(all_output(&out).contains("ghost@contoso.onmicrosoft.com"));
 }
+
+/// `--add-tenant`: one emulator, two tenants, one key set (as Entra signs every tenant with the
+/// same keys). The ready line lists the tenants; the other tenant's token carries the same `kid`,
+/// so a validator for the first tenant refuses it for its issuer, not for an unknown key.
+#[test]
+fn added_tenants_share_the_key_set_and_are_refused_for_the_tenant() {
+    use pmcp_entra_emulator::{DEFAULT_TENANT_ID, SECOND_TENANT_ID};
+    let (_child, ready) = spawn(
+        &[
+            "pmcp",
+            "auth",
+            "emulator",
+            "--port",
+            "0",
+            "--json",
+            "--add-tenant",
+            SECOND_TENANT_ID,
+        ],
+        &[("ENTRA_CLIENT_SECRET", "s3cret")],
+    );
+    assert_eq!(
+        ready["tenant_ids"],
+        serde_json::json!([DEFAULT_TENANT_ID, SECOND_TENANT_ID])
+    );
+    let authority = ready["authority_host"].as_str().unwrap().to_string();
+    let client_id = ready["client_id"].as_str().unwrap().to_string();
+    let kid = ready["kid"].as_str().unwrap().to_string();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        for t in [DEFAULT_TENANT_ID, SECOND_TENANT_ID] {
+            let keys: serde_json::Value = http
+                .get(format!("{authority}/{t}/discovery/v2.0/keys"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(keys["keys"][0]["kid"], kid.as_str(), "{t}: {keys}");
+        }
+        let scope = format!("api://{client_id}/.default");
+        let body: serde_json::Value = http
+            .post(format!("{authority}/{SECOND_TENANT_ID}/oauth2/v2.0/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id.as_str()),
+                ("client_secret", "s3cret"),
+                ("scope", scope.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let foreign = body["access_token"].as_str().expect("a token").to_string();
+        let header = jsonwebtoken::decode_header(&foreign).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(kid.as_str()));
+        let entra = pmcp_auth::EntraConfig::new(DEFAULT_TENANT_ID, &client_id)
+            .with_authority_host(&authority);
+        let validator =
+            pmcp_auth::JwtValidator::new(pmcp_auth::JwtValidatorConfig::from_entra(&entra));
+        let err = validator.validate(&foreign).await.unwrap_err();
+        assert!(
+            ["wrong_issuer", "wrong_tenant"].contains(&err.code()),
+            "refused for {} ({err}), not for the tenant",
+            err.code()
+        );
+    });
+}
+
+/// `--signing-key FILE`: the first emulator generates the key into the file (mode 0600), a second
+/// one (another tenant, another process) loads it: both publish the same key.
+#[test]
+fn two_emulators_share_a_signing_key_file() {
+    use pmcp_entra_emulator::SECOND_TENANT_ID;
+    let dir = TestDir::new();
+    let key = dir.path().join("keys").join("emulator-key.pem");
+    let key_arg = key.to_str().unwrap();
+    let (_a, a) = spawn(
+        &[
+            "pmcp",
+            "auth",
+            "emulator",
+            "--port",
+            "0",
+            "--json",
+            "--signing-key",
+            key_arg,
+        ],
+        &[("ENTRA_CLIENT_SECRET", "x")],
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let text = std::fs::read_to_string(&key).unwrap();
+    assert!(text.contains("-----BEGIN PRIVATE KEY-----"));
+    assert!(!a.to_string().contains("PRIVATE KEY"));
+    let (_b, b) = spawn(
+        &[
+            "pmcp",
+            "auth",
+            "emulator",
+            "--port",
+            "0",
+            "--json",
+            "--tenant-id",
+            SECOND_TENANT_ID,
+            "--signing-key",
+            key_arg,
+        ],
+        &[("ENTRA_CLIENT_SECRET", "x")],
+    );
+    assert_eq!(a["kid"], b["kid"]);
+    assert_eq!(b["tenant_ids"], serde_json::json!([SECOND_TENANT_ID]));
+    assert_eq!(a["signing_key_file"], key_arg);
+    // A file that is not a key is a usage error (exit 2) naming the file.
+    std::fs::write(dir.path().join("bad.pem"), "not a key").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-pmcp"))
+        .args(["pmcp", "auth", "emulator", "--port", "0", "--signing-key"])
+        .arg(dir.path().join("bad.pem"))
+        .env("ENTRA_CLIENT_SECRET", "x")
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(all_output(&out).contains("bad.pem"), "{}", all_output(&out));
+}

@@ -13,4 +13,5 @@ mod faults;
 mod limits;
 mod rotation;
 mod shapes;
+mod strict;
 mod validator;

@@ -578,8 +578,10 @@ fn json_checklist_on_stdout_human_text_on_stderr() {
         [
             "app-registration",
             "expose-api",
+            "client-secret",
             "app-roles",
             "token-configuration",
+            "pre-authorize",
             "azure-cli",
             "record-values",
             "next"
@@ -588,13 +590,14 @@ fn json_checklist_on_stdout_human_text_on_stderr() {
     assert_eq!(steps[0]["title"], "App registration");
     assert_eq!(
         steps[0]["values"]["redirect_uri"],
-        "https://weather.pmcp.run/callback"
+        "https://weather.pmcp.run/oauth/callback"
     );
+    assert_eq!(v["redirect_uri"], "https://weather.pmcp.run/oauth/callback");
     assert_eq!(steps[1]["values"]["app_id_uri"], format!("api://{CLIENT}"));
-    assert_eq!(steps[5]["values"]["client_id"], CLIENT);
+    assert_eq!(steps[7]["values"]["client_id"], CLIENT);
     let err = stderr(&out);
     assert!(err.contains("1. App registration"), "{err}");
-    assert!(err.contains("7. Next"), "{err}");
+    assert!(err.contains("9. Next"), "{err}");
 }
 
 #[test]
@@ -611,7 +614,7 @@ fn manifest_fragment_shape_and_stable_role_ids() {
     assert_eq!(m["groupMembershipClaims"], "SecurityGroup");
     assert_eq!(
         m["web"]["redirectUris"],
-        serde_json::json!(["https://weather.pmcp.run/callback"])
+        serde_json::json!(["https://weather.pmcp.run/oauth/callback"])
     );
     let roles = m["appRoles"].as_array().unwrap();
     let summary: Vec<(String, String)> = roles
@@ -1088,4 +1091,192 @@ fn the_server_contract_names_are_canonical_and_the_old_names_aliases() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The checklist and `.pmcp/entra-app.json` carry what the server's OAuth bridge needs: its callback
+/// as a Web redirect URI, the `access_as_user` scope, the identifier URI, v2 tokens, the client
+/// secret and the sealing key as secrets (never in deploy.toml), and how to pre-authorize VS Code.
+#[test]
+fn checklist_and_manifest_set_up_the_oauth_bridge() {
+    let t = project("weather");
+    let out = init_ok(&t, &entra_args());
+    let text = stdout(&out);
+    for want in [
+        "Redirect URI:            Web, https://weather.pmcp.run/oauth/callback",
+        "OAuth bridge callback",
+        "Add a scope: access_as_user",
+        "api.requestedAccessTokenVersion",
+        "ENTRA_CLIENT_SECRET",
+        "Never put it in .pmcp/deploy.toml",
+        "AUTH_DCR_SEALING_KEY",
+        "openssl rand -base64 32",
+        "required = [\"ENTRA_CLIENT_SECRET\", \"AUTH_DCR_SEALING_KEY\"]",
+        "aebc6443-996d-45c2-90f0-388ff96faa56   Visual Studio Code",
+        "--web-redirect-uris https://weather.pmcp.run/oauth/callback",
+        "docs/clients.md",
+    ] {
+        assert!(text.contains(want), "`{want}` missing from:\n{text}");
+    }
+    // Guidance only: init writes no secret name or value into deploy.toml.
+    let toml = t.read(".pmcp/deploy.toml");
+    assert!(!toml.contains("AUTH_DCR_SEALING_KEY"), "{toml}");
+
+    let m = manifest(&t);
+    assert_eq!(
+        m["web"]["redirectUris"],
+        serde_json::json!(["https://weather.pmcp.run/oauth/callback"])
+    );
+    assert_eq!(
+        m["identifierUris"],
+        serde_json::json!([format!("api://{CLIENT}")])
+    );
+    assert_eq!(m["api"]["requestedAccessTokenVersion"], 2);
+    let scopes = m["api"]["oauth2PermissionScopes"].as_array().unwrap();
+    assert_eq!(scopes.len(), 1);
+    let scope = &scopes[0];
+    assert_eq!(scope["value"], "access_as_user");
+    assert_eq!(scope["type"], "User");
+    assert_eq!(scope["isEnabled"], true);
+    for k in [
+        "adminConsentDisplayName",
+        "adminConsentDescription",
+        "userConsentDisplayName",
+        "userConsentDescription",
+    ] {
+        assert!(
+            scope[k].as_str().is_some_and(|v| v.contains("weather")),
+            "{k}: {scope}"
+        );
+    }
+    // Stable, distinct from the role ids, the same on every run.
+    let id = uuid::Uuid::parse_str(scope["id"].as_str().unwrap()).unwrap();
+    assert_eq!(id.get_version_num(), 5);
+    let roles: Vec<&str> = m["appRoles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(!roles.contains(&scope["id"].as_str().unwrap()));
+    let t2 = project("weather");
+    init_ok(&t2, &entra_args());
+    assert_eq!(manifest(&t2)["api"], m["api"]);
+
+    // The local target: the bridge on localhost (Entra ignores the port of localhost URIs).
+    let t = project("weather");
+    let mut args = entra_args();
+    args.extend(["--target", "local"]);
+    init_ok(&t, &args);
+    assert_eq!(
+        manifest(&t)["web"]["redirectUris"],
+        serde_json::json!(["http://localhost:8080/oauth/callback"])
+    );
+}
+
+/// aws-lambda's URL exists only after the first deploy: no redirect URI is invented; the
+/// checklist says how to add the callback then.
+#[test]
+fn unknown_public_url_says_how_to_add_the_callback_after_deploying() {
+    let t = project("weather");
+    let mut args = entra_args();
+    args.extend(["--target", "aws-lambda"]);
+    let out = init_ok(&t, &args);
+    let text = stdout(&out);
+    assert!(text.contains("Redirect URI:            none yet"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "az ad app update --id {CLIENT} --web-redirect-uris https://<server host>/oauth/callback"
+        )),
+        "{text}"
+    );
+    // The one-paste update sets no redirect URI it does not know.
+    assert!(
+        text.contains("--requested-access-token-version 2\n"),
+        "{text}"
+    );
+    assert_eq!(manifest(&t)["web"]["redirectUris"], serde_json::json!([]));
+    assert!(
+        config(&t)["auth"]
+            .get("entra")
+            .and_then(|e| e.get("redirect_uri"))
+            .is_none()
+    );
+    // Given once known, it is used and written.
+    let mut args = entra_args();
+    args.extend([
+        "--target",
+        "aws-lambda",
+        "--redirect-uri",
+        "https://abc.lambda-url.eu-west-1.on.aws/oauth/callback",
+    ]);
+    init_ok(&t, &args);
+    assert_eq!(
+        manifest(&t)["web"]["redirectUris"],
+        serde_json::json!(["https://abc.lambda-url.eu-west-1.on.aws/oauth/callback"])
+    );
+}
+
+/// With the local emulator as authority there is no tenant to change: no Azure Portal and no
+/// Azure CLI step, but what applies locally (issue 17, item 10).
+#[test]
+fn local_emulator_authority_prints_no_portal_or_azure_cli_steps() {
+    let t = project("weather");
+    let out = init_ok(
+        &t,
+        &[
+            "--target",
+            "local",
+            "--tenant-id",
+            TENANT,
+            "--client-id",
+            CLIENT,
+            "--authority-host",
+            "http://127.0.0.1:8399",
+        ],
+    );
+    let text = stdout(&out);
+    for banned in [
+        "Azure Portal",
+        "entra.microsoft.com",
+        "az ad",
+        "az rest",
+        "App registrations",
+        "Enterprise applications",
+        "Certificates & secrets",
+    ] {
+        assert!(!text.contains(banned), "`{banned}` in:\n{text}");
+    }
+    for want in [
+        "local Entra emulator (http://127.0.0.1:8399)",
+        "no Portal or Azure CLI step applies",
+        "http://localhost/oauth/callback",
+        "http://localhost:8080/oauth/callback matches them",
+        "AUTH_DCR_SEALING_KEY",
+        "cargo pmcp deploy --target local",
+    ] {
+        assert!(text.contains(want), "`{want}` missing from:\n{text}");
+    }
+    // JSON: the same steps, by id.
+    let out = init_ok(
+        &t,
+        &[
+            "--json",
+            "--target",
+            "local",
+            "--tenant-id",
+            TENANT,
+            "--client-id",
+            CLIENT,
+            "--authority-host",
+            "http://127.0.0.1:8399",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let ids: Vec<&str> = v["checklist"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["emulator-app", "secrets", "record-values", "next"]);
 }

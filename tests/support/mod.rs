@@ -34,6 +34,7 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "PMCP_CLIENT_SECRET",
     "PMCP_EMULATOR_PORT",
     "PMCP_EMULATOR_CONFIG",
+    "PMCP_EMULATOR_SIGNING_KEY",
     // Inputs the shared resolver reads (src/config/inputs.rs), canonical names and aliases.
     "PMCP_TARGET",
     "PMCP_SERVER_NAME",

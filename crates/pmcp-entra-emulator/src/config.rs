@@ -231,6 +231,15 @@ impl EmulatorConfig {
                         ));
                     }
                 }
+                for (platform, uri) in a.all_redirect_uris() {
+                    check_redirect_uri(platform, uri).map_err(|why| {
+                        format!(
+                            "app `{}`: redirect URI `{uri}` ({}) {why}",
+                            a.name,
+                            platform.as_str()
+                        )
+                    })?;
+                }
                 for fc in &a.federated_credentials {
                     if fc.issuer.is_empty() || fc.subject.is_empty() {
                         return Err(format!(
@@ -304,6 +313,11 @@ impl TenantConfig {
             )]),
             public_client: false,
             group_membership_claims: true,
+            // An MCP server's OAuth bridge on this machine (any port: loopback URIs match on any).
+            web_redirect_uris: vec![
+                "http://localhost/oauth/callback".into(),
+                "http://127.0.0.1/oauth/callback".into(),
+            ],
             ..AppConfig::default()
         };
         let client = AppConfig {
@@ -469,10 +483,22 @@ pub struct AppConfig {
     /// credential.
     #[serde(default)]
     pub public_client: bool,
-    /// Redirect URIs for the authorization code flow. A loopback URI (`http://localhost…`,
-    /// `http://127.0.0.1…`) matches any port (same path), as Entra does for native clients.
+    /// Redirect URIs of the "Mobile and desktop applications" platform (`publicClient` in the
+    /// manifest): a code issued to one is redeemed **without** a credential, and presenting a
+    /// secret or assertion is AADSTS700025, as in Entra. A loopback URI (`http://localhost…`,
+    /// `http://127.0.0.1…`) matches any port (same path), on every platform.
     #[serde(default)]
     pub redirect_uris: Vec<String>,
+    /// Redirect URIs of the "Web" platform (`web.redirectUris`): a code issued to one must be
+    /// redeemed with the app's client secret or a client assertion (AADSTS7000218 without one).
+    /// Where an MCP server's OAuth bridge registers its `/oauth/callback`.
+    #[serde(default)]
+    pub web_redirect_uris: Vec<String>,
+    /// Redirect URIs of the "Single-page application" platform (`spa.redirectUris`): PKCE is
+    /// required (AADSTS9002325), the code is redeemed cross-origin (an `Origin` header, else
+    /// AADSTS9002327) and without a credential (AADSTS700025).
+    #[serde(default)]
+    pub spa_redirect_uris: Vec<String>,
     /// `groupMembershipClaims`: put `groups` (or the overage claims) in tokens for this resource.
     #[serde(default)]
     pub group_membership_claims: bool,
@@ -512,6 +538,28 @@ impl AppConfig {
             || n.eq_ignore_ascii_case(&format!("api://{}", self.client_id))
     }
 
+    /// Every registered redirect URI with its platform: Web first, then SPA, then mobile and
+    /// desktop (the order a URI registered twice is found in).
+    pub fn all_redirect_uris(&self) -> impl Iterator<Item = (RedirectPlatform, &str)> {
+        fn tag(
+            p: RedirectPlatform,
+            v: &[String],
+        ) -> impl Iterator<Item = (RedirectPlatform, &str)> {
+            v.iter().map(move |u| (p, u.as_str()))
+        }
+        tag(RedirectPlatform::Web, &self.web_redirect_uris)
+            .chain(tag(RedirectPlatform::Spa, &self.spa_redirect_uris))
+            .chain(tag(RedirectPlatform::Public, &self.redirect_uris))
+    }
+
+    /// The platform of the registered redirect URI that `uri` matches
+    /// ([`redirect_uri_matches`]); `None`: not registered (AADSTS50011).
+    pub fn redirect_platform(&self, uri: &str) -> Option<RedirectPlatform> {
+        self.all_redirect_uris()
+            .find(|(_, r)| redirect_uri_matches(r, uri))
+            .map(|(p, _)| p)
+    }
+
     /// Roles this client holds on `resource` (assignments keyed by any name
     /// [`TenantConfig::resource`] accepts, as validation does).
     pub fn roles_on(&self, resource: &AppConfig) -> Vec<String> {
@@ -520,6 +568,100 @@ impl AppConfig {
             .filter(|(k, _)| resource.is_named_by(k))
             .flat_map(|(_, v)| v.iter().cloned())
             .collect()
+    }
+}
+
+/// The platform a redirect URI is registered under (the app registration's Authentication page):
+/// it decides how the code issued to it is redeemed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedirectPlatform {
+    /// Web (`web.redirectUris`): a confidential client; redeeming needs a credential.
+    Web,
+    /// Mobile and desktop applications (`publicClient.redirectUris`): no credential, none allowed.
+    Public,
+    /// Single-page application (`spa.redirectUris`): PKCE, cross-origin redemption, no credential.
+    Spa,
+}
+
+impl RedirectPlatform {
+    /// `web`, `public` or `spa`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedirectPlatform::Web => "web",
+            RedirectPlatform::Public => "public",
+            RedirectPlatform::Spa => "spa",
+        }
+    }
+}
+
+/// Hosts whose port Entra ignores when matching a redirect URI. IPv6 `[::1]` is not among them:
+/// Entra does not support it.
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host == "127.0.0.1"
+}
+
+/// What Entra accepts when a redirect URI is registered: an absolute URI without a fragment;
+/// `https`, or `http` on `localhost`/`127.0.0.1`, for Web and SPA (mobile and desktop apps may use
+/// custom schemes).
+fn check_redirect_uri(platform: RedirectPlatform, uri: &str) -> Result<(), &'static str> {
+    let u = url::Url::parse(uri).map_err(|_| "is not an absolute URI")?;
+    if u.fragment().is_some() {
+        return Err("has a fragment (#…), which Entra does not allow");
+    }
+    let loopback_http = u.scheme() == "http" && u.host_str().is_some_and(is_loopback_host);
+    if platform != RedirectPlatform::Public && u.scheme() != "https" && !loopback_http {
+        return Err("must be https, or http on localhost/127.0.0.1");
+    }
+    Ok(())
+}
+
+/// The parts of a redirect URI that matching compares: scheme, host, port, path (empty = `/`)
+/// and query.
+#[derive(PartialEq)]
+struct RedirectKey {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+    path: String,
+    query: Option<String>,
+}
+
+impl RedirectKey {
+    fn parse(uri: &str) -> Option<Self> {
+        let u = url::Url::parse(uri).ok()?;
+        Some(Self {
+            scheme: u.scheme().to_string(),
+            host: u.host_str()?.to_ascii_lowercase(),
+            port: u.port_or_known_default(),
+            path: u.path().to_string(),
+            query: u.query().map(str::to_string),
+        })
+    }
+}
+
+/// True when `requested` matches the registered URI `registered` as Entra matches them:
+/// exactly (the path is case-sensitive; no path and `/` are the same), except that on a loopback
+/// host (`localhost`, `127.0.0.1`) the port is ignored. `localhost` and `127.0.0.1` are different
+/// hosts. See <https://learn.microsoft.com/entra/identity-platform/reply-url> ("Localhost
+/// exceptions").
+pub fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
+    if registered == requested {
+        return true;
+    }
+    match (
+        RedirectKey::parse(registered),
+        RedirectKey::parse(requested),
+    ) {
+        (Some(r), Some(q)) => {
+            let loopback = is_loopback_host(&r.host);
+            r.scheme == q.scheme
+                && r.host == q.host
+                && r.path == q.path
+                && r.query == q.query
+                && (r.port == q.port || loopback)
+        }
+        _ => false,
     }
 }
 
@@ -722,6 +864,85 @@ mod tests {
         let api = t.app(new).unwrap();
         assert_eq!(api.identifier_uris, vec![format!("api://{new}")]);
         assert_eq!(api.roles_on(api), vec!["MCP.Service".to_string()]);
+    }
+
+    /// Entra's matching: exact, path case-sensitive, the port ignored on localhost/127.0.0.1 only.
+    #[test]
+    fn redirect_uris_match_as_entra_matches_them() {
+        let yes = [
+            ("http://localhost/cb", "http://localhost:53117/cb"),
+            ("http://127.0.0.1:8080/cb", "http://127.0.0.1:1234/cb"),
+            ("http://localhost", "http://localhost:33418/"),
+            ("https://app.example.com", "https://app.example.com/"),
+            (
+                "https://app.example.com/oauth/callback",
+                "https://app.example.com/oauth/callback",
+            ),
+        ];
+        for (reg, req) in yes {
+            assert!(redirect_uri_matches(reg, req), "{reg} should match {req}");
+        }
+        let no = [
+            ("http://localhost/cb", "http://127.0.0.1:5000/cb"),
+            ("http://localhost/cb", "http://localhost:5000/CB"),
+            ("http://localhost/cb", "http://localhost:5000/cb/extra"),
+            ("http://localhost/cb", "https://localhost/cb"),
+            (
+                "https://app.example.com/cb",
+                "https://app.example.com:8443/cb",
+            ),
+            ("https://app.example.com/cb", "https://evil.example.com/cb"),
+            ("http://[::1]/cb", "http://[::1]:5000/cb"),
+            (
+                "https://app.example.com/cb",
+                "https://app.example.com/cb?x=1",
+            ),
+        ];
+        for (reg, req) in no {
+            assert!(
+                !redirect_uri_matches(reg, req),
+                "{reg} must not match {req}"
+            );
+        }
+    }
+
+    #[test]
+    fn redirect_platforms_and_registration_rules() {
+        let mut a = AppConfig::new("x", DEFAULT_CLIENT_APP_ID);
+        a.web_redirect_uris = vec!["https://mcp.example.com/oauth/callback".into()];
+        a.spa_redirect_uris = vec!["https://spa.example.com".into()];
+        a.redirect_uris = vec!["http://localhost".into()];
+        assert_eq!(
+            a.redirect_platform("https://mcp.example.com/oauth/callback"),
+            Some(RedirectPlatform::Web)
+        );
+        assert_eq!(
+            a.redirect_platform("https://spa.example.com/"),
+            Some(RedirectPlatform::Spa)
+        );
+        assert_eq!(
+            a.redirect_platform("http://localhost:9999"),
+            Some(RedirectPlatform::Public)
+        );
+        assert_eq!(a.redirect_platform("https://other.example.com"), None);
+        let mut c = EmulatorConfig::default();
+        c.tenants[0].apps[0]
+            .web_redirect_uris
+            .push("http://mcp.example.com/oauth/callback".into());
+        assert!(
+            c.validate().unwrap_err().contains("must be https"),
+            "plain http web URI"
+        );
+        let mut c = EmulatorConfig::default();
+        c.tenants[0].apps[0]
+            .web_redirect_uris
+            .push("https://mcp.example.com/cb#frag".into());
+        assert!(c.validate().unwrap_err().contains("fragment"));
+        let mut c = EmulatorConfig::default();
+        c.tenants[0].apps[1]
+            .redirect_uris
+            .push("ms-app://s-1-15-2-1/".into());
+        c.validate().unwrap();
     }
 
     #[test]

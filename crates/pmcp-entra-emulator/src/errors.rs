@@ -320,7 +320,7 @@ impl AadError {
             "invalid_request",
             50011,
             format!(
-                "The redirect URI '{uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal."
+                "The redirect URI '{uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this."
             ),
         )
     }
@@ -362,6 +362,111 @@ impl AadError {
             "invalid_grant",
             70008,
             "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
+        )
+    }
+
+    /// 9010010: a `resource` parameter (RFC 8707) that names another app than the one the
+    /// requested scopes belong to. Entra's v2.0 endpoints accept `resource` only when it is an
+    /// Application ID URI of the app that owns the requested scopes (enforced since early 2026;
+    /// before, v2.0 refused every `resource` with AADSTS901002).
+    pub fn resource_mismatch() -> Self {
+        Self::new(
+            400,
+            "invalid_target",
+            9010010,
+            "The resource parameter provided in the request doesn't match with the requested scopes.",
+        )
+    }
+
+    /// 700025: a code issued to a public-client (mobile and desktop, or single-page app) redirect
+    /// URI, or a public client's refresh token, redeemed with a secret or an assertion (401).
+    pub fn public_client_with_credential() -> Self {
+        Self::new(
+            401,
+            "invalid_client",
+            700025,
+            "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+        )
+    }
+
+    /// 9002325: a code for a single-page-app redirect URI requested without PKCE, or a
+    /// cross-origin redemption of a code that has no PKCE challenge.
+    pub fn pkce_required_cross_origin() -> Self {
+        Self::new(
+            400,
+            "invalid_request",
+            9002325,
+            "Proof Key for Code Exchange is required for cross-origin authorization code redemption.",
+        )
+    }
+
+    /// 9002327: a code (or refresh token) issued to a single-page-app redirect URI redeemed
+    /// without an `Origin` header.
+    pub fn spa_needs_cross_origin() -> Self {
+        Self::new(
+            400,
+            "invalid_request",
+            9002327,
+            "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.",
+        )
+    }
+
+    /// 9002326: a cross-origin redemption (an `Origin` header) of a code or refresh token that was
+    /// not issued to a single-page-app redirect URI.
+    pub fn cross_origin_not_spa() -> Self {
+        Self::new(
+            400,
+            "invalid_request",
+            9002326,
+            "Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type.",
+        )
+    }
+
+    /// 501491: a `code_challenge` that is not 43 to 128 characters long.
+    pub fn bad_code_challenge_size() -> Self {
+        Self::new(
+            400,
+            "invalid_request",
+            501491,
+            "Invalid size of Code_Challenge parameter.",
+        )
+    }
+
+    /// 9002313: a malformed request (here: a `code_challenge_method` other than `plain` or `S256`).
+    pub fn malformed(what: &str) -> Self {
+        Self::new(
+            400,
+            "invalid_request",
+            9002313,
+            format!("Invalid request. Request is malformed or invalid. ({what})"),
+        )
+    }
+
+    /// 501481: the PKCE `code_verifier` is missing or does not match the challenge.
+    pub fn pkce_mismatch() -> Self {
+        Self::invalid_grant(
+            501481,
+            "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+        )
+    }
+
+    /// 54005: an authorization code presented a second time.
+    pub fn code_already_redeemed() -> Self {
+        Self::invalid_grant(
+            54005,
+            "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+        )
+    }
+
+    /// 700082: a refresh token past its lifetime.
+    pub fn refresh_token_expired(issued_at: u64, expires_at: u64) -> Self {
+        Self::invalid_grant(
+            700082,
+            format!(
+                "The refresh token has expired due to inactivity. The token was issued on {} and was inactive for {} seconds.",
+                super::time::timestamp(issued_at),
+                expires_at.saturating_sub(issued_at)
+            ),
         )
     }
 

@@ -74,6 +74,61 @@ impl SigningKey {
         })
     }
 
+    /// A key from PEM text holding its certificate (`CERTIFICATE`) and its RSA private key
+    /// (`PRIVATE KEY`, PKCS#8) — what [`SigningKey::to_pem`] writes. Two emulators that load the
+    /// same file sign with the same key and publish the same `kid`, as every Entra tenant shares
+    /// one key set.
+    pub fn from_pem(text: &str) -> Result<Self, KeyError> {
+        let err = |m: &str| KeyError::Crypto(m.to_string());
+        let blocks = ::pem::parse_many(text).map_err(|e| err(&format!("not PEM: {e}")))?;
+        let cert_der = blocks
+            .iter()
+            .find(|b| b.tag() == "CERTIFICATE")
+            .ok_or_else(|| err("no CERTIFICATE block"))?
+            .contents()
+            .to_vec();
+        let pkcs8 = blocks
+            .iter()
+            .find(|b| b.tag() == "PRIVATE KEY")
+            .ok_or_else(|| err("no PRIVATE KEY block (PKCS#8 RSA)"))?
+            .contents()
+            .to_vec();
+        let key = aws_lc_rs::rsa::KeyPair::from_pkcs8(&pkcs8)
+            .map_err(|e| err(&format!("the private key is not a PKCS#8 RSA key: {e}")))?;
+        use aws_lc_rs::signature::KeyPair as _;
+        let public = key.public_key();
+        let modulus = public.modulus().big_endian_without_leading_zero();
+        // The certificate carries the public key: it must be this key's (else `x5c` would lie).
+        if !cert_der.windows(modulus.len()).any(|w| w == modulus) {
+            return Err(err("the certificate is not for this private key"));
+        }
+        let n = URL_SAFE_NO_PAD.encode(modulus);
+        let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
+        let x5t = URL_SAFE_NO_PAD.encode(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert_der)
+                .as_ref(),
+        );
+        Ok(Self {
+            key,
+            pkcs8,
+            kid: x5t.clone(),
+            x5t,
+            cert_der,
+            n,
+            e,
+        })
+    }
+
+    /// The certificate and the private key as one PEM text, for [`SigningKey::from_pem`]. A
+    /// secret: write it with mode 0600.
+    pub fn to_pem(&self) -> pmcp_auth::SecretString {
+        pmcp_auth::SecretString::new(format!(
+            "{}{}",
+            self.cert_pem(),
+            self.private_key_pem().secret()
+        ))
+    }
+
     /// RS256 signature of `message` (PKCS#1 v1.5, SHA-256).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         let mut sig = vec![0u8; self.key.public_modulus_len()];
@@ -159,6 +214,14 @@ impl KeyRing {
         })
     }
 
+    /// A ring that signs with `key`.
+    pub fn with_key(key: SigningKey) -> Self {
+        Self {
+            current: std::sync::Arc::new(key),
+            retired: Vec::new(),
+        }
+    }
+
     /// Put `next` in place; the old key stays published until `now + grace`.
     pub fn rotate(&mut self, next: SigningKey, now: u64, grace: u64) {
         let old = std::mem::replace(&mut self.current, std::sync::Arc::new(next));
@@ -181,6 +244,21 @@ impl KeyRing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_round_trips_through_pem_with_its_kid() {
+        let a = SigningKey::generate().unwrap();
+        let b = SigningKey::from_pem(a.to_pem().secret()).unwrap();
+        assert_eq!(a.kid, b.kid);
+        assert_eq!((a.n.as_str(), a.e.as_str()), (b.n.as_str(), b.e.as_str()));
+        let claims = json!({"sub": "x"});
+        // Same key: b's signature verifies with a's public numbers (both RS256, deterministic).
+        assert_eq!(a.sign_jwt(&claims).unwrap(), b.sign_jwt(&claims).unwrap());
+        let other = SigningKey::generate().unwrap();
+        let mixed = format!("{}{}", other.cert_pem(), a.private_key_pem().secret());
+        assert!(SigningKey::from_pem(&mixed).is_err());
+        assert!(SigningKey::from_pem(&a.cert_pem()).is_err());
+    }
 
     #[test]
     fn pem_is_64_columns_with_lf_line_ends() {

@@ -91,16 +91,21 @@ pub mod tokens;
 /// The authorization code flow's public names, kept at this path. The authorize endpoint is
 /// `server/authorize.rs`; the code and refresh token grants are in `server/token/`.
 pub mod authcode {
-    pub use crate::server::authorize::{AuthCode, authorize};
-    pub use crate::server::token::{GT_AUTHORIZATION_CODE, GT_REFRESH_TOKEN, RefreshGrant};
+    pub use crate::server::authorize::{AuthCode, CODE_LIFETIME, authorize};
+    pub use crate::server::token::{
+        GT_AUTHORIZATION_CODE, GT_REFRESH_TOKEN, REFRESH_TOKEN_LIFETIME, RefreshGrant,
+        SPA_REFRESH_TOKEN_LIFETIME,
+    };
 }
 
+pub use authcode::{CODE_LIFETIME, REFRESH_TOKEN_LIFETIME, SPA_REFRESH_TOKEN_LIFETIME};
+pub use config::redirect_uri_matches;
 pub use config::{
     AppConfig, DEFAULT_API_CLIENT_ID, DEFAULT_API_SCOPE, DEFAULT_CLIENT_APP_ID,
     DEFAULT_CLIENT_SECRET_ENV, DEFAULT_DOWNSTREAM_CLIENT_ID, DEFAULT_GROUP_ADMINS,
     DEFAULT_GROUP_ENGINEERING, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID, EmulatorConfig,
-    FederatedCredential, SECOND_TENANT_DOMAIN, SECOND_TENANT_ID, TenantConfig, TokenVersion,
-    UserConfig,
+    FederatedCredential, RedirectPlatform, SECOND_TENANT_DOMAIN, SECOND_TENANT_ID, TenantConfig,
+    TokenVersion, UserConfig,
 };
 pub use errors::AadError;
 pub use keys::SigningKey;
@@ -157,6 +162,26 @@ impl Emulator {
         config: EmulatorConfig,
         port: u16,
     ) -> Result<RunningEmulator, EmulatorError> {
+        Self::start_inner(config, port, None).await
+    }
+
+    /// [`Emulator::start`] signing with `key` instead of a fresh one: emulators started with the
+    /// same key (e.g. [`SigningKey::from_pem`] of one file) publish the same key set, as Entra
+    /// signs every tenant with the same keys. One emulator already serves all its tenants with
+    /// one key set; this is for tenants in separate processes.
+    pub async fn start_with_key(
+        config: EmulatorConfig,
+        port: u16,
+        key: SigningKey,
+    ) -> Result<RunningEmulator, EmulatorError> {
+        Self::start_inner(config, port, Some(key)).await
+    }
+
+    async fn start_inner(
+        config: EmulatorConfig,
+        port: u16,
+        key: Option<SigningKey>,
+    ) -> Result<RunningEmulator, EmulatorError> {
         config.validate().map_err(EmulatorError::Config)?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
@@ -166,9 +191,14 @@ impl Emulator {
             .map_err(|source| EmulatorError::Bind { port, source })?
             .port();
         // Bind first so a busy port fails fast, then pay for the key.
-        let ring = tokio::task::spawn_blocking(keys::KeyRing::new)
-            .await
-            .map_err(|e| EmulatorError::Internal(format!("key generation task failed: {e}")))??;
+        let ring = match key {
+            Some(k) => keys::KeyRing::with_key(k),
+            None => tokio::task::spawn_blocking(keys::KeyRing::new)
+                .await
+                .map_err(|e| {
+                    EmulatorError::Internal(format!("key generation task failed: {e}"))
+                })??,
+        };
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()

@@ -40,7 +40,7 @@ pub struct InitArgs {
     /// The server's name [env: PMCP_SERVER_NAME] [default: the package name]
     #[arg(long, value_name = "NAME")]
     pub server_name: Option<String>,
-    /// Web redirect URI to register [env: PMCP_REDIRECT_URI] [default: https://SERVER.pmcp.run/callback, or http://localhost:8080/callback for local]
+    /// Web redirect URI to register: the OAuth bridge's callback [env: PMCP_REDIRECT_URI] [default: https://SERVER.pmcp.run/oauth/callback, http://localhost:8080/oauth/callback for local, none for aws-lambda until its URL exists]
     #[arg(long, value_name = "URL")]
     pub redirect_uri: Option<String>,
     /// --oauth oidc: the provider's issuer URL [env: AUTH_ISSUER, OIDC_ISSUER]

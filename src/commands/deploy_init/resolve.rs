@@ -110,7 +110,7 @@ pub(super) fn resolve(
         target,
         provider,
         server_name: server_name.expect("resolved or reported missing"),
-        redirect_uri: redirect.expect("resolved or reported missing"),
+        redirect_uri: redirect,
         redirect_uri_given,
         entra,
         oidc,
@@ -351,19 +351,20 @@ fn redirect_uri(
     target: TargetKind,
     server_name: Option<&str>,
 ) -> Option<String> {
-    let default = server_name.map(|s| {
-        (
-            default_redirect_uri(target, s),
-            format!("{target} and server name"),
-        )
+    let default = server_name.and_then(|s| {
+        default_redirect_uri(target, s).map(|uri| (uri, format!("{target} and server name")))
     });
-    r.input(&REDIRECT_URI)
-        .flag(args.redirect_uri.as_deref())
-        .default_opt(default)
+    let q = r.input(&REDIRECT_URI).flag(args.redirect_uri.as_deref());
+    if target == TargetKind::AwsLambda {
+        // The function URL exists only after the first deploy: no default, no prompt; the
+        // checklist says how to add the callback then.
+        return q.optional().parse(validate_redirect);
+    }
+    q.default_opt(default)
         .prompt(|d| {
             prompt_text(
-                "Redirect URI:",
-                "https, or http://localhost",
+                "Redirect URI (the OAuth bridge's callback):",
+                "https://<server host>/oauth/callback, or http://localhost:<port>/oauth/callback",
                 d,
                 validate_redirect,
             )

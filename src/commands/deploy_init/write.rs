@@ -26,7 +26,8 @@ pub struct InitResult {
     pub target: String,
     pub provider: String,
     pub server_name: String,
-    pub redirect_uri: String,
+    /// The OAuth bridge's callback registered as a Web redirect URI (absent when not known yet).
+    pub redirect_uri: Option<String>,
     pub tenant_id: Option<String>,
     pub client_id: Option<String>,
     pub authority_host: Option<String>,

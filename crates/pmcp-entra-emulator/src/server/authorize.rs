@@ -3,9 +3,9 @@
 //! auto-approve user), as a test or a script would choose them. The code it issues is redeemed at
 //! the token endpoint: `server/token/authorization_code.rs`.
 
-use super::scopes::parse_scopes;
+use super::scopes::{check_resource_param, parse_scopes};
 use super::{ServerState, TenantRef, param, resolve_tenant};
-use crate::config::AppConfig;
+use crate::config::RedirectPlatform;
 use crate::errors::AadError;
 use crate::tokens;
 use axum::extract::{Path, Query, State};
@@ -14,46 +14,50 @@ use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Codes live this long (Entra: about 10 minutes).
-const CODE_LIFETIME: u64 = 600;
+/// Codes live this long. Entra documents authorization codes as short-lived, "typically about 10
+/// minutes" (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow>).
+pub const CODE_LIFETIME: u64 = 600;
 
-/// An issued authorization code.
+/// An issued authorization code: bound to the client, the redirect URI (and its platform), the
+/// user and the PKCE challenge.
 #[derive(Debug, Clone)]
 pub struct AuthCode {
     pub client_id: String,
     pub tenant_id: String,
     pub redirect_uri: String,
+    /// The platform of the registered redirect URI the code was issued to: it decides how the
+    /// code is redeemed (with a credential, without, cross-origin).
+    pub platform: RedirectPlatform,
     pub scope_param: String,
     pub upn: String,
+    /// `(code_challenge, method)`, method `plain` or `S256`.
     pub challenge: Option<(String, String)>,
     pub nonce: Option<String>,
     pub expires_at: u64,
+    /// Set when the code is presented at the token endpoint: a second presentation is AADSTS54005.
+    pub redeemed: bool,
 }
 
-fn host_port_free(uri: &str) -> Option<(String, String, String)> {
-    let u = url::Url::parse(uri).ok()?;
-    let host = u.host_str()?.to_ascii_lowercase();
-    Some((
-        u.scheme().to_string(),
-        host,
-        u.path().trim_end_matches('/').to_string(),
-    ))
-}
-
-/// Exact match with a registered URI, or a loopback URI registered without caring about the port.
-fn redirect_allowed(app: &AppConfig, uri: &str) -> bool {
-    app.redirect_uris.iter().any(|r| {
-        if r == uri {
-            return true;
-        }
-        match (host_port_free(r), host_port_free(uri)) {
-            (Some((s1, h1, p1)), Some((s2, h2, p2))) => {
-                let loopback = |h: &str| h == "localhost" || h == "127.0.0.1" || h == "[::1]";
-                s1 == "http" && s1 == s2 && loopback(&h1) && h1 == h2 && p1 == p2
-            }
-            _ => false,
-        }
-    })
+/// The PKCE challenge of an authorize request, checked as Entra checks it: `plain` (the default)
+/// or `S256`, and a challenge of 43 to 128 characters (RFC 7636 §4.2).
+fn pkce_challenge(q: &HashMap<String, String>) -> Result<Option<(String, String)>, AadError> {
+    let Some(c) = param(q, "code_challenge") else {
+        return Ok(None);
+    };
+    let method = param(q, "code_challenge_method").unwrap_or("plain");
+    let method = if method.eq_ignore_ascii_case("S256") {
+        "S256"
+    } else if method.eq_ignore_ascii_case("plain") {
+        "plain"
+    } else {
+        return Err(AadError::malformed(
+            "code_challenge_method must be 'plain' or 'S256'",
+        ));
+    };
+    if !(43..=128).contains(&c.len()) {
+        return Err(AadError::bad_code_challenge_size());
+    }
+    Ok(Some((c.to_string(), method.to_string())))
 }
 
 fn error_page(state: &ServerState, e: &AadError) -> Response {
@@ -118,12 +122,14 @@ pub async fn authorize(
     let Some(app) = home.app(client_id) else {
         return error_page(&state, &AadError::unknown_client(client_id, &home.id));
     };
-    if !redirect_allowed(app, redirect_uri) {
+    // Before anything is sent to the redirect URI, it must be registered on the app
+    // (any platform; on localhost and 127.0.0.1 the port is not compared).
+    let Some(platform) = app.redirect_platform(redirect_uri) else {
         return error_page(
             &state,
             &AadError::redirect_mismatch(redirect_uri, client_id),
         );
-    }
+    };
     let st = param(&q, "state");
     if param(&q, "response_type") != Some("code") {
         return redirect_error(
@@ -153,17 +159,13 @@ pub async fn authorize(
             &AadError::unknown_user(&upn, &home.id),
         );
     };
-    if let Err(e) = parse_scopes(tenant, scope, false) {
-        return redirect_error(&state, redirect_uri, st, &e);
-    }
-    let challenge = param(&q, "code_challenge").map(|c| {
-        (
-            c.to_string(),
-            param(&q, "code_challenge_method")
-                .unwrap_or("plain")
-                .to_string(),
-        )
-    });
+    let checked = parse_scopes(tenant, scope, false)
+        .and_then(|req| check_resource_param(&q, &req))
+        .and_then(|()| pkce_challenge(&q));
+    let challenge = match checked {
+        Ok(c) => c,
+        Err(e) => return redirect_error(&state, redirect_uri, st, &e),
+    };
     let code = tokens::opaque(64);
     let now = state.now();
     let mut codes = state.codes.lock().unwrap_or_else(|e| e.into_inner());
@@ -184,11 +186,13 @@ pub async fn authorize(
             client_id: app.client_id.clone(),
             tenant_id: tenant.id.clone(),
             redirect_uri: redirect_uri.to_string(),
+            platform,
             scope_param: scope.to_string(),
             upn,
             challenge,
             nonce: param(&q, "nonce").map(str::to_string),
             expires_at: now + CODE_LIFETIME,
+            redeemed: false,
         },
     );
     drop(codes);

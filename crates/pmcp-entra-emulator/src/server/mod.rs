@@ -156,6 +156,9 @@ pub const MAX_SCOPE_LEN: usize = 4 * 1024;
 /// How many device codes, and how many authorization codes, may wait to be redeemed at once
 /// (expired ones are dropped first). More is answered 429 with `Retry-After`.
 pub const MAX_PENDING_CODES: usize = 1_000;
+/// How many refresh tokens are kept at once. Expired ones are dropped first, then the oldest: a
+/// dropped refresh token is refused like an unknown one (AADSTS70000), as a revoked one is.
+pub const MAX_REFRESH_TOKENS: usize = 10_000;
 /// How long a connection may take to send a request's headers, and how long an idle keep-alive
 /// connection stays open: after that it is closed.
 pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

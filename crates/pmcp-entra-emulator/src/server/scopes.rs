@@ -118,6 +118,18 @@ pub(super) fn parse_resource(
     })
 }
 
+/// A v2.0 request's RFC 8707 `resource` parameter, checked as Entra checks it since early 2026:
+/// absent, or an Application ID URI (or client id) of the app that owns the requested scopes;
+/// anything else — an MCP server's `https://…` URL, another app — is AADSTS9010010. (Before that
+/// change v2.0 refused any `resource` with AADSTS901002; MCP clients following RFC 8707 send the
+/// server's URL, which is why a server behind Entra needs a bridge that strips it.)
+pub(super) fn check_resource_param(form: &Form, req: &Requested) -> Result<(), AadError> {
+    match super::param(form, "resource") {
+        Some(r) if !req.resource.is_named_by(r) => Err(AadError::resource_mismatch()),
+        _ => Ok(()),
+    }
+}
+
 /// What a token or device code request asks for: `resource=` on v1, `scope=` on v2.
 pub(super) fn requested(
     tenant: &TenantConfig,
@@ -128,6 +140,8 @@ pub(super) fn requested(
     if v1 {
         parse_resource(tenant, require(form, "resource")?)
     } else {
-        parse_scopes(tenant, require(form, "scope")?, client_credentials)
+        let req = parse_scopes(tenant, require(form, "scope")?, client_credentials)?;
+        check_resource_param(form, &req)?;
+        Ok(req)
     }
 }

@@ -1,10 +1,11 @@
 //! `grant_type=authorization_code`: redeem a code from the authorize endpoint
-//! (`server/authorize.rs`), checking its redirect URI and PKCE verifier.
+//! (`server/authorize.rs`) once, with the redirect URI and client it was issued to, its PKCE
+//! verifier, and the credential its redirect URI's platform demands (`redeem.rs`).
 
-use super::client_auth::authenticate_client;
 use super::issue_for_user;
+use super::redeem::{Issued, redeem};
 use crate::errors::AadError;
-use crate::server::scopes::parse_scopes;
+use crate::server::scopes::{check_resource_param, parse_scopes};
 use crate::server::{Form, ServerState, TenantRef, param, require};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -33,19 +34,19 @@ pub(super) async fn grant(
 ) -> Result<Response, AadError> {
     let code = require(form, "code")?.to_string();
     let redirect_uri = require(form, "redirect_uri")?;
-    let grant = state
-        .codes
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&code)
-        .ok_or_else(AadError::bad_code)?;
+    // Taken once: the first presentation marks it redeemed, whatever comes of it (as Entra, a
+    // failed redemption uses the code up); a second one is AADSTS54005 until the code is dropped.
+    let grant = {
+        let mut codes = state.codes.lock().unwrap_or_else(|e| e.into_inner());
+        let c = codes.get_mut(&code).ok_or_else(AadError::bad_code)?;
+        if c.redeemed {
+            return Err(AadError::code_already_redeemed());
+        }
+        c.redeemed = true;
+        c.clone()
+    };
     if state.now() > grant.expires_at {
         return Err(AadError::code_expired());
-    }
-    if let TenantRef::Known(id) = &tref
-        && !id.eq_ignore_ascii_case(&grant.tenant_id)
-    {
-        return Err(AadError::bad_code());
     }
     if grant.redirect_uri != redirect_uri {
         return Err(AadError::invalid_grant(
@@ -56,22 +57,31 @@ pub(super) async fn grant(
             ),
         ));
     }
+    let (tenant, client, user) = redeem(
+        state,
+        &tref,
+        segment,
+        headers,
+        form,
+        Issued {
+            client_id: &grant.client_id,
+            tenant_id: &grant.tenant_id,
+            upn: &grant.upn,
+            platform: grant.platform,
+        },
+    )
+    .await?;
+    if grant.challenge.is_none()
+        && (grant.platform == crate::config::RedirectPlatform::Spa
+            || headers.contains_key(axum::http::header::ORIGIN))
+    {
+        return Err(AadError::pkce_required_cross_origin());
+    }
     if !pkce_ok(&grant.challenge, param(form, "code_verifier")) {
-        return Err(AadError::invalid_grant(
-            501481,
-            "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
-        ));
+        return Err(AadError::pkce_mismatch());
     }
-    let tenant = state.tenant(&grant.tenant_id, segment)?;
-    let client = authenticate_client(state, &tenant, headers, form, true).await?;
-    if !client.app.client_id.eq_ignore_ascii_case(&grant.client_id) {
-        return Err(AadError::bad_code());
-    }
-    let user = tenant
-        .user(&grant.upn)
-        .cloned()
-        .ok_or_else(|| AadError::unknown_user(&grant.upn, &tenant.id))?;
     let req = parse_scopes(&tenant, &grant.scope_param, false)?;
+    check_resource_param(form, &req)?;
     issue_for_user(
         state,
         &tenant,
@@ -81,5 +91,6 @@ pub(super) async fn grant(
         v1,
         grant.nonce.as_deref(),
         &grant.scope_param,
+        grant.platform,
     )
 }

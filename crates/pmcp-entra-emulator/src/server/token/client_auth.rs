@@ -55,15 +55,27 @@ fn token_endpoints(state: &ServerState, tenant: &TenantConfig) -> Vec<String> {
     v
 }
 
+/// What a grant demands of the client's credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Credential {
+    /// A secret or an assertion (client credentials, on-behalf-of, a code issued to a Web
+    /// redirect URI): AADSTS7000218 without one.
+    Required,
+    /// None where the app is a public client (`allowPublicClient`: device code); else required.
+    IfNotPublicClient,
+    /// None at all: a code issued to a mobile-and-desktop or single-page-app redirect URI makes
+    /// the client public for that redemption, and a secret or assertion is AADSTS700025.
+    Forbidden,
+}
+
 /// Authenticate the client named by `client_id` (or by HTTP Basic) in `tenant`: by its secret,
-/// else by its client assertion, else — where `public_allowed` and the app is a public client — by
-/// nothing.
+/// else by its client assertion, else — where `rule` allows — by nothing.
 pub(super) async fn authenticate_client(
     state: &ServerState,
     tenant: &TenantConfig,
     headers: &HeaderMap,
     form: &Form,
-    public_allowed: bool,
+    rule: Credential,
 ) -> Result<AuthedClient, AadError> {
     let basic = basic_credentials(headers);
     let client_id = param(form, "client_id")
@@ -77,6 +89,15 @@ pub(super) async fn authenticate_client(
     let secret = param(form, "client_secret")
         .map(str::to_string)
         .or_else(|| basic.map(|(_, s)| s));
+    if rule == Credential::Forbidden {
+        if secret.is_some() || param(form, "client_assertion").is_some() {
+            return Err(AadError::public_client_with_credential());
+        }
+        return Ok(AuthedClient {
+            app,
+            auth: ClientAuth::Public,
+        });
+    }
     if let Some(secret) = secret {
         let ok = app
             .client_secrets
@@ -103,7 +124,7 @@ pub(super) async fn authenticate_client(
             auth: ClientAuth::Assertion,
         });
     }
-    if public_allowed && app.public_client {
+    if rule == Credential::IfNotPublicClient && app.public_client {
         return Ok(AuthedClient {
             app,
             auth: ClientAuth::Public,

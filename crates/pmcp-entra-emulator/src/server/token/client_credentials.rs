@@ -2,7 +2,7 @@
 //! named by `{resource}/.default` (v2) or `resource=` (v1). Only on a named tenant, never on
 //! `/common` or `/organizations`.
 
-use super::client_auth::authenticate_client;
+use super::client_auth::{Credential, authenticate_client};
 use super::{sign_access_token, token_response};
 use crate::errors::AadError;
 use crate::server::scopes::requested;
@@ -23,7 +23,7 @@ pub(super) async fn grant(
         return Err(AadError::grant_not_on_common());
     };
     let tenant = state.tenant(&tid, segment)?;
-    let client = authenticate_client(state, &tenant, headers, form, false).await?;
+    let client = authenticate_client(state, &tenant, headers, form, Credential::Required).await?;
     let req = requested(&tenant, form, v1, true)?;
     let lifetime = state.config().app_token_lifetime_seconds;
     let token = sign_access_token(state, &tenant, &client, &req, None, state.now(), lifetime)?;

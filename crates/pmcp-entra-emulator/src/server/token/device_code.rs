@@ -2,7 +2,7 @@
 //! code from the device authorization endpoint (`server/device.rs`) until the user approves,
 //! declines, or the code expires.
 
-use super::client_auth::authenticate_client;
+use super::client_auth::{Credential, authenticate_client};
 use super::issue_for_user;
 use crate::errors::AadError;
 use crate::server::device::DeviceState;
@@ -65,7 +65,8 @@ pub(super) async fn grant(
         .user(&upn)
         .cloned()
         .ok_or_else(|| AadError::unknown_user(&upn, &tenant.id))?;
-    let client = authenticate_client(state, &tenant, headers, form, true).await?;
+    let client =
+        authenticate_client(state, &tenant, headers, form, Credential::IfNotPublicClient).await?;
     if !client.app.client_id.eq_ignore_ascii_case(&grant.client_id) {
         return Err(AadError::bad_device_code());
     }
@@ -91,5 +92,12 @@ pub(super) async fn grant(
         v1,
         None,
         &grant.scope_param,
+        // The device code flow is a public client's; a confidential client that used it
+        // (with its credential) redeems its refresh token with it too.
+        if client.auth == crate::tokens::ClientAuth::Public {
+            crate::config::RedirectPlatform::Public
+        } else {
+            crate::config::RedirectPlatform::Web
+        },
     )
 }

@@ -17,13 +17,14 @@ mod client_auth;
 mod client_credentials;
 mod device_code;
 mod on_behalf_of;
+mod redeem;
 mod refresh_token;
 
-pub use refresh_token::RefreshGrant;
+pub use refresh_token::{REFRESH_TOKEN_LIFETIME, RefreshGrant, SPA_REFRESH_TOKEN_LIFETIME};
 
 use super::scopes::Requested;
 use super::{ServerState, parse_form, require, resolve_tenant};
-use crate::config::{AppConfig, EmulatorConfig, TenantConfig, UserConfig};
+use crate::config::{AppConfig, EmulatorConfig, RedirectPlatform, TenantConfig, UserConfig};
 use crate::errors::AadError;
 use crate::tokens::{self, Subject, TokenSpec, issuer_v2};
 use axum::body::Bytes;
@@ -230,7 +231,9 @@ fn id_token(
 }
 
 /// The response for a user's sign-in: access token, plus an ID token when `openid` was asked for
-/// and a refresh token when `offline_access` was.
+/// and a refresh token when `offline_access` was (and only then). `platform` is how the client
+/// signed in (the redirect URI's platform; `Public` for the device code flow): the refresh token is
+/// redeemed under the same rules, and a single-page app's lives 24 hours instead of 90 days.
 #[allow(clippy::too_many_arguments)]
 fn issue_for_user(
     state: &ServerState,
@@ -241,6 +244,7 @@ fn issue_for_user(
     v1: bool,
     nonce: Option<&str>,
     scope_param: &str,
+    platform: RedirectPlatform,
 ) -> Result<Response, AadError> {
     let lifetime = user_lifetime(&state.config());
     let now = state.now();
@@ -254,19 +258,24 @@ fn issue_for_user(
     }
     if req.offline {
         let rt = tokens::opaque(96);
-        state
-            .refresh_tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                rt.clone(),
-                RefreshGrant {
-                    client_id: client.app.client_id.clone(),
-                    tenant_id: tenant.id.clone(),
-                    upn: user.upn.clone(),
-                    scope_param: scope_param.to_string(),
-                },
-            );
+        let lifetime = if platform == RedirectPlatform::Spa {
+            SPA_REFRESH_TOKEN_LIFETIME
+        } else {
+            REFRESH_TOKEN_LIFETIME
+        };
+        refresh_token::store(
+            state,
+            rt.clone(),
+            RefreshGrant {
+                client_id: client.app.client_id.clone(),
+                tenant_id: tenant.id.clone(),
+                upn: user.upn.clone(),
+                scope_param: scope_param.to_string(),
+                platform,
+                issued_at: now,
+                expires_at: now + lifetime,
+            },
+        );
         extra.push(("refresh_token", rt));
     }
     Ok(token_response(

@@ -2,7 +2,7 @@
 //! `requested_token_use=on_behalf_of`: an API trades the user's token it received (issued by this
 //! emulator) for one to a downstream API.
 
-use super::client_auth::authenticate_client;
+use super::client_auth::{Credential, authenticate_client};
 use super::{sign_access_token, token_response, user_lifetime};
 use crate::assertion;
 use crate::errors::AadError;
@@ -98,7 +98,7 @@ pub(super) async fn grant(
         TenantRef::Multi(_) => tid,
     };
     let tenant = state.tenant(&tenant_id, segment)?;
-    let client = authenticate_client(state, &tenant, headers, form, false).await?;
+    let client = authenticate_client(state, &tenant, headers, form, Credential::Required).await?;
     let aud = claims
         .get("aud")
         .and_then(Value::as_str)
