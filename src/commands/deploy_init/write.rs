@@ -116,21 +116,6 @@ pub(super) fn write(
         ));
     }
 
-    // The OAuth bridge ([auth.dcr] enabled) needs a sealing key: a secret, like the client secret.
-    let dcr_enabled = doc
-        .get(&["auth", "dcr", "enabled"])
-        .and_then(|i| i.as_bool())
-        .unwrap_or(false);
-    if dcr_enabled && settings.entra.is_some() {
-        ui.info(format!(
-            "[auth.dcr] is enabled: the server's OAuth bridge needs {key} (32 random bytes; generate \
-             one with `openssl rand -base64 32`) and ENTRA_CLIENT_SECRET. Export both and list them \
-             in [secrets] required = [\"ENTRA_CLIENT_SECRET\", \"{key}\"]; --target local makes up \
-             an ephemeral key when it is missing. See docs/bridge.md.",
-            key = envs::AUTH_DCR_SEALING_KEY
-        ));
-    }
-
     let checklist = Checklist::build(&settings, secret_env)?;
     let e = settings.entra.as_ref();
     Ok(InitResult {
