@@ -5,6 +5,7 @@
 mod support;
 
 mod auth_test;
+mod bridge;
 mod ci;
 mod cli;
 mod deploy;

@@ -102,13 +102,29 @@ fn local_up_redeploy_status_destroy() {
     expected.insert("PORT".into(), port1.to_string());
     let env_page = get(port1, "/env");
     let body = env_page.split("\r\n\r\n").nth(1).unwrap();
-    let got: std::collections::BTreeMap<String, String> = body
+    let mut got: std::collections::BTreeMap<String, String> = body
         .lines()
         .filter_map(|l| {
             l.split_once('=')
                 .map(|(k, v)| (k.to_string(), v.to_string()))
         })
         .collect();
+    // The OAuth bridge is on and no sealing key is declared: the local target made one up for
+    // this run (32 bytes, base64) and said so.
+    if expected.get("AUTH_DCR_ENABLED").map(String::as_str) == Some("true") {
+        let key = got
+            .remove("AUTH_DCR_SEALING_KEY")
+            .expect("an ephemeral sealing key");
+        assert_eq!(key.len(), 44, "32 bytes as padded base64");
+        assert!(
+            se.contains("generated an ephemeral AUTH_DCR_SEALING_KEY"),
+            "{se}"
+        );
+        assert!(
+            !se.contains(&key) && !so.contains(&key),
+            "the key is never printed"
+        );
+    }
     assert_eq!(got, expected);
     assert!(!so.contains(SECRET_VALUE) && !se.contains(SECRET_VALUE));
     assert!(

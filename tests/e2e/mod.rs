@@ -237,6 +237,18 @@ async fn emulator_init_deploy_auth_test_then_destroy() {
         "{report}"
     );
     assert!(checks.iter().all(|c| c["ok"] == true), "{report}");
+    // deploy init enables [auth.dcr]: the metadata names the server's own OAuth bridge, which
+    // auth test checked from outside (exact RFC 8414 issuer, an unlisted client refused).
+    let prm = checks
+        .iter()
+        .find(|c| c["name"] == "server: protected resource metadata")
+        .expect("the metadata check");
+    assert!(
+        prm["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("OAuth bridge")),
+        "{report}"
+    );
 
     // 4. A token from another tenant (same keys, another issuer) → 401 invalid_token, refused for
     //    its tenant, not for its key.

@@ -44,6 +44,19 @@ pub const AUTH_DCR_PUBLIC_CLIENT_PATTERNS: &str = "AUTH_DCR_PUBLIC_CLIENT_PATTER
 /// DCR default scopes, space separated.
 pub const AUTH_DCR_DEFAULT_SCOPES: &str = "AUTH_DCR_DEFAULT_SCOPES";
 
+/// The OAuth bridge's sealing key (a secret): 32 random bytes as base64, base64url or 64 hex
+/// digits (`openssl rand -base64 32`). Required when [`AUTH_DCR_ENABLED`] is `true`.
+pub const AUTH_DCR_SEALING_KEY: &str = "AUTH_DCR_SEALING_KEY";
+/// The previous sealing key during a rotation (a secret): still accepted for unsealing, never used
+/// to seal. Optional.
+pub const AUTH_DCR_SEALING_KEY_PREVIOUS: &str = "AUTH_DCR_SEALING_KEY_PREVIOUS";
+/// The scope the bridge asks Entra for on the user's behalf (default
+/// `api://{ENTRA_CLIENT_ID}/access_as_user`); `openid profile offline_access` is always added.
+pub const AUTH_DCR_UPSTREAM_SCOPE: &str = "AUTH_DCR_UPSTREAM_SCOPE";
+/// Development only: `true` lets the bridge fetch client ID metadata documents from loopback
+/// addresses (and over plain http to a loopback host). Never set it on a deployed server.
+pub const AUTH_DCR_CIMD_ALLOW_LOOPBACK: &str = "AUTH_DCR_CIMD_ALLOW_LOOPBACK";
+
 /// Public URL of the protected MCP endpoint (e.g. `https://my-server.pmcp.run/mcp`), read by the
 /// server middleware for its RFC 9728 metadata; optional (default: the request's `Host`).
 pub const AUTH_RESOURCE_URL: &str = "AUTH_RESOURCE_URL";

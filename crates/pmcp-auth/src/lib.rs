@@ -24,7 +24,9 @@
 //!   permissions from app roles and groups ([`GroupPermissionMapper`]), and [`env`](mod@env), the
 //!   environment contract a deployed server reads.
 //! - `server`: [`middleware`], a tower layer ([`AuthLayer`]) that answers 401/403 with
-//!   `WWW-Authenticate` and serves the RFC 9728 protected-resource metadata.
+//!   `WWW-Authenticate` and serves the RFC 9728 protected-resource metadata; and [`bridge`], the
+//!   OAuth facade in front of Entra that lets MCP clients register and sign in
+//!   (`AUTH_DCR_ENABLED=true`).
 //! - `client`: [`client`], token acquisition from Entra or an OIDC provider (client secret,
 //!   certificate, federated credentials, GitHub Actions OIDC, device code, on-behalf-of).
 //! - `testing`: hooks that let tests wait for the key cache's background work. Not a stable API.
@@ -47,6 +49,8 @@ mod secret;
 mod token_cache;
 mod validator;
 
+#[cfg(feature = "server")]
+pub mod bridge;
 #[cfg(feature = "client")]
 pub mod client;
 #[cfg(feature = "server")]

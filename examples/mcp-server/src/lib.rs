@@ -425,6 +425,9 @@ pub async fn serve_from_env() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(warning) = auth.as_ref().and_then(AuthLayer::bridge_warning) {
+        eprintln!("warning: {warning}");
+    }
     let auth_summary = match &auth {
         Some(layer) => json!({
             "enabled": true,

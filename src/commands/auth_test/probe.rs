@@ -255,7 +255,7 @@ pub(super) async fn server_checks(
     checks.record("server: 401 without token", outcome);
 
     if let Some(md_url) = metadata_url.or_else(|| well_known_metadata_url(url)) {
-        let outcome = resource_metadata(&http, &md_url, issuers).await;
+        let outcome = resource_metadata(&http, url, &md_url, issuers).await;
         checks.record("server: protected resource metadata", outcome);
     }
 
@@ -330,18 +330,35 @@ fn well_known_metadata_url(url: &str) -> Option<String> {
 }
 
 /// The protected resource metadata names one of `issuers` in `authorization_servers`.
-async fn resource_metadata(http: &reqwest::Client, md_url: &str, issuers: &[String]) -> Outcome {
+/// When it names the server's own origin instead (the OAuth bridge of `AUTH_DCR_ENABLED=true`),
+/// the bridge is checked from outside: its RFC 8414 `issuer` is exactly that origin, and a client
+/// no public-client pattern matches cannot register.
+async fn resource_metadata(
+    http: &reqwest::Client,
+    server_url: &str,
+    md_url: &str,
+    issuers: &[String],
+) -> Outcome {
     let servers = authorization_servers(http, md_url).await.map_err(|e| {
         Failed::new(
             e,
             "Serve RFC 9728 protected resource metadata at the URL named in WWW-Authenticate.",
         )
     })?;
+    let own_origin = url::Url::parse(server_url)
+        .ok()
+        .map(|u| u.origin().ascii_serialization());
+    let bridge = servers
+        .iter()
+        .find(|s| Some(s.trim_end_matches('/')) == own_origin.as_deref());
     match servers
         .iter()
         .find(|s| issuers.iter().any(|i| norm(i) == norm(s)))
     {
         Some(named) => Ok(format!("authorization_servers names {named}")),
+        None if bridge.is_some() => {
+            bridge_checks(http, bridge.map(String::as_str).unwrap_or_default()).await
+        }
         None => Err(Failed::new(
             format!(
                 "authorization_servers [{}] does not name the issuer {}",
@@ -351,6 +368,68 @@ async fn resource_metadata(http: &reqwest::Client, md_url: &str, issuers: &[Stri
             "The server's RFC 9728 metadata must list the tenant's issuer (e.g. https://login.microsoftonline.com/<tenant>/v2.0) in authorization_servers: check the server's ENTRA_TENANT_ID / ENTRA_AUTHORITY_HOST (or AUTH_ISSUER).",
         )),
     }
+}
+
+/// The server's own OAuth bridge at `issuer`: RFC 8414 metadata with exactly that issuer and a
+/// registration endpoint that refuses a client no pattern matches.
+async fn bridge_checks(http: &reqwest::Client, issuer: &str) -> Outcome {
+    const HINT: &str = "The server's OAuth bridge (AUTH_DCR_ENABLED=true) must serve RFC 8414 metadata at {origin}/.well-known/oauth-authorization-server whose issuer is exactly the origin clients reach it at: set AUTH_RESOURCE_URL to the server's public URL.";
+    let md_url = format!(
+        "{}/.well-known/oauth-authorization-server",
+        issuer.trim_end_matches('/')
+    );
+    let resp = http
+        .get(&md_url)
+        .send()
+        .await
+        .map_err(|e| Failed::new(format!("could not fetch {md_url}: {e}"), HINT))?;
+    if resp.status() != reqwest::StatusCode::OK {
+        return Err(Failed::new(
+            format!("{md_url} answered {}", resp.status().as_u16()),
+            HINT,
+        ));
+    }
+    let md: Value = resp
+        .json()
+        .await
+        .map_err(|e| Failed::new(format!("{md_url} is not JSON: {e}"), HINT))?;
+    if md["issuer"].as_str() != Some(issuer) {
+        return Err(Failed::new(
+            format!(
+                "the bridge's metadata issuer is {} but authorization_servers names {issuer} (RFC 8414 §3.3: they must be identical)",
+                md["issuer"]
+            ),
+            HINT,
+        ));
+    }
+    let Some(registration) = md["registration_endpoint"].as_str() else {
+        return Err(Failed::new(
+            format!("{md_url} has no registration_endpoint"),
+            HINT,
+        ));
+    };
+    let resp = http
+        .post(registration)
+        .json(&serde_json::json!({
+            "client_name": "pmcp auth test: unlisted client zq9",
+            "redirect_uris": ["http://127.0.0.1/callback"],
+        }))
+        .send()
+        .await
+        .map_err(|e| Failed::new(format!("could not reach {registration}: {e}"), HINT))?;
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    if status != 400 || body["error"] != "invalid_client_metadata" {
+        return Err(Failed::new(
+            format!(
+                "{registration} registered a client no public-client pattern should match (answered {status})"
+            ),
+            "Check AUTH_DCR_PUBLIC_CLIENT_PATTERNS ([auth.dcr] public_client_patterns): `*` accepts every client.",
+        ));
+    }
+    Ok(format!(
+        "authorization_servers names the server's own OAuth bridge {issuer}: its RFC 8414 issuer matches, and an unlisted client cannot register"
+    ))
 }
 
 /// `authorization_servers` of the metadata document at `md_url`.

@@ -81,6 +81,23 @@ pub struct Local {
     settings: LocalSettings,
 }
 
+/// The OAuth bridge is on (`AUTH_DCR_ENABLED=true`) and no `AUTH_DCR_SEALING_KEY` is declared in
+/// `[secrets]`: the local target makes up an ephemeral one.
+fn needs_ephemeral_sealing_key(req: &DeployRequest<'_>) -> bool {
+    req.env
+        .vars
+        .get(pmcp_auth::env::AUTH_DCR_ENABLED)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        && !req
+            .secrets
+            .iter()
+            .any(|s| s.name == pmcp_auth::env::AUTH_DCR_SEALING_KEY)
+        && !req
+            .env
+            .vars
+            .contains_key(pmcp_auth::env::AUTH_DCR_SEALING_KEY)
+}
+
 fn io_err(what: &str, e: impl std::fmt::Display) -> TargetError {
     TargetError::Io(format!("{what}: {e}"))
 }
@@ -575,6 +592,19 @@ impl Target for Local {
         cmd.envs(&req.env.vars);
         for s in req.secrets {
             cmd.env(&s.name, s.value.secret());
+        }
+        if needs_ephemeral_sealing_key(req) {
+            // The OAuth bridge refuses to start without a sealing key. A local server gets a
+            // fresh one per start: registered clients and sign-ins last until it restarts.
+            let key = base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                rand::random::<[u8; 32]>(),
+            );
+            cmd.env(pmcp_auth::env::AUTH_DCR_SEALING_KEY, key);
+            progress.done(&format!(
+                "generated an ephemeral {} for this local server (clients register again after a restart; declare it in [secrets] required to keep one)",
+                pmcp_auth::env::AUTH_DCR_SEALING_KEY
+            ));
         }
         cmd.env("PORT", port.to_string()).env("HOST", "127.0.0.1");
         #[cfg(unix)]

@@ -56,6 +56,9 @@ impl AuthLayer {
     /// - `AUTH_RESOURCE_URL` (optional): the public URL of the MCP endpoint, e.g.
     ///   `https://my-server.pmcp.run/mcp`; it fixes the metadata's `resource` and the path. Without
     ///   it the origin is taken from each request's `Host`.
+    /// - `AUTH_DCR_ENABLED=true` (Entra only): the OAuth bridge ([`crate::bridge`]), with its
+    ///   variables read by [`BridgeConfig::from_lookup`](crate::bridge::BridgeConfig::from_lookup)
+    ///   (`ENTRA_CLIENT_SECRET` and `AUTH_DCR_SEALING_KEY` are then required).
     pub fn from_env() -> Result<Self, MiddlewareError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -88,13 +91,24 @@ impl AuthLayer {
                     Some(json) => GroupPermissionMapper::from_json(&json)?,
                     None => GroupPermissionMapper::empty(),
                 };
-                Self::new(config, &entra, mapper)
+                let layer = Self::new(config, &entra, mapper);
+                if dcr_enabled(&get)? {
+                    layer.bridge(crate::bridge::BridgeConfig::from_lookup(get, &entra)?)
+                } else {
+                    layer
+                }
             }
             "oidc" => {
                 let issuer = get(env::AUTH_ISSUER).ok_or(ConfigError::Required {
                     name: env::AUTH_ISSUER,
                     why: "AUTH_PROVIDER=oidc needs the provider's issuer URL",
                 })?;
+                if dcr_enabled(&get)? {
+                    return Err(MiddlewareError::Config(ConfigError::Invalid {
+                        name: env::AUTH_DCR_ENABLED,
+                        detail: "the OAuth bridge fronts Microsoft Entra ID; with AUTH_PROVIDER=oidc the provider must offer client registration itself".into(),
+                    }));
+                }
                 let config = JwtValidatorConfig::from_lookup(get)?;
                 config.check()?;
                 let scopes = get(env::AUTH_DCR_DEFAULT_SCOPES)
@@ -123,6 +137,20 @@ impl AuthLayer {
             }),
             None => Ok(layer),
         }
+    }
+}
+
+/// `AUTH_DCR_ENABLED`: `true`/`false` (unset is false); anything else fails, so a typo never
+/// silently leaves the bridge off (or on).
+fn dcr_enabled(get: &impl Fn(&str) -> Option<String>) -> Result<bool, ConfigError> {
+    match get(env::AUTH_DCR_ENABLED).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if v == "true" || v == "1" => Ok(true),
+        Some(v) if v == "false" || v == "0" => Ok(false),
+        Some(_) => Err(ConfigError::Invalid {
+            name: env::AUTH_DCR_ENABLED,
+            detail: "expected `true` or `false`".into(),
+        }),
     }
 }
 
@@ -186,6 +214,58 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("nor AUTH_ISSUER"), "{text}");
+    }
+
+    #[test]
+    fn the_bridge_from_the_deploy_contract() {
+        let base = [
+            ("AUTH_PROVIDER", "entra"),
+            ("ENTRA_TENANT_ID", TENANT),
+            ("ENTRA_CLIENT_ID", CLIENT),
+            ("ENTRA_CLIENT_SECRET", "s3cret-value"),
+            ("AUTH_DCR_ENABLED", "true"),
+        ];
+        // Enabled without a sealing key: the server does not start, and says how to make one.
+        let err = AuthLayer::from_lookup(lookup(&base)).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("AUTH_DCR_SEALING_KEY") && text.contains("openssl rand -base64 32"),
+            "{text}"
+        );
+        let mut vars = base.to_vec();
+        vars.push((
+            "AUTH_DCR_SEALING_KEY",
+            "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+        ));
+        vars.push(("AUTH_DCR_DEFAULT_SCOPES", "openid profile"));
+        let layer = AuthLayer::from_lookup(lookup(&vars)).unwrap();
+        assert!(layer.bridge_enabled());
+        assert!(layer.bridge_warning().is_none());
+        assert_eq!(
+            layer.shared.scopes_supported,
+            ["openid", "profile", "offline_access"]
+        );
+        // A typo in the switch is refused, not read as "off".
+        let mut typo = vars.clone();
+        typo[4] = ("AUTH_DCR_ENABLED", "yes please");
+        let err = AuthLayer::from_lookup(lookup(&typo)).unwrap_err();
+        assert!(err.to_string().contains("AUTH_DCR_ENABLED"), "{err}");
+        // Off: the Entra issuer stays the authorization server.
+        let mut off = vars.clone();
+        off[4] = ("AUTH_DCR_ENABLED", "false");
+        assert!(
+            !AuthLayer::from_lookup(lookup(&off))
+                .unwrap()
+                .bridge_enabled()
+        );
+        // OIDC has no bridge.
+        let err = AuthLayer::from_lookup(lookup(&[
+            ("AUTH_PROVIDER", "oidc"),
+            ("AUTH_ISSUER", "https://issuer.example.com"),
+            ("AUTH_DCR_ENABLED", "true"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("AUTH_DCR_ENABLED"), "{err}");
     }
 
     #[test]

@@ -108,7 +108,13 @@ impl Shared {
         let resource = format!("{origin}{resource_path}");
         let doc = ProtectedResourceMetadata {
             resource,
-            authorization_servers: self.authorization_servers.clone(),
+            // With the bridge, this server's origin is the authorization server (its RFC 8414
+            // issuer), in front of Entra.
+            authorization_servers: if self.bridge.is_some() {
+                vec![origin.clone()]
+            } else {
+                self.authorization_servers.clone()
+            },
             scopes_supported: self.scopes_supported.clone(),
             bearer_methods_supported: vec!["header".to_string()],
             resource_name: self.resource_name.clone(),

@@ -19,6 +19,9 @@
 //!   `/.well-known/oauth-protected-resource/<resource path>`) answers the RFC 9728 protected
 //!   resource metadata: `resource`, `authorization_servers` (the tenant's issuer), `scopes_supported`,
 //!   `bearer_methods_supported: ["header"]`. No token needed.
+//! - With the OAuth bridge on ([`AuthLayer::bridge`], or `AUTH_DCR_ENABLED=true` for
+//!   [`AuthLayer::from_env`]), its paths are answered first (see [`crate::bridge`]), the metadata's
+//!   `authorization_servers` is this server's origin, and challenges carry `scope`.
 //! - Paths registered with [`AuthLayer::public_path`] pass through without a token (and without
 //!   an identity).
 //! - Everything else needs `Authorization: Bearer <token>`. The token is checked by
@@ -162,6 +165,8 @@ struct Shared {
     resource_fixed: bool,
     public_paths: Vec<String>,
     on_rejection: Option<Arc<RejectionHook>>,
+    /// The OAuth bridge, when enabled ([`AuthLayer::bridge`]).
+    bridge: Option<Arc<crate::bridge::Bridge>>,
 }
 
 type RejectionHook = dyn Fn(&Rejection) + Send + Sync;
@@ -257,6 +262,7 @@ impl AuthLayer {
                 resource_fixed: false,
                 public_paths: Vec::new(),
                 on_rejection: None,
+                bridge: None,
             }),
         }
     }
@@ -330,9 +336,33 @@ impl AuthLayer {
         self
     }
 
-    /// The authorization servers advertised in the metadata.
+    /// The authorization servers advertised in the metadata. With the bridge on, the metadata
+    /// names the server's own origin instead (resolved per request when no public URL is set).
     pub fn authorization_servers(&self) -> &[String] {
         &self.shared.authorization_servers
+    }
+
+    /// Serve the OAuth bridge ([`crate::bridge`]) in front of Entra: RFC 8414 metadata, client
+    /// registration, authorize/consent, callback and token at this server's origin. The
+    /// protected-resource metadata then names this origin as the authorization server and lists
+    /// the bridge's scopes, and challenges carry `scope`. [`AuthLayer::from_env`] does this when
+    /// `AUTH_DCR_ENABLED=true`.
+    pub fn bridge(mut self, config: crate::bridge::BridgeConfig) -> Self {
+        let shared = self.shared_mut();
+        shared.scopes_supported = config.advertised_scopes().to_vec();
+        shared.bridge = Some(Arc::new(crate::bridge::Bridge::new(config)));
+        self
+    }
+
+    /// True when the OAuth bridge is on.
+    pub fn bridge_enabled(&self) -> bool {
+        self.shared.bridge.is_some()
+    }
+
+    /// What the bridge lacks for sign-ins to work ([`BridgeConfig::warning`](crate::bridge::BridgeConfig::warning)),
+    /// for the server's start-up log; `None` when the bridge is off or complete.
+    pub fn bridge_warning(&self) -> Option<String> {
+        self.shared.bridge.as_ref().and_then(|b| b.config.warning())
     }
 }
 
@@ -380,6 +410,8 @@ pub struct Authenticated {
     /// Who is calling and what they may do.
     pub context: AuthContext,
     resource_metadata: String,
+    /// The `scope` a step-up challenge names (the bridge's scopes), when there is one.
+    challenge_scope: Option<String>,
 }
 
 impl Authenticated {
@@ -392,7 +424,7 @@ impl Authenticated {
             Err(InsufficientScope {
                 permission: permission.to_string(),
                 resource_metadata: self.resource_metadata.clone(),
-                scope: None,
+                scope: self.challenge_scope.clone(),
             })
         }
     }
@@ -509,7 +541,8 @@ impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AuthService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
-    ReqBody: Send + 'static,
+    ReqBody: axum::body::HttpBody<Data = Bytes> + Send + 'static,
+    ReqBody::Error: Into<axum::BoxError>,
     ResBody: From<Bytes> + Send + 'static,
 {
     type Response = Response<ResBody>;
@@ -528,6 +561,12 @@ where
         strip_identity_headers(req.headers_mut());
 
         let path = req.uri().path().to_string();
+        if let Some(bridge) = &shared.bridge
+            && let Some(route) = crate::bridge::Route::of(&path)
+        {
+            let bridge = bridge.clone();
+            return Box::pin(async move { Ok(serve_bridge(&shared, &bridge, route, req).await) });
+        }
         if let Some(resource_path) = shared.metadata_request(&path) {
             let resp = shared.metadata_response(&req, &resource_path);
             return Box::pin(async move { Ok(resp) });
@@ -550,7 +589,7 @@ where
                     missing.message(),
                     None,
                 );
-                let resp = missing.into_response(&metadata_url);
+                let resp = missing.into_response(&metadata_url, shared.challenge_scope());
                 return Box::pin(async move { Ok(resp) });
             }
         };
@@ -560,13 +599,15 @@ where
                     req.extensions_mut().insert(Authenticated {
                         context: context.clone(),
                         resource_metadata: metadata_url,
+                        challenge_scope: shared.challenge_scope().map(str::to_string),
                     });
                     req.extensions_mut().insert(context);
                     inner.call(req).await
                 }
                 Err(err) => {
                     let description = scrub(&err.to_string(), &token);
-                    let resp: Response<ResBody> = rejection_for(&err, &description, &metadata_url);
+                    let resp: Response<ResBody> =
+                        rejection_for(&err, &description, &metadata_url, shared.challenge_scope());
                     shared.report(
                         &req,
                         resp.status(),
@@ -581,7 +622,66 @@ where
     }
 }
 
+/// A request for one of the bridge's endpoints: read the body (bounded), answer.
+async fn serve_bridge<ReqBody, ResBody>(
+    shared: &Shared,
+    bridge: &crate::bridge::Bridge,
+    route: crate::bridge::Route,
+    req: Request<ReqBody>,
+) -> Response<ResBody>
+where
+    ReqBody: axum::body::HttpBody<Data = Bytes> + Send + 'static,
+    ReqBody::Error: Into<axum::BoxError>,
+    ResBody: From<Bytes>,
+{
+    let origin = match shared.origin::<_, ResBody>(&req) {
+        Ok(o) => o,
+        Err(resp) => return resp,
+    };
+    let resource = format!("{origin}{}", shared.resource_path);
+    let (parts, body) = req.into_parts();
+    let body = if route.reads_body(&parts.method) {
+        match axum::body::to_bytes(axum::body::Body::new(body), crate::bridge::MAX_BODY).await {
+            Ok(b) => b,
+            Err(_) => {
+                let error = if route == crate::bridge::Route::Register {
+                    "invalid_client_metadata"
+                } else {
+                    "invalid_request"
+                };
+                let resp = crate::bridge::oauth_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    error,
+                    "the request body is larger than 16 KiB or could not be read",
+                );
+                return resp.map(ResBody::from);
+            }
+        }
+    } else {
+        Bytes::new()
+    };
+    let resp = bridge
+        .handle(
+            route,
+            crate::bridge::BridgeRequest {
+                method: &parts.method,
+                query: parts.uri.query(),
+                headers: &parts.headers,
+                body,
+                origin: &origin,
+                resource: &resource,
+            },
+        )
+        .await;
+    resp.map(ResBody::from)
+}
+
 impl Shared {
+    /// The `scope` challenges carry (SEP-835): the bridge's scopes, when the bridge is on.
+    fn challenge_scope(&self) -> Option<&str> {
+        self.bridge.as_ref().map(|b| b.challenge_scope.as_str())
+    }
+
     fn report<B>(
         &self,
         req: &Request<B>,
@@ -646,8 +746,9 @@ impl MissingToken {
         }
     }
 
-    fn into_response<R: From<Bytes>>(self, metadata_url: &str) -> Response<R> {
-        let challenge = Challenge::bearer().with_resource_metadata(metadata_url);
+    fn into_response<R: From<Bytes>>(self, metadata_url: &str, scope: Option<&str>) -> Response<R> {
+        let mut challenge = Challenge::bearer().with_resource_metadata(metadata_url);
+        challenge.scope = scope.map(str::to_string);
         match self {
             MissingToken::Absent { detail } => json_response(
                 StatusCode::UNAUTHORIZED,
@@ -713,6 +814,7 @@ fn rejection_for<R: From<Bytes>>(
     err: &AuthError,
     description: &str,
     metadata_url: &str,
+    scope: Option<&str>,
 ) -> Response<R> {
     match err {
         // The validator could not decide (issuer unreachable): not the client's fault, and not a
@@ -733,12 +835,13 @@ fn rejection_for<R: From<Bytes>>(
         }
         _ => json_response(
             StatusCode::UNAUTHORIZED,
-            Some(
-                &Challenge::bearer()
+            Some(&{
+                let mut c = Challenge::bearer()
                     .with_resource_metadata(metadata_url)
-                    .with_error("invalid_token", description)
-                    .to_header_value(),
-            ),
+                    .with_error("invalid_token", description);
+                c.scope = scope.map(str::to_string);
+                c.to_header_value()
+            }),
             &json!({
                 "error": "invalid_token",
                 "error_description": description,
@@ -757,6 +860,19 @@ fn scrub(text: &str, token: &str) -> String {
 /// Drop control characters.
 fn sanitize(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// Client-supplied text quoted in an error message: control characters dropped, at most `max`
+/// characters (then `…`).
+pub(crate) fn sanitize_for_message(s: &str, max: usize) -> String {
+    let clean = sanitize(s);
+    if clean.chars().count() > max {
+        let mut out: String = clean.chars().take(max).collect();
+        out.push('…');
+        out
+    } else {
+        clean
+    }
 }
 
 /// A JSON response with `Cache-Control: no-store` and, when given, `WWW-Authenticate`.
