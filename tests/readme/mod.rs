@@ -300,6 +300,12 @@ fn docs_local_runs_as_written() {
         "{out}"
     );
     assert!(out.contains("error=\"invalid_token\""), "{out}");
+    // The other tenant's token is refused for its tenant (same keys, as Entra), not for its key.
+    assert!(
+        out.contains("issuer `") && out.contains("4b7f2c1a-8d3e-4f6a-b2c9-1e0d5a7c3b02"),
+        "the other tenant's token must be refused by the issuer rule: {out}"
+    );
+    assert!(!out.contains("no signing key"), "{out}");
     assert!(out.contains("error=\"insufficient_scope\""), "{out}");
     assert!(out.contains("alice@contoso.onmicrosoft.com"), "{out}");
     assert!(out.contains("ok: the token is valid"), "{out}");
