@@ -68,6 +68,8 @@ impl Moto {
                 "-p",
                 &port.to_string(),
             ])
+            // AWS managed policies (AWSLambdaBasicExecutionRole) exist only when loaded.
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -188,7 +190,7 @@ fn assert_zip_clean(path: &str) {
         assert!(
             !buf.windows(SECRET_VALUE.len())
                 .any(|w| w == SECRET_VALUE.as_bytes()),
-            "the secret is in {} of the zip",
+            "the secret is in {:?} of the zip",
             e.name()
         );
     }

@@ -147,6 +147,14 @@ fn example_server_binary() -> PathBuf {
     panic!("cargo reported no pmcp-example-server executable");
 }
 
+/// The next reply the server posted, within 60 s.
+async fn recv(rx: &mut mpsc::Receiver<(String, String, Value)>) -> (String, String, Value) {
+    tokio::time::timeout(Duration::from_secs(60), rx.recv())
+        .await
+        .expect("a reply within 60 s")
+        .expect("the runtime API is up")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_example_server_answers_function_url_events_through_the_runtime_api() {
     let exe = tokio::task::spawn_blocking(example_server_binary)
@@ -201,16 +209,6 @@ async fn the_example_server_answers_function_url_events_through_the_runtime_api(
         .expect("start the example server");
 
     let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
-    let recv = |rx: &mut mpsc::Receiver<(String, String, Value)>| {
-        let fut = rx.recv();
-        async move {
-            tokio::time::timeout(Duration::from_secs(60), fut)
-                .await
-                .expect("a reply within 60 s")
-                .expect("the runtime API is up")
-        }
-    };
-
     // 1. No token: 401 with a challenge that points at the RFC 9728 metadata on the public URL.
     event_tx
         .send(("req-1".into(), function_url_event("req-1", None, &list)))
