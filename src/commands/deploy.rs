@@ -1061,6 +1061,49 @@ mod tests {
     }
 
     #[test]
+    fn the_build_triple_comes_from_the_flag_the_file_or_the_architecture() {
+        let mut c = DeployConfig::default();
+        assert_eq!(
+            build_triple(TargetKind::AwsLambda, None, &c, false),
+            (None, false)
+        );
+        c.target.architecture = Some(crate::config::Architecture::Arm64);
+        assert_eq!(
+            build_triple(TargetKind::AwsLambda, None, &c, false),
+            (Some("aarch64-unknown-linux-gnu".into()), false)
+        );
+        // With cargo-zigbuild, a glibc triple gets Lambda's glibc; musl stays as it is.
+        assert_eq!(
+            build_triple(TargetKind::AwsLambda, None, &c, true),
+            (Some("aarch64-unknown-linux-gnu.2.34".into()), true)
+        );
+        c.target.triple = Some("x86_64-unknown-linux-musl".into());
+        assert_eq!(
+            build_triple(TargetKind::AwsLambda, None, &c, true),
+            (Some("x86_64-unknown-linux-musl".into()), false)
+        );
+        assert_eq!(
+            build_triple(
+                TargetKind::AwsLambda,
+                Some("x86_64-unknown-linux-gnu"),
+                &c,
+                false
+            ),
+            (Some("x86_64-unknown-linux-gnu".into()), false)
+        );
+        // Other targets never use zigbuild or the architecture.
+        c.target.triple = None;
+        assert_eq!(
+            build_triple(TargetKind::Local, None, &c, true),
+            (None, false)
+        );
+        assert_eq!(
+            crate::deploy::build::strip_glibc_suffix("x86_64-unknown-linux-gnu.2.34"),
+            "x86_64-unknown-linux-gnu"
+        );
+    }
+
+    #[test]
     fn durations_parse() {
         assert_eq!(parse_duration("600").unwrap(), Duration::from_secs(600));
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
