@@ -158,18 +158,21 @@ pub fn parse(data: &[u8]) -> Result<ElfInfo, ElfError> {
             let mut aux = vn + u64::from(b.u32(vn + 8)?);
             for _ in 0..cnt.min(MAX_ENTRIES) {
                 let name = b.cstr(strtab + u64::from(b.u32(aux + 8)?))?;
-                if file.starts_with("libc.so")
-                    || file.starts_with("libm.so")
-                    || file.starts_with("libpthread.so")
-                    || file.starts_with("libdl.so")
-                    || file.starts_with("librt.so")
-                    || file.starts_with("ld-linux")
+                let glibc_file = [
+                    "libc.so",
+                    "libm.so",
+                    "libpthread.so",
+                    "libdl.so",
+                    "librt.so",
+                    "ld-linux",
+                ]
+                .iter()
+                .any(|p| file.starts_with(p));
+                if glibc_file
+                    && let Some(v) = glibc_version(name)
+                    && max.as_ref().is_none_or(|m| v > *m)
                 {
-                    if let Some(v) = glibc_version(name)
-                        && max.as_ref().is_none_or(|m| v > *m)
-                    {
-                        max = Some(v);
-                    }
+                    max = Some(v);
                 }
                 let next = u64::from(b.u32(aux + 12)?);
                 if next == 0 {
