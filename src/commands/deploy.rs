@@ -12,6 +12,7 @@ use crate::deploy::build::{self, BuildError, BuildOptions};
 use crate::deploy::env::{self as denv, Secret, ServerEnv};
 use crate::deploy::package::{self, Artifact, DeployManifest};
 use crate::deploy::record::{self, Record};
+use crate::deploy::targets::aws_lambda::{AwsLambda, AwsLambdaSettings};
 use crate::deploy::targets::local::{Local, LocalSettings};
 use crate::deploy::targets::pmcp_run::{self, PmcpRun, PmcpRunSettings, RetryPolicy};
 use crate::deploy::targets::{
@@ -59,7 +60,7 @@ pub struct DeployArgs {
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
     /// How long to wait for the deployment to be ready: `600`, `90s`, `10m`, `500ms`
-    /// (default: 600s for pmcp-run, 30s for local).
+    /// (default: 600s for pmcp-run, 300s for each aws-lambda update, 30s for local).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_timeout: Option<Duration>,
     /// pmcp-run API base URL [env: PMCP_API_URL, PMCP_RUN_API_URL] (overrides `[target] api_url`)
@@ -73,6 +74,10 @@ pub struct DeployArgs {
     /// loopback or plain-http address, such as the local Entra emulator's.
     #[arg(long)]
     pub allow_local_authority: bool,
+    /// aws-lambda: the AWS region (overrides `[target] region`; default: AWS_REGION, then the
+    /// profile's region).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
     /// Upload attempts in all (at least 3 recommended).
     #[arg(long, default_value_t = 4, hide = true)]
     pub retry_attempts: u32,
@@ -100,6 +105,14 @@ pub struct DestroyArgs {
     /// pmcp-run: time between destroy status polls in milliseconds.
     #[arg(long, default_value_t = 5000, hide = true)]
     pub poll_interval_ms: u64,
+    /// aws-lambda: the AWS region (overrides `[target] region`; default: AWS_REGION, then the
+    /// profile's region).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// aws-lambda: also delete the execution role `cargo-pmcp-<server>`, when cargo-pmcp created
+    /// it (a role given as `role_arn` is never deleted).
+    #[arg(long)]
+    pub delete_role: bool,
 }
 
 /// Show what runs where.
@@ -112,6 +125,9 @@ pub struct StatusArgs {
     /// [default: https://api.pmcp.run].
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
+    /// aws-lambda: the AWS region (overrides `[target] region`).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
 }
 
 /// Parse `600`, `600s`, `10m`, `500ms`.
@@ -163,6 +179,10 @@ pub struct DeployResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uploaded: Option<bool>,
     pub durations_ms: BTreeMap<String, u64>,
+    /// `--dry-run` only: the remote calls a deploy would make, with their non-secret parameters
+    /// (targets that list them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub api_calls: Vec<String>,
 }
 
 impl fmt::Display for DeployResult {
@@ -187,6 +207,12 @@ impl fmt::Display for DeployResult {
                 writeln!(f, "  secrets (values from the environment, never shown):")?;
                 for n in &self.secret_names {
                     writeln!(f, "    {n}=********")?;
+                }
+            }
+            if !self.api_calls.is_empty() {
+                writeln!(f, "  API calls a deploy makes:")?;
+                for c in &self.api_calls {
+                    writeln!(f, "    {c}")?;
                 }
             }
             return Ok(());
@@ -423,11 +449,6 @@ fn pmcp_run_settings(
     PmcpRunSettings::resolve(api_url, config).map_err(target_failure)
 }
 
-fn unavailable(kind: TargetKind) -> Failure {
-    Failure::usage(format!("the {kind} target is not available yet"))
-        .with_hint("use --target pmcp-run or --target local")
-}
-
 /// Run `deploy`.
 pub async fn run(args: DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
     run_inner(&args, ctx).await
@@ -539,7 +560,23 @@ async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
             .await?;
             Ok(ui.result(&result)?)
         }
-        TargetKind::AwsLambda => Err(unavailable(kind).into()),
+        TargetKind::AwsLambda => {
+            // The function name is the server name, known once the package is located; the
+            // target takes it from the request (see `AwsLambda::deploy`).
+            let s = lambda_settings(String::new(), args.region.as_deref(), &config, args)?;
+            let result = deploy_to(
+                AwsLambda::new(s),
+                args,
+                &inputs,
+                ctx,
+                &dir,
+                &config,
+                loaded.as_ref(),
+                &env_var,
+            )
+            .await?;
+            Ok(ui.result(&result)?)
+        }
     }
 }
 
@@ -581,6 +618,7 @@ pub async fn deploy_local(
         api_url: None,
         port: opts.port,
         allow_local_authority: false,
+        region: None,
         retry_attempts: 1,
         retry_base_ms: 0,
         poll_interval_ms: 1000,
@@ -611,6 +649,111 @@ pub async fn deploy_local(
         secret,
     )
     .await
+}
+
+/// The aws-lambda settings: `--region` > `[target] region` (> the SDK's chain); memory and timeout
+/// from `[target]`, else `[server]`; the waits and retries from the flags.
+fn lambda_settings(
+    function_name: String,
+    region: Option<&str>,
+    config: &DeployConfig,
+    args: &DeployArgs,
+) -> Result<AwsLambdaSettings, Failure> {
+    let mut s = lambda_base_settings(function_name, region, config)?;
+    if let Some(t) = args.wait_timeout {
+        s.wait_timeout = t;
+    }
+    s.max_attempts = args.retry_attempts.max(1);
+    s.initial_backoff = Duration::from_millis(args.retry_base_ms);
+    s.poll_interval = Duration::from_millis(args.poll_interval_ms.clamp(1, 1000));
+    Ok(s)
+}
+
+fn lambda_base_settings(
+    function_name: String,
+    region: Option<&str>,
+    config: &DeployConfig,
+) -> Result<AwsLambdaSettings, Failure> {
+    let t = &config.target;
+    let mut s = AwsLambdaSettings::new(function_name);
+    s.region = match region.filter(|r| !r.trim().is_empty()) {
+        Some(r) => Some(
+            config::validate::validate_region(r)
+                .map_err(|why| Failure::usage(format!("--region {r}: {why}")))?,
+        ),
+        None => t.region.clone(),
+    };
+    s.role_arn = t.role_arn.clone();
+    s.memory_mb = t.memory_mb.unwrap_or(config.server.memory_mb);
+    s.timeout_seconds = t.timeout_seconds.unwrap_or(config.server.timeout_seconds);
+    config::validate::validate_memory_mb(s.memory_mb)
+        .map_err(|why| Failure::usage(format!("memory_mb = {}: {why}", s.memory_mb)))?;
+    config::validate::validate_timeout_seconds(s.timeout_seconds)
+        .map_err(|why| Failure::usage(format!("timeout_seconds = {}: {why}", s.timeout_seconds)))?;
+    Ok(s)
+}
+
+/// The function name for destroy and status: the recorded function (its ARN), else the server
+/// name as deploy derives it (`[server] name`, else the package name as a DNS label).
+fn lambda_function_name(dir: &Path, config: &DeployConfig) -> Option<String> {
+    if let Ok(Some(r)) = record::read(dir, TargetKind::AwsLambda)
+        && let Some(arn) = r.deployment_id
+        && let Some(name) = arn.rsplit(':').next().filter(|n| !n.is_empty())
+    {
+        return Some(name.to_string());
+    }
+    pmcp_run::project_name(dir, config).map(|n| n.to_ascii_lowercase().replace('_', "-"))
+}
+
+/// The triple to build for: `--target-triple` (or `CARGO_BUILD_TARGET`) > `[target] triple` >
+/// for aws-lambda, `[target] architecture` as `<arch>-unknown-linux-gnu`; `None`: the host. With
+/// cargo-zigbuild installed, an aws-lambda build for a `*-linux-gnu` triple (the host's when none
+/// is given and the host is Linux) links against glibc 2.34, Lambda's (`<triple>.2.34`).
+fn build_triple(
+    kind: TargetKind,
+    flag: Option<&str>,
+    config: &DeployConfig,
+    zigbuild_installed: bool,
+) -> (Option<String>, bool) {
+    let mut triple = flag
+        .map(str::to_string)
+        .or_else(|| config.target.triple.clone());
+    if kind != TargetKind::AwsLambda {
+        return (triple, false);
+    }
+    if triple.is_none()
+        && let Some(a) = config.target.architecture
+    {
+        triple = Some(format!("{}-unknown-linux-gnu", a.triple_arch()));
+    }
+    if !zigbuild_installed {
+        return (triple, false);
+    }
+    let base = match triple {
+        Some(t) => t,
+        None => match build::host_triple() {
+            Ok(h) => h,
+            Err(_) => return (None, false),
+        },
+    };
+    if base.ends_with("-linux-gnu") {
+        (Some(format!("{base}.2.34")), true)
+    } else {
+        // `x86_64-unknown-linux-gnu.2.34` is already a cargo-zigbuild glibc target.
+        let zig = base.contains("-linux-gnu.");
+        (Some(base), zig)
+    }
+}
+
+/// Whether `cargo zigbuild` can run (cargo-zigbuild on PATH; PMCP_NO_ZIGBUILD=1 turns it off).
+fn zigbuild_installed() -> bool {
+    if std::env::var_os("PMCP_NO_ZIGBUILD").is_some_and(|v| v != "0" && !v.is_empty()) {
+        return false;
+    }
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|d| d.join("cargo-zigbuild").is_file())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -648,10 +791,17 @@ async fn deploy_to<T: Target>(
 
     // 2. Build.
     let mut progress = ui.progress();
+    let (triple, zigbuild) = build_triple(
+        kind,
+        args.target_triple.as_deref(),
+        config,
+        kind == TargetKind::AwsLambda && zigbuild_installed(),
+    );
     let opts = BuildOptions {
+        zigbuild,
         manifest_path: ctx.manifest_path.clone(),
         bin: inputs.bin.clone(),
-        target: args.target_triple.clone(),
+        target: triple,
         target_dir: args.target_dir.clone(),
         profile: args.profile.clone(),
         cwd: std::env::current_dir()?,
@@ -705,11 +855,24 @@ async fn deploy_to<T: Target>(
     };
     let build_ms = t_build.elapsed().as_millis() as u64;
     progress.done(&format!(
-        "built {} for {} in {:.1}s",
+        "built {} for {}{} in {:.1}s",
         spec.bin,
         built.target_triple,
+        if opts.zigbuild {
+            " with cargo zigbuild (glibc 2.34)"
+        } else {
+            ""
+        },
         build_ms as f64 / 1000.0
     ));
+    match target.check_binary(&built.executable, &built.target_triple) {
+        Ok(Some(line)) => progress.done(&line),
+        Ok(None) => {}
+        Err(e) => {
+            progress.clear();
+            return Err(target_failure(e).into());
+        }
+    }
 
     if let Some(warning) = runtime_mismatch(kind, &built.target_triple) {
         ui.warn(warning);
@@ -764,10 +927,23 @@ async fn deploy_to<T: Target>(
         size: artifact.size,
     };
 
+    // 4. Push (or, with --dry-run, list what would be pushed).
+    let req = DeployRequest {
+        project_dir: dir,
+        name: &name,
+        version: &spec.version,
+        artifact: &artifact,
+        binary: &built.executable,
+        target_triple: &built.target_triple,
+        env: &env,
+        secrets: &secrets,
+        config,
+    };
     if args.dry_run {
         progress.clear();
         durations.insert("total".into(), total.elapsed().as_millis() as u64);
         let result = DeployResult {
+            api_calls: target.plan(&req),
             target: kind.to_string(),
             dry_run: true,
             url: target.expected_url(&name),
@@ -784,17 +960,6 @@ async fn deploy_to<T: Target>(
         return Ok(result);
     }
 
-    // 4. Push.
-    let req = DeployRequest {
-        project_dir: dir,
-        name: &name,
-        version: &spec.version,
-        artifact: &artifact,
-        binary: &built.executable,
-        env: &env,
-        secrets: &secrets,
-        config,
-    };
     let deployed: Deployed = match target.deploy(&req, &mut progress).await {
         Ok(d) => d,
         Err(e) => {
@@ -835,6 +1000,7 @@ async fn deploy_to<T: Target>(
         environment: None,
         uploaded: Some(deployed.uploaded),
         durations_ms: durations,
+        api_calls: Vec::new(),
     };
     let _ = github::append_summary(&format!(
         "### `{name}` deployed to {kind}\n\n- MCP URL: {}\n- artifact sha256: `{}`\n",
@@ -907,7 +1073,26 @@ async fn destroy_inner(args: DestroyArgs, ctx: &Ctx) -> anyhow::Result<()> {
             target.preflight().map_err(target_failure)?;
             target.destroy(&dir).await
         }
-        TargetKind::AwsLambda => return Err(unavailable(kind).into()),
+        TargetKind::AwsLambda => {
+            let loaded =
+                config::load_with_warnings(&dir.join(DEPLOY_TOML)).map_err(Failure::from)?;
+            let config = loaded
+                .as_ref()
+                .map(|l| l.config.clone())
+                .unwrap_or_default();
+            let name = lambda_function_name(&dir, &config).ok_or_else(|| {
+                Failure::usage("cannot tell which function to remove: no server name")
+                    .with_hint("set `name` in [server] of .pmcp/deploy.toml")
+            })?;
+            let mut s = lambda_base_settings(name, args.region.as_deref(), &config)?;
+            s.delete_role = args.delete_role;
+            if let Some(t) = args.wait_timeout {
+                s.wait_timeout = t;
+            }
+            let target = AwsLambda::new(s);
+            target.preflight().map_err(target_failure)?;
+            target.destroy(&dir).await
+        }
     }
     .map_err(target_failure)?;
     ui.result(&DestroyedView(&result))?;
@@ -930,6 +1115,16 @@ async fn status_inner(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
         .unwrap_or_default();
     let kinds = match args.target {
         Some(k) => vec![k],
+        // aws-lambda is asked (an AWS call) only when the project uses it or deployed there.
+        None if config.target.kind == TargetKind::AwsLambda
+            || matches!(record::read(&dir, TargetKind::AwsLambda), Ok(Some(_))) =>
+        {
+            vec![
+                TargetKind::PmcpRun,
+                TargetKind::AwsLambda,
+                TargetKind::Local,
+            ]
+        }
         None => vec![TargetKind::PmcpRun, TargetKind::Local],
     };
     let mut targets = Vec::new();
@@ -953,7 +1148,19 @@ async fn status_inner(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
                     Err(e) => Err(e.to_string()),
                 }
             }
-            TargetKind::AwsLambda => return Err(unavailable(kind).into()),
+            TargetKind::AwsLambda => match lambda_function_name(&dir, &config) {
+                Some(name) => match lambda_base_settings(name, args.region.as_deref(), &config) {
+                    Ok(s) => AwsLambda::new(s)
+                        .status(&dir)
+                        .await
+                        .map_err(|e| match e.hint() {
+                            Some(h) => format!("{e} ({h})"),
+                            None => e.to_string(),
+                        }),
+                    Err(f) => Err(f.to_string()),
+                },
+                None => Err("no server name: set `name` in [server] of .pmcp/deploy.toml".into()),
+            },
         };
         match entry {
             Ok(e) => targets.push(e),
@@ -999,6 +1206,49 @@ mod tests {
         assert!(runtime_mismatch(TargetKind::PmcpRun, "x86_64-unknown-linux-gnu").is_none());
         assert!(runtime_mismatch(TargetKind::PmcpRun, "aarch64-unknown-linux-musl").is_none());
         assert!(runtime_mismatch(TargetKind::Local, "aarch64-apple-darwin").is_none());
+    }
+
+    #[test]
+    fn the_build_triple_comes_from_the_flag_the_file_or_the_architecture() {
+        let mut c = DeployConfig::default();
+        assert_eq!(
+            build_triple(TargetKind::AwsLambda, None, &c, false),
+            (None, false)
+        );
+        c.target.architecture = Some(crate::config::Architecture::Arm64);
+        assert_eq!(
+            build_triple(TargetKind::AwsLambda, None, &c, false),
+            (Some("aarch64-unknown-linux-gnu".into()), false)
+        );
+        // With cargo-zigbuild, a glibc triple gets Lambda's glibc; musl stays as it is.
+        assert_eq!(
+            build_triple(TargetKind::AwsLambda, None, &c, true),
+            (Some("aarch64-unknown-linux-gnu.2.34".into()), true)
+        );
+        c.target.triple = Some("x86_64-unknown-linux-musl".into());
+        assert_eq!(
+            build_triple(TargetKind::AwsLambda, None, &c, true),
+            (Some("x86_64-unknown-linux-musl".into()), false)
+        );
+        assert_eq!(
+            build_triple(
+                TargetKind::AwsLambda,
+                Some("x86_64-unknown-linux-gnu"),
+                &c,
+                false
+            ),
+            (Some("x86_64-unknown-linux-gnu".into()), false)
+        );
+        // Other targets never use zigbuild or the architecture.
+        c.target.triple = None;
+        assert_eq!(
+            build_triple(TargetKind::Local, None, &c, true),
+            (None, false)
+        );
+        assert_eq!(
+            crate::deploy::build::strip_glibc_suffix("x86_64-unknown-linux-gnu.2.34"),
+            "x86_64-unknown-linux-gnu"
+        );
     }
 
     #[test]

@@ -9,7 +9,19 @@ use std::path::{Path, PathBuf};
 /// Each owned table (dotted path, `""` for the root) with the keys it may hold.
 pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ("", &["target", "server", "auth", "environment", "secrets"]),
-    ("target", &["type", "api_url"]),
+    (
+        "target",
+        &[
+            "type",
+            "api_url",
+            "region",
+            "role_arn",
+            "memory_mb",
+            "timeout_seconds",
+            "architecture",
+            "triple",
+        ],
+    ),
     ("server", &["name", "bin", "memory_mb", "timeout_seconds"]),
     (
         "auth",
@@ -252,6 +264,12 @@ mod tests {
 [target]
 type = "local"
 api_url = "http://127.0.0.1:1"
+region = "eu-west-1"
+role_arn = "arn:aws:iam::123456789012:role/r"
+memory_mb = 1024
+timeout_seconds = 60
+architecture = "arm64"
+triple = "aarch64-unknown-linux-musl"
 [server]
 name = "n"
 bin = "b"

@@ -54,6 +54,59 @@ pub struct TargetSection {
     pub kind: TargetKind,
     /// pmcp-run only; `PMCP_RUN_API_URL` overrides. Defaults to `https://api.pmcp.run`.
     pub api_url: Option<String>,
+    /// aws-lambda: the AWS region; `--region` overrides. Defaults to the SDK's chain
+    /// (`AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region`).
+    pub region: Option<String>,
+    /// aws-lambda: the function's execution role. Defaults to a role `cargo-pmcp-<server>` created
+    /// (once) with the AWSLambdaBasicExecutionRole policy.
+    pub role_arn: Option<String>,
+    /// aws-lambda: memory in MB (128–10240). Defaults to `[server] memory_mb` (512).
+    pub memory_mb: Option<u32>,
+    /// aws-lambda: timeout in seconds (1–900). Defaults to `[server] timeout_seconds` (30).
+    pub timeout_seconds: Option<u32>,
+    /// aws-lambda: `x86_64` or `arm64`, used to pick the build triple when none is given.
+    /// Defaults to the build triple's architecture (the host's when no triple is given).
+    pub architecture: Option<Architecture>,
+    /// The cargo target triple to build for (`--target-triple` overrides), e.g.
+    /// `aarch64-unknown-linux-musl`. Defaults to the host's.
+    pub triple: Option<String>,
+}
+
+/// A Lambda instruction set.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    /// `x86_64` (Intel/AMD).
+    X86_64,
+    /// `arm64` (Graviton), about 20% cheaper per GB-second.
+    Arm64,
+}
+
+impl Architecture {
+    /// The name Lambda uses (`x86_64`, `arm64`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+
+    /// The architecture of a cargo target triple (`x86_64-…`, `aarch64-…`), if Lambda runs it.
+    pub fn of_triple(triple: &str) -> Option<Architecture> {
+        match triple.split('-').next()? {
+            "x86_64" => Some(Architecture::X86_64),
+            "aarch64" => Some(Architecture::Arm64),
+            _ => None,
+        }
+    }
+
+    /// The cargo triple prefix (`x86_64`, `aarch64`).
+    pub fn triple_arch(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "aarch64",
+        }
+    }
 }
 
 impl Default for TargetSection {
@@ -61,6 +114,12 @@ impl Default for TargetSection {
         Self {
             kind: TargetKind::PmcpRun,
             api_url: None,
+            region: None,
+            role_arn: None,
+            memory_mb: None,
+            timeout_seconds: None,
+            architecture: None,
+            triple: None,
         }
     }
 }
@@ -72,7 +131,7 @@ impl Default for TargetSection {
 pub enum TargetKind {
     /// The hosted pmcp.run service.
     PmcpRun,
-    /// AWS Lambda (not yet available as a deploy target).
+    /// AWS Lambda in your own AWS account (a Function URL in front of the server).
     AwsLambda,
     /// A background process on 127.0.0.1 (no account needed).
     Local,
@@ -477,6 +536,45 @@ fn key_at(text: &str, pos: usize) -> Option<String> {
 /// host, so one that is not a DNS label (`../../tmp/x`, `/abs`, non-ASCII) is refused here, for
 /// `deploy`, `destroy`, `status`, `auth test` and `deploy init` alike.
 fn check_values(path: &Path, text: &str, config: &DeployConfig) -> Result<(), LoadError> {
+    let refuse = |keys: &[&str], why: String| {
+        let at = locate(path, text, keys);
+        let (line, column) = at.map(|l| (l.line, l.column)).unwrap_or((1, 1));
+        Err(LoadError::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: format!("[{}] {why}", keys[..keys.len() - 1].join(".")),
+        })
+    };
+    let t = &config.target;
+    if let Some(r) = &t.region
+        && let Err(why) = validate::validate_region(r)
+    {
+        return refuse(&["target", "region"], format!("region: {why}"));
+    }
+    if let Some(r) = &t.role_arn
+        && let Err(why) = validate::validate_role_arn(r)
+    {
+        return refuse(&["target", "role_arn"], format!("role_arn: {why}"));
+    }
+    if let Some(m) = t.memory_mb
+        && let Err(why) = validate::validate_memory_mb(m)
+    {
+        return refuse(&["target", "memory_mb"], format!("memory_mb: {why}"));
+    }
+    if let Some(s) = t.timeout_seconds
+        && let Err(why) = validate::validate_timeout_seconds(s)
+    {
+        return refuse(
+            &["target", "timeout_seconds"],
+            format!("timeout_seconds: {why}"),
+        );
+    }
+    if let Some(triple) = &t.triple
+        && let Err(why) = validate::validate_triple(triple)
+    {
+        return refuse(&["target", "triple"], format!("triple: {why}"));
+    }
     if let Some(name) = &config.server.name
         && let Err(why) = validate_server_name(name)
     {

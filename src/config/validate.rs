@@ -303,9 +303,99 @@ pub fn local_authority_refusal(url: &str, target: TargetKind) -> String {
     )
 }
 
+/// An AWS region name such as `us-east-1`, `eu-central-2` or `us-gov-west-1`.
+pub fn validate_region(v: &str) -> Result<String, String> {
+    let parts: Vec<&str> = v.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err("expected an AWS region such as us-east-1 or eu-west-2".into())
+    }
+}
+
+/// An IAM role ARN: `arn:<partition>:iam::<12-digit account>:role/<path/>name`.
+pub fn validate_role_arn(v: &str) -> Result<String, String> {
+    let parts: Vec<&str> = v.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5]
+            .strip_prefix("role/")
+            .is_some_and(|n| !n.is_empty());
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err("expected an IAM role ARN such as arn:aws:iam::123456789012:role/my-lambda-role".into())
+    }
+}
+
+/// Lambda memory: 128 to 10240 MB.
+pub fn validate_memory_mb(v: u32) -> Result<u32, String> {
+    if (128..=10240).contains(&v) {
+        Ok(v)
+    } else {
+        Err("Lambda memory must be between 128 and 10240 (MB)".into())
+    }
+}
+
+/// Lambda timeout: 1 to 900 seconds.
+pub fn validate_timeout_seconds(v: u32) -> Result<u32, String> {
+    if (1..=900).contains(&v) {
+        Ok(v)
+    } else {
+        Err("Lambda timeout must be between 1 and 900 (seconds)".into())
+    }
+}
+
+/// A cargo target triple (`arch-vendor-os[-env]`), optionally with cargo-zigbuild's glibc
+/// suffix (`x86_64-unknown-linux-gnu.2.34`).
+pub fn validate_triple(v: &str) -> Result<String, String> {
+    let parts: Vec<&str> = v.split('-').collect();
+    let ok = (3..=4).contains(&parts.len())
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        });
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err("expected a target triple such as x86_64-unknown-linux-musl".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aws_values() {
+        assert!(validate_region("us-east-1").is_ok());
+        assert!(validate_region("us-gov-west-1").is_ok());
+        assert!(validate_region("useast1").is_err());
+        assert!(validate_region("US-EAST-1").is_err());
+        assert!(validate_role_arn("arn:aws:iam::123456789012:role/x").is_ok());
+        assert!(validate_role_arn("arn:aws:iam::123456789012:role/path/x").is_ok());
+        assert!(validate_role_arn("arn:aws:iam::1234:role/x").is_err());
+        assert!(validate_role_arn("arn:aws:iam::123456789012:user/x").is_err());
+        assert!(validate_memory_mb(127).is_err() && validate_memory_mb(512).is_ok());
+        assert!(validate_timeout_seconds(0).is_err() && validate_timeout_seconds(901).is_err());
+        assert!(validate_triple("x86_64-unknown-linux-gnu.2.34").is_ok());
+        assert!(validate_triple("x86_64").is_err());
+    }
 
     #[test]
     fn tenants() {

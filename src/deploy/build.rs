@@ -28,6 +28,9 @@ pub struct BuildOptions {
     /// When set, cargo runs in its own process group, recorded here so that a long-running caller
     /// (`cargo pmcp dev`) can stop a build it no longer wants (and every rustc it started).
     pub cancel: Option<BuildCancel>,
+    /// Build with `cargo zigbuild` (cargo-zigbuild: links against an older glibc given as a
+    /// triple suffix, `x86_64-unknown-linux-gnu.2.34`) instead of `cargo build`.
+    pub zigbuild: bool,
 }
 
 /// The process group of a running `cargo build` (see [`BuildOptions::cancel`]).
@@ -251,10 +254,18 @@ pub fn host_triple() -> Result<String, BuildError> {
         .ok_or_else(|| BuildError::Metadata("`rustc -vV` did not report a host triple".into()))
 }
 
+/// `x86_64-unknown-linux-gnu.2.34` → `x86_64-unknown-linux-gnu`.
+pub fn strip_glibc_suffix(triple: &str) -> &str {
+    match triple.split_once("-linux-gnu.") {
+        Some((arch, _)) => &triple[..arch.len() + "-linux-gnu".len()],
+        None => triple,
+    }
+}
+
 /// The `cargo build` arguments for `spec` (shown with `-v` and in docs).
 pub fn build_args(spec: &BinarySpec, opts: &BuildOptions) -> Vec<String> {
     let mut args = vec![
-        "build".to_string(),
+        if opts.zigbuild { "zigbuild" } else { "build" }.to_string(),
         "--message-format=json-render-diagnostics".into(),
         "--manifest-path".into(),
         spec.manifest_path.display().to_string(),
@@ -324,7 +335,8 @@ pub fn build(spec: &BinarySpec, opts: &BuildOptions) -> Result<Built, BuildError
         bin: spec.bin.clone(),
     })?;
     let target_triple = match &opts.target {
-        Some(t) => t.clone(),
+        // cargo-zigbuild's glibc suffix is not part of the triple (its output directory has none).
+        Some(t) => strip_glibc_suffix(t).to_string(),
         None => host_triple()?,
     };
     Ok(Built {

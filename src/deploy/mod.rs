@@ -8,6 +8,7 @@
 //! - [`record`]: `.pmcp/deployment.toml`, what was deployed where.
 
 pub mod build;
+pub mod elf;
 pub mod env;
 pub mod package;
 pub mod record;

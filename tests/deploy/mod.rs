@@ -2,6 +2,7 @@
 //! in-process pmcp-run-compatible API (with fault injection) and to the local target.
 
 mod api;
+mod aws_lambda;
 mod build;
 mod contract;
 mod hostile;

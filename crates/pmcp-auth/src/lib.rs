@@ -29,6 +29,8 @@
 //!   (`AUTH_DCR_ENABLED=true`).
 //! - `client`: [`client`], token acquisition from Entra or an OIDC provider (client secret,
 //!   certificate, federated credentials, GitHub Actions OIDC, device code, on-behalf-of).
+//! - `lambda`: [`lambda`](mod@lambda), the same axum router served on AWS Lambda (`lambda_http`,
+//!   when `AWS_LAMBDA_RUNTIME_API` is set) or on TCP (`$HOST:$PORT`).
 //! - `testing`: hooks that let tests wait for the key cache's background work. Not a stable API.
 //!
 //! Errors say what went wrong in terms of tokens and HTTP, with a stable [`AuthError::code`]; they
@@ -53,6 +55,8 @@ mod validator;
 pub mod bridge;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 #[cfg(feature = "server")]
 pub mod middleware;
 #[cfg(feature = "testing")]

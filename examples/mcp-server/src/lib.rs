@@ -10,7 +10,6 @@
 //! - `GET /health`: `200 {"status":"ok"}` without a token.
 //! - The RFC 9728 metadata (`/.well-known/oauth-protected-resource[/mcp]`) comes from the layer.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +22,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use pmcp_auth::AuthContext;
+use pmcp_auth::lambda::{self, Listener, ServeError};
 use pmcp_auth::middleware::{AuthLayer, Authenticated, MiddlewareError};
 use serde_json::{Value, json};
 
@@ -436,38 +436,26 @@ pub async fn serve_from_env() -> ExitCode {
         None => json!({"enabled": false}),
     };
 
-    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
-    let port = match std::env::var("PORT") {
-        Err(_) => 8080,
-        Ok(p) => match p.trim().parse::<u16>() {
-            Ok(p) => p,
-            Err(_) => {
-                eprintln!("error: PORT is `{p}`, not a port number (0-65535)");
-                return ExitCode::from(2);
-            }
-        },
-    };
-    let addr = match format!("{host}:{port}").parse::<SocketAddr>() {
-        Ok(a) => a,
-        Err(_) => match (host.as_str(), port) {
-            ("localhost", p) => SocketAddr::from(([127, 0, 0, 1], p)),
-            _ => {
-                eprintln!("error: HOST is `{host}`, not an IP address (e.g. 127.0.0.1 or 0.0.0.0)");
-                return ExitCode::from(2);
-            }
-        },
-    };
-    let listener = match tokio::net::TcpListener::bind(addr).await {
+    // On Lambda (AWS_LAMBDA_RUNTIME_API set) the router serves invocations through lambda_http;
+    // elsewhere it listens on HOST:PORT.
+    let listener = match Listener::from_env().await {
         Ok(l) => l,
+        Err(e @ ServeError::Config { .. }) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
         Err(e) => {
-            eprintln!("error: cannot listen on {addr}: {e}");
+            eprintln!("error: {e}");
             return ExitCode::from(1);
         }
     };
-    let local = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let local = match &listener {
+        Listener::Tcp(l) => l
+            .local_addr()
+            .map(|a| format!("http://{a}{MCP_PATH}"))
+            .unwrap_or_default(),
+        _ => format!("Lambda invocations ({MCP_PATH})"),
+    };
     let state = Arc::new(ServerState::new(
         &name,
         env!("CARGO_PKG_VERSION"),
@@ -478,11 +466,9 @@ pub async fn serve_from_env() -> ExitCode {
     } else {
         "UNPROTECTED"
     };
-    eprintln!("{name} listening on http://{local}{MCP_PATH} ({protected})");
+    eprintln!("{name} listening on {local} ({protected})");
 
-    let result = axum::serve(listener, app(state, auth))
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let result = lambda::serve(listener, app(state, auth), shutdown_signal()).await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

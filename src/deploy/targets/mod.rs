@@ -1,7 +1,8 @@
 //! Where an artifact goes. Every target implements [`Target`]; the `deploy` command resolves the
 //! target's settings (flags > env > deploy.toml) at its edge, then only talks to this trait, so a
-//! new target (aws-lambda next) is one new module and one match arm in `commands/deploy.rs`.
+//! new target is one new module and one match arm in `commands/deploy.rs`.
 
+pub mod aws_lambda;
 pub mod local;
 pub mod pmcp_run;
 
@@ -27,6 +28,8 @@ pub struct DeployRequest<'a> {
     pub artifact: &'a Artifact,
     /// The built executable (the zip's `bootstrap`), for targets that upload the binary itself.
     pub binary: &'a Path,
+    /// The target triple the binary was built for.
+    pub target_triple: &'a str,
     /// The non-secret environment.
     pub env: &'a ServerEnv,
     /// The secrets, with values (send them only where the target keeps secrets).
@@ -174,6 +177,18 @@ pub trait Target {
     /// The URL the server will have, when it is known before deploying (for `--dry-run`); `None`
     /// when the target assigns it.
     fn expected_url(&self, name: &str) -> Option<String>;
+
+    /// Check the built executable before it is packaged (e.g. that the target's runtime can start
+    /// it). `Ok(Some(line))` is shown as progress. Defaults to no check.
+    fn check_binary(&self, _binary: &Path, _triple: &str) -> Result<Option<String>, TargetError> {
+        Ok(None)
+    }
+
+    /// The remote calls a deploy would make, with their non-secret parameters (`--dry-run`).
+    /// Defaults to none listed.
+    fn plan(&self, _req: &DeployRequest<'_>) -> Vec<String> {
+        Vec::new()
+    }
 
     /// Upload, deploy and wait until ready, reporting each step on `progress`.
     async fn deploy(
