@@ -62,6 +62,22 @@ pub fn key_meaning(dotted: &str) -> Option<&'static str> {
         }
         "target.type" => "where the server runs: \"pmcp-run\", \"aws-lambda\" or \"local\"",
         "target.api_url" => "the pmcp.run API base URL, a string such as \"https://api.pmcp.run\"",
+        "target.region" => "aws-lambda: the AWS region, a string such as \"us-east-1\"",
+        "target.role_arn" => {
+            "aws-lambda: the function's execution role, an IAM role ARN string \
+             (\"arn:aws:iam::123456789012:role/…\")"
+        }
+        "target.memory_mb" => {
+            "aws-lambda: the function's memory in MB, a whole number from 128 to 10240 (no quotes)"
+        }
+        "target.timeout_seconds" => {
+            "aws-lambda: how long one invocation may run, in seconds: a whole number from 1 to 900 \
+             (no quotes)"
+        }
+        "target.architecture" => "aws-lambda: the CPU, \"x86_64\" or \"arm64\"",
+        "target.triple" => {
+            "the Rust target triple to build for, a string such as \"x86_64-unknown-linux-musl\""
+        }
         "server.name" => "the server's name, a string of lowercase letters, digits and hyphens",
         "server.bin" => "the binary to deploy when the package has several, a string",
         "server.memory_mb" => {
