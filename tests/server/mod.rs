@@ -2,6 +2,7 @@
 //! emulator obtained over its real protocol: what an MCP client sees (statuses, `WWW-Authenticate`,
 //! RFC 9728 metadata, JSON bodies) for every kind of caller.
 
+mod rmcp_server;
 pub mod tokens;
 
 use std::sync::Arc;

@@ -27,6 +27,8 @@
 //!   `WWW-Authenticate` and serves the RFC 9728 protected-resource metadata.
 //! - `client`: [`client`], token acquisition from Entra or an OIDC provider (client secret,
 //!   certificate, federated credentials, GitHub Actions OIDC, device code, on-behalf-of).
+//! - `rmcp`: [`rmcp`](mod@rmcp), the official Rust MCP SDK's streamable HTTP service behind the
+//!   layer (stateless, JSON responses), the caller in a `#[tool]` and per-tool permissions.
 //! - `testing`: hooks that let tests wait for the key cache's background work. Not a stable API.
 //!
 //! Errors say what went wrong in terms of tokens and HTTP, with a stable [`AuthError::code`]; they
@@ -51,6 +53,8 @@ mod validator;
 pub mod client;
 #[cfg(feature = "server")]
 pub mod middleware;
+#[cfg(feature = "rmcp")]
+pub mod rmcp;
 #[cfg(feature = "testing")]
 pub mod testing;
 
