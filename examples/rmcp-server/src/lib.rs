@@ -19,7 +19,7 @@ use axum::Router;
 use axum::routing::get;
 use pmcp_auth::AuthContext;
 use pmcp_auth::middleware::{AuthLayer, MiddlewareError};
-use pmcp_auth::rmcp::{McpRouter, require};
+use pmcp_auth::rmcp::{Caller, McpRouter, permission_denied, require};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
@@ -55,9 +55,11 @@ impl ExampleServer {
     #[tool(
         description = "The caller's identity as the server sees it: user or application, tenant, roles and permissions. Needs `execute:tools`."
     )]
-    async fn whoami(&self, ctx: RequestContext<RoleServer>) -> Result<CallToolResult, ErrorData> {
-        let who = require(&ctx, WHOAMI_PERMISSION)?;
-        Ok(CallToolResult::structured(identity(who)))
+    async fn whoami(&self, Caller(who): Caller) -> Result<CallToolResult, ErrorData> {
+        if !who.has_permission(WHOAMI_PERMISSION) {
+            return Err(permission_denied(WHOAMI_PERMISSION));
+        }
+        Ok(CallToolResult::structured(identity(&who)))
     }
 
     #[tool(
