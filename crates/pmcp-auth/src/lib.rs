@@ -31,6 +31,8 @@
 //!   certificate, federated credentials, GitHub Actions OIDC, device code, on-behalf-of).
 //! - `lambda`: [`lambda`](mod@lambda), the same axum router served on AWS Lambda (`lambda_http`,
 //!   when `AWS_LAMBDA_RUNTIME_API` is set) or on TCP (`$HOST:$PORT`).
+//! - `rmcp`: [`rmcp`](mod@rmcp), the official Rust MCP SDK's streamable HTTP service behind the
+//!   layer (stateless, JSON responses), the caller in a `#[tool]` and per-tool permissions.
 //! - `testing`: hooks that let tests wait for the key cache's background work. Not a stable API.
 //!
 //! Errors say what went wrong in terms of tokens and HTTP, with a stable [`AuthError::code`]; they
@@ -59,6 +61,8 @@ pub mod client;
 pub mod lambda;
 #[cfg(feature = "server")]
 pub mod middleware;
+#[cfg(feature = "rmcp")]
+pub mod rmcp;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -364,6 +364,17 @@ impl AuthLayer {
     pub fn bridge_warning(&self) -> Option<String> {
         self.shared.bridge.as_ref().and_then(|b| b.config.warning())
     }
+
+    /// The scopes advertised in the metadata (`scopes_supported`).
+    pub fn advertised_scopes(&self) -> &[String] {
+        &self.shared.scopes_supported
+    }
+
+    /// The public origin fixed by [`AuthLayer::resource_url`] (or `AUTH_RESOURCE_URL`), e.g.
+    /// `https://my-server.example.com`; `None` when the origin comes from each request's `Host`.
+    pub fn public_base_url(&self) -> Option<&str> {
+        self.shared.public_base.as_deref()
+    }
 }
 
 /// A mount path in the form the layer compares: `""` for the origin, else `/`-led without a
