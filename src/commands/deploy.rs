@@ -513,7 +513,8 @@ async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
         }
         check.into_result()?;
     }
-    match kind {
+    // Each target builds its settings; the deploy itself and its report are the same for all.
+    let result = match kind {
         TargetKind::PmcpRun => {
             let mut s = pmcp_run_settings(inputs.api_url.as_deref(), &config)?;
             s.retry = RetryPolicy {
@@ -525,9 +526,8 @@ async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
             if let Some(t) = args.wait_timeout {
                 s.wait_timeout = t;
             }
-            let target = PmcpRun::new(s);
-            let result = deploy_to(
-                target,
+            deploy_to(
+                PmcpRun::new(s),
                 args,
                 &inputs,
                 ctx,
@@ -536,8 +536,7 @@ async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 loaded.as_ref(),
                 &env_var,
             )
-            .await?;
-            Ok(ui.result(&result)?)
+            .await?
         }
         TargetKind::Local => {
             let mut s = LocalSettings {
@@ -547,7 +546,7 @@ async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
             if let Some(t) = args.wait_timeout {
                 s.ready_timeout = t;
             }
-            let result = deploy_to(
+            deploy_to(
                 Local::new(s),
                 args,
                 &inputs,
@@ -557,14 +556,13 @@ async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 loaded.as_ref(),
                 &env_var,
             )
-            .await?;
-            Ok(ui.result(&result)?)
+            .await?
         }
         TargetKind::AwsLambda => {
             // The function name is the server name, known once the package is located; the
             // target takes it from the request (see `AwsLambda::deploy`).
             let s = lambda_settings(String::new(), args.region.as_deref(), &config, args)?;
-            let result = deploy_to(
+            deploy_to(
                 AwsLambda::new(s),
                 args,
                 &inputs,
@@ -574,10 +572,10 @@ async fn run_inner(args: &DeployArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 loaded.as_ref(),
                 &env_var,
             )
-            .await?;
-            Ok(ui.result(&result)?)
+            .await?
         }
-    }
+    };
+    Ok(ui.result(&result)?)
 }
 
 fn env_var(name: &str) -> Option<String> {
