@@ -168,23 +168,11 @@ pub fn load_config(path: &Path) -> Result<EmulatorConfig, Failure> {
     Ok(cfg)
 }
 
-/// Create `path` with mode 0600 (never readable by others, not even briefly) holding `value`.
+/// Create `path` with mode 0600 (never readable by others, not even briefly) holding `value`,
+/// replacing a file already there.
 pub(crate) fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
     let _ = std::fs::remove_file(path);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    f.write_all(value.as_bytes())?;
-    f.sync_all()
+    create_private(path, value)
 }
 
 /// The domain `--add-tenant` gives a tenant: fabrikam's for [`SECOND_TENANT_ID`], else one

@@ -55,6 +55,12 @@ impl SigningKey {
         let cert_der = cert.der().to_vec();
         let pkcs8 = rc_key.serialize_der();
         let key = aws_lc_rs::rsa::KeyPair::from_pkcs8(&pkcs8).map_err(|e| err(&e))?;
+        Ok(Self::assemble(key, pkcs8, cert_der))
+    }
+
+    /// The key with what the JWKS publishes of it: `n`, `e`, and the certificate's SHA-1
+    /// thumbprint as both `x5t` and `kid` (as Entra names its keys).
+    fn assemble(key: aws_lc_rs::rsa::KeyPair, pkcs8: Vec<u8>, cert_der: Vec<u8>) -> Self {
         use aws_lc_rs::signature::KeyPair as _;
         let public = key.public_key();
         let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
@@ -63,7 +69,7 @@ impl SigningKey {
             aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert_der)
                 .as_ref(),
         );
-        Ok(Self {
+        Self {
             key,
             pkcs8,
             kid: x5t.clone(),
@@ -71,7 +77,7 @@ impl SigningKey {
             cert_der,
             n,
             e,
-        })
+        }
     }
 
     /// A key from PEM text holding its certificate (`CERTIFICATE`) and its RSA private key
@@ -96,27 +102,12 @@ impl SigningKey {
         let key = aws_lc_rs::rsa::KeyPair::from_pkcs8(&pkcs8)
             .map_err(|e| err(&format!("the private key is not a PKCS#8 RSA key: {e}")))?;
         use aws_lc_rs::signature::KeyPair as _;
-        let public = key.public_key();
-        let modulus = public.modulus().big_endian_without_leading_zero();
+        let modulus = key.public_key().modulus().big_endian_without_leading_zero();
         // The certificate carries the public key: it must be this key's (else `x5c` would lie).
         if !cert_der.windows(modulus.len()).any(|w| w == modulus) {
             return Err(err("the certificate is not for this private key"));
         }
-        let n = URL_SAFE_NO_PAD.encode(modulus);
-        let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
-        let x5t = URL_SAFE_NO_PAD.encode(
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert_der)
-                .as_ref(),
-        );
-        Ok(Self {
-            key,
-            pkcs8,
-            kid: x5t.clone(),
-            x5t,
-            cert_der,
-            n,
-            e,
-        })
+        Ok(Self::assemble(key, pkcs8, cert_der))
     }
 
     /// The certificate and the private key as one PEM text, for [`SigningKey::from_pem`]. A
