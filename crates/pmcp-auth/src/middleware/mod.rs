@@ -95,6 +95,11 @@ pub const STRIPPED_IDENTITY_HEADERS: &[&str] = &[
     "x-goog-authenticated-user-id",
 ];
 
+/// Prefixes of request headers that carry an asserted identity, removed like
+/// [`STRIPPED_IDENTITY_HEADERS`]: the pmcp SDK reads the caller from `x-pmcp-user-*` headers when
+/// no auth provider is set, so a client could otherwise name itself.
+pub const STRIPPED_IDENTITY_HEADER_PREFIXES: &[&str] = &["x-pmcp-user-"];
+
 /// A boxed future, as returned by [`TokenAuthenticator::authenticate`].
 // The same type as futures-util's `BoxFuture`, spelled out: this crate does not depend on
 // futures-util for one alias.
@@ -718,6 +723,19 @@ fn strip_identity_headers(headers: &mut HeaderMap) {
     for name in STRIPPED_IDENTITY_HEADERS {
         headers.remove(HeaderName::from_static(name));
     }
+    // Header names are stored lowercase, so the prefix test is exact.
+    let prefixed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| {
+            STRIPPED_IDENTITY_HEADER_PREFIXES
+                .iter()
+                .any(|p| k.as_str().starts_with(p))
+        })
+        .cloned()
+        .collect();
+    for name in prefixed {
+        headers.remove(name);
+    }
 }
 
 const AMBIGUOUS: &str = "the request has more than one Authorization header";
@@ -914,6 +932,27 @@ fn json_response<R: From<Bytes>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn asserted_identity_headers_are_removed_and_the_rest_kept() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("x-pmcp-user-id", "admin"),
+            ("X-PMCP-User-Roles", "MCP.Admin"),
+            ("x-ms-client-principal-name", "admin@contoso.com"),
+            ("x-pmcp-request-id", "kept"),
+            ("accept", "application/json"),
+        ] {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_static(v),
+            );
+        }
+        strip_identity_headers(&mut h);
+        let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["accept", "x-pmcp-request-id"]);
+    }
 
     #[test]
     fn bearer_parsing() {
