@@ -44,8 +44,8 @@ pub(super) struct Transaction {
     pub(super) x: u64,
 }
 
-/// What goes to Entra as `state`.
-#[derive(Debug, Serialize, Deserialize)]
+/// What goes to Entra as `state`. No `Debug`: it holds the bridge's PKCE verifier.
+#[derive(Serialize, Deserialize)]
 pub(super) struct UpstreamState {
     pub(super) t: Transaction,
     /// The bridge's PKCE verifier for Entra.

@@ -26,8 +26,8 @@ use super::{
 /// Codes remembered as used on one instance at most (they are forgotten when they expire).
 const MAX_USED_CODES: usize = 10_000;
 
-/// The bridge's one-time code.
-#[derive(Debug, Serialize, Deserialize)]
+/// The bridge's one-time code. No `Debug`: it holds Entra's tokens, which must never reach a log.
+#[derive(Serialize, Deserialize)]
 pub(super) struct CodeRecord {
     /// Random id (the single-use set's key).
     pub(super) id: String,
@@ -49,8 +49,8 @@ pub(super) struct CodeRecord {
     pub(super) x: u64,
 }
 
-/// The bridge's refresh token.
-#[derive(Debug, Serialize, Deserialize)]
+/// The bridge's refresh token. No `Debug`: it holds Entra's refresh token.
+#[derive(Serialize, Deserialize)]
 struct RefreshRecord {
     /// Client binding.
     c: String,
