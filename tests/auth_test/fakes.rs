@@ -278,6 +278,19 @@ async fn mcp_post(State(s): State<McpState>, headers: HeaderMap, body: String) -
         Ok(v) => v,
         Err(_) => return StatusCode::BAD_REQUEST.into_response(),
     };
+    // As strict as a server of the 2026-07-28 revision (SEP-2243): `Mcp-Method` must be present and
+    // equal the body's method, or the request is refused with -32020 before it is handled.
+    let mirrored = headers.get("mcp-method").and_then(|v| v.to_str().ok());
+    if mirrored != msg["method"].as_str() {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"jsonrpc": "2.0", "id": msg["id"], "error": {
+                "code": -32020,
+                "message": format!("Mcp-Method header {mirrored:?} does not match the body's method"),
+            }})),
+        )
+            .into_response();
+    }
     match msg["method"].as_str() {
         Some("initialize") => {
             let answer = json!({"jsonrpc": "2.0", "id": msg["id"], "result": {

@@ -14,7 +14,22 @@ use sse_stream::SseByteStream;
 use super::report::{AuthTestReport, Stage};
 use pmcp_auth::SecretString;
 
-const MCP_PROTOCOL_VERSION: &str = "2025-06-18";
+/// The revision `initialize` asks for: the latest stable one. A server answers with the revision it
+/// speaks, and the later requests carry that one.
+const MCP_PROTOCOL_VERSION: &str = "2025-11-25";
+
+/// The standard headers of the 2026-07-28 revision (SEP-2243) that mirror a request's body:
+/// `Mcp-Method` always, `Mcp-Name` for a request naming a tool, prompt or resource. A server of that
+/// revision refuses a request without them; an older one ignores them, so they are always sent.
+fn standard_headers(body: &Value) -> Option<(&str, Option<&str>)> {
+    let method = body.get("method")?.as_str()?;
+    let params = body.get("params");
+    let name = params
+        .and_then(|p| p.get("name"))
+        .or_else(|| params.and_then(|p| p.get("uri")))
+        .and_then(Value::as_str);
+    Some((method, name))
+}
 
 /// `resource_metadata="…"` from a `WWW-Authenticate: Bearer …` value.
 pub fn resource_metadata_param(www_authenticate: &str) -> Option<String> {
@@ -134,6 +149,12 @@ async fn mcp_post(
     }
     if let Some(p) = protocol {
         req = req.header("MCP-Protocol-Version", p);
+    }
+    if let Some((method, name)) = standard_headers(body) {
+        req = req.header("Mcp-Method", method);
+        if let Some(name) = name {
+            req = req.header("Mcp-Name", name);
+        }
     }
     let resp = req
         .send()
@@ -598,6 +619,27 @@ async fn tools_list(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn standard_headers_mirror_the_body() {
+        let call = serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "whoami"}});
+        assert_eq!(
+            standard_headers(&call),
+            Some(("tools/call", Some("whoami")))
+        );
+        let read = serde_json::json!({"jsonrpc": "2.0", "id": 4, "method": "resources/read", "params": {"uri": "file:///a"}});
+        assert_eq!(
+            standard_headers(&read),
+            Some(("resources/read", Some("file:///a")))
+        );
+        let list =
+            serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
+        assert_eq!(standard_headers(&list), Some(("tools/list", None)));
+        assert_eq!(
+            standard_headers(&serde_json::json!({"jsonrpc": "2.0", "id": 2, "result": {}})),
+            None
+        );
+    }
     #[test]
     fn resource_metadata_is_read_from_www_authenticate() {
         assert_eq!(
