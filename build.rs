@@ -33,7 +33,8 @@ fn main() {
         out.push_str("    ]),\n");
     }
     out.push_str("];\n");
-    let dest = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("new_templates.rs");
+    let dest =
+        PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("new_templates.rs");
     std::fs::write(dest, out).expect("write new_templates.rs");
 }
 

@@ -98,7 +98,9 @@ pub fn template(sdk: Sdk) -> Option<Template> {
     let (_, dir) = sdks::TEMPLATE_EXAMPLES
         .iter()
         .find(|(name, _)| *name == sdk.name())?;
-    let (_, files) = embedded::EMBEDDED.iter().find(|(name, _)| *name == sdk.name())?;
+    let (_, files) = embedded::EMBEDDED
+        .iter()
+        .find(|(name, _)| *name == sdk.name())?;
     Some(Template {
         example_dir: dir,
         files,
@@ -256,7 +258,11 @@ pub async fn run(args: NewArgs, ctx: &Ctx) -> anyhow::Result<()> {
     }
 
     let pmcp_auth = resolve_pmcp_auth(&args, &cwd, &template.pmcp_auth_features())?;
-    let dest = cwd.join(args.path.clone().unwrap_or_else(|| PathBuf::from(&args.name)));
+    let dest = cwd.join(
+        args.path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&args.name)),
+    );
     let shown = crate::config::shown(&dest, &cwd).display().to_string();
     check_destination(&dest, &shown)?;
 
@@ -284,11 +290,11 @@ pub async fn run(args: NewArgs, ctx: &Ctx) -> anyhow::Result<()> {
         },
         Step {
             command: "cargo pmcp dev".into(),
-            why: "run it behind a local Entra ID emulator, checked and restarted on every change",
+            why: "run it locally behind the Entra ID emulator",
         },
         Step {
             command: "cargo pmcp deploy init".into(),
-            why: "configure a deployment (Entra app, target); --target local for this machine",
+            why: "configure a deployment (Entra app, where it runs)",
         },
         Step {
             command: "cargo pmcp deploy".into(),
@@ -465,7 +471,9 @@ fn render_files(
             manifest.text.clone().into_bytes()
         } else {
             match std::str::from_utf8(bytes) {
-                Ok(text) => render::rename_in_text(text, &manifest.old_name, &args.name).into_bytes(),
+                Ok(text) => {
+                    render::rename_in_text(text, &manifest.old_name, &args.name).into_bytes()
+                }
                 Err(_) => bytes.to_vec(),
             }
         };
@@ -535,8 +543,9 @@ fn settle_workspace(dest: &Path) -> anyhow::Result<Workspace> {
             .no_deps()
             .exec()
     };
-    let same = |a: &Path, b: &Path| {
-        std::fs::canonicalize(a).ok().is_some() && std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok()
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     };
     match ask() {
         Ok(meta) if same(meta.workspace_root.as_std_path(), dest) => Ok(Workspace::Own),

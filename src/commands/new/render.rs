@@ -13,10 +13,10 @@ pub const WORKSPACE_MANIFEST: &str = include_str!("../../../Cargo.toml");
 /// Rust keywords, strict and reserved (a crate named after one cannot be `use`d).
 const KEYWORDS: &[&str] = &[
     "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
-    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in",
-    "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
-    "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
-    "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type",
+    "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
 /// The crates every Rust program can name without a dependency.
@@ -277,13 +277,11 @@ fn fix_deps(
         let item = deps.get(&name).cloned().unwrap_or_default();
         // (the dependency as an inline table, the directory its `path` is relative to)
         let (mut table, base) = if is_workspace_true(&item) {
-            let inherited = ws["workspace"]["dependencies"]
-                .get(&name)
-                .ok_or_else(|| {
-                    TemplateError(format!(
-                        "`{name}` is `workspace = true` but the workspace has no such dependency"
-                    ))
-                })?;
+            let inherited = ws["workspace"]["dependencies"].get(&name).ok_or_else(|| {
+                TemplateError(format!(
+                    "`{name}` is `workspace = true` but the workspace has no such dependency"
+                ))
+            })?;
             let mut table = as_inline(inherited);
             let own = item.as_table_like().expect("workspace = true is a table");
             for (k, v) in own.iter() {
@@ -322,7 +320,15 @@ fn fix_deps(
             let dir = crate_dir(&in_repo).map_err(TemplateError)?;
             table.insert("path", Value::from(dir.to_string_lossy().into_owned()));
         }
-        deps.insert(&name, Item::Value(Value::InlineTable(table)));
+        // Assigned in place, so the key keeps its comment.
+        if let Some(slot) = deps.get_mut(&name) {
+            let decor = slot.as_value().map(|v| v.decor().clone());
+            let mut value = Value::InlineTable(table);
+            if let Some(decor) = decor {
+                *value.decor_mut() = decor;
+            }
+            *slot = Item::Value(value);
+        }
     }
     Ok(())
 }
@@ -386,7 +392,14 @@ mod tests {
     #[test]
     fn names_follow_cargo_new() {
         let taken = vec!["rmcp".to_string(), "pmcp_auth".to_string()];
-        for ok in ["my-server", "my_server", "a", "_private", "server2", "Mixed-Case"] {
+        for ok in [
+            "my-server",
+            "my_server",
+            "a",
+            "_private",
+            "server2",
+            "Mixed-Case",
+        ] {
             assert_eq!(name_problem(ok, &taken), None, "{ok}");
         }
         for (bad, why) in [
@@ -465,14 +478,8 @@ path = "../../crates/pmcp-entra-emulator"
                 other => Err(format!("no {other}")),
             }
         };
-        let m = render_manifest(
-            template,
-            "examples/ex-server",
-            "demo",
-            "A demo",
-            &resolve,
-        )
-        .unwrap();
+        let m =
+            render_manifest(template, "examples/ex-server", "demo", "A demo", &resolve).unwrap();
         assert_eq!(m.old_name, "ex-server");
         let doc: toml::Table = toml::from_str(&m.text).unwrap();
         assert_eq!(doc["package"]["name"].as_str(), Some("demo"));
