@@ -76,7 +76,7 @@ pub fn name_problem(name: &str, taken: &[String]) -> Option<String> {
     if WINDOWS_RESERVED.contains(&name.to_ascii_lowercase().as_str()) {
         return Some(format!("`{name}` is a reserved file name on Windows"));
     }
-    if taken.iter().any(|t| *t == ident) {
+    if taken.contains(&ident) {
         return Some(format!(
             "the server depends on the crate `{ident}`, and the two names would clash in `use`"
         ));
