@@ -4,7 +4,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-use crate::commands::{auth_test, ci, deploy, deploy_init, dev, emulator, login};
+use crate::commands::{auth_test, ci, deploy, deploy_init, dev, emulator, login, new};
 
 /// Take an MCP server to production behind Microsoft Entra ID (or any OIDC provider).
 #[derive(Debug, Parser)]
@@ -47,6 +47,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a ready MCP server crate, protected by Entra ID (or OIDC), from the example servers.
+    New(new::NewArgs),
     /// Run the server locally behind a local Entra ID: emulator, build, run, check, watch.
     Dev(dev::DevArgs),
     /// Configure, build, package and push the MCP server.

@@ -14,6 +14,7 @@ mod dev;
 mod e2e;
 mod emulator;
 mod init;
+mod new;
 mod newcomer;
 #[cfg(unix)]
 mod readme;

@@ -7,6 +7,7 @@ pub mod deploy_init;
 pub mod dev;
 pub mod emulator;
 pub mod login;
+pub mod new;
 
 use crate::cli::{AuthCommand, Cli, Command, DeploySub};
 use crate::ui::Ui;
@@ -36,5 +37,6 @@ pub async fn dispatch(cli: Cli, ctx: &Ctx) -> anyhow::Result<()> {
         Command::Ci(ci::CiCommand::Init(args)) => ci::init(args, ctx).await,
         Command::Login(args) => login::login(args, ctx).await,
         Command::Logout(args) => login::logout(args, ctx).await,
+        Command::New(args) => new::run(args, ctx).await,
     }
 }

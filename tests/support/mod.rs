@@ -35,6 +35,7 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "PMCP_EMULATOR_PORT",
     "PMCP_EMULATOR_CONFIG",
     "PMCP_EMULATOR_SIGNING_KEY",
+    "PMCP_AUTH_PATH",
     // Inputs the shared resolver reads (src/config/inputs.rs), canonical names and aliases.
     "PMCP_TARGET",
     "PMCP_SERVER_NAME",

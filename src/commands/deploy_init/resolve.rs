@@ -443,7 +443,8 @@ fn package_name(manifest_path: Option<&Path>, root: &Path) -> Result<String, Str
     };
     if !manifest.is_file() {
         return Err(format!(
-            "there is no Cargo.toml at {} to take the package name from",
+            "there is no Cargo.toml at {} to take the package name from (no server crate \
+             yet? `cargo pmcp new <name>` writes one)",
             manifest.display()
         ));
     }
