@@ -61,6 +61,8 @@ pub mod client;
 pub mod lambda;
 #[cfg(feature = "server")]
 pub mod middleware;
+#[cfg(feature = "pmcp")]
+pub mod pmcp;
 #[cfg(feature = "rmcp")]
 pub mod rmcp;
 #[cfg(feature = "testing")]
