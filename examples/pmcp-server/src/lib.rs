@@ -109,7 +109,9 @@ impl ToolHandler for AdminStatus {
     fn metadata(&self) -> Option<ToolInfo> {
         let mut info = ToolInfo::new(
             "admin_status",
-            Some("Uptime and the authentication settings. Needs `admin:*` (role MCP.Admin).".into()),
+            Some(
+                "Uptime and the authentication settings. Needs `admin:*` (role MCP.Admin).".into(),
+            ),
             json!({"type": "object", "properties": {}}),
         );
         info.output_schema = Some(json!({"type": "object"}));
@@ -145,7 +147,8 @@ fn server_name(lookup: &impl Fn(&str) -> Option<String>) -> String {
 
 /// The tools on a builder that already has its authentication.
 fn with_tools(builder: ServerBuilder, name: &str, auth: &OAuth) -> ServerBuilder {
-    let summary = json!({"enabled": true, "authorization_servers": auth.layer().authorization_servers()});
+    let summary =
+        json!({"enabled": true, "authorization_servers": auth.layer().authorization_servers()});
     builder
         .tool("whoami", Whoami)
         .tool("admin_status", AdminStatus::new(name, summary))

@@ -65,11 +65,11 @@ pub(crate) mod tool_guard;
 
 pub use challenge::{Challenge, ChallengeError};
 pub use config::MiddlewareError;
-#[cfg(any(feature = "rmcp", feature = "pmcp"))]
-pub use tool_guard::STANDARD_HEADERS_VERSION;
 pub use metadata::{
     PROTECTED_RESOURCE_METADATA_PATH, ProtectedResourceMetadata, protected_resource_metadata_path,
 };
+#[cfg(any(feature = "rmcp", feature = "pmcp"))]
+pub use tool_guard::STANDARD_HEADERS_VERSION;
 
 /// Request headers that carry an identity asserted by a proxy or platform. A client can send them
 /// too, so the layer removes them: the only identity a handler sees is the validated token's.

@@ -58,8 +58,10 @@
 //!   responses: any instance, e.g. any Lambda copy, answers any request) at `/mcp`, behind the
 //!   layer: `401`/`403` with `WWW-Authenticate` and the RFC 9728 metadata, the OAuth bridge when
 //!   `AUTH_DCR_ENABLED=true`. The layer removes every client-sent `x-pmcp-user-*` header (which
-//!   pmcp would otherwise trust on a server without a provider), and the router also strips them
-//!   on paths the layer leaves public, so pmcp never sees one.
+//!   pmcp would otherwise trust on a server without a provider) from every request it sees, on
+//!   the paths it leaves public too
+//!   ([`STRIPPED_IDENTITY_HEADER_PREFIXES`](crate::middleware::STRIPPED_IDENTITY_HEADER_PREFIXES)),
+//!   so pmcp never sees one.
 //! - pmcp's DNS-rebinding check (`Host`/`Origin`) allows the origin of the layer's public URL
 //!   (`AUTH_RESOURCE_URL` / [`AuthLayer::resource_url`]) and loopback, plus
 //!   [`McpRouter::allowed_origin`]. Without a public URL the check is off: every request needs a
@@ -80,16 +82,11 @@ use ::pmcp::server::auth::{AuthContext as PmcpContext, AuthProvider};
 use ::pmcp::server::streamable_http_server::StreamableHttpServerConfig;
 use ::pmcp::{ErrorCode, RequestHandlerExtra, Server, ServerBuilder};
 use axum::Router;
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::AuthContext;
 use crate::middleware::tool_guard::{Permission, ToolGuard, check_tool};
-use crate::middleware::{
-    AuthLayer, MiddlewareError, STRIPPED_IDENTITY_HEADER_PREFIXES, TokenAuthenticator,
-};
+use crate::middleware::{AuthLayer, MiddlewareError, TokenAuthenticator};
 
 pub use crate::middleware::STANDARD_HEADERS_VERSION;
 
@@ -423,29 +420,10 @@ impl McpRouter {
         Router::new()
             .nest(&self.path, mcp)
             .layer(axum::middleware::from_fn_with_state(guard, check_tool))
+            // The layer strips asserted identity headers from every request it sees, public
+            // paths and the bridge included, before anything else.
             .layer(self.auth.resource_path(&self.path))
-            // Outermost: no path (guarded or not) hands pmcp an asserted identity.
-            .layer(axum::middleware::from_fn(strip_asserted_identity))
     }
-}
-
-/// Remove the `x-pmcp-user-*` headers (and the other prefixes of
-/// [`STRIPPED_IDENTITY_HEADER_PREFIXES`]) from every request, whichever path it takes.
-async fn strip_asserted_identity(mut req: Request, next: Next) -> Response {
-    let names: Vec<_> = req
-        .headers()
-        .keys()
-        .filter(|k| {
-            STRIPPED_IDENTITY_HEADER_PREFIXES
-                .iter()
-                .any(|p| k.as_str().starts_with(p))
-        })
-        .cloned()
-        .collect();
-    for name in names {
-        req.headers_mut().remove(name);
-    }
-    next.run(req).await
 }
 
 #[cfg(test)]
