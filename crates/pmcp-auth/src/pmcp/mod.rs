@@ -51,7 +51,7 @@
 //!   `oid`), `scopes` = the permissions (from app roles, `scp` and mapped groups; `admin:*` for
 //!   `MCP.Admin`), `client_id` = the calling application, and the claims `oid`, `email` (the UPN),
 //!   `name`, `tid`, `roles` (so `email()`, `name()`, `tenant_id()` and `groups()` answer).
-//!   [`caller`] turns it back into this crate's [`AuthContext`](crate::AuthContext), [`require`]
+//!   [`caller`] turns it back into this crate's [`AuthContext`], [`require`]
 //!   checks a permission in the tool. The raw token is **not** copied into the context (pmcp's
 //!   context prints it in `Debug`, and a log line must never carry a token).
 //! - [`McpRouter`]: pmcp's router (`pmcp::axum::concurrent_router_with_config`, stateless, JSON
