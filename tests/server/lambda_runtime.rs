@@ -116,18 +116,18 @@ fn function_url_event(id: &str, authorization: Option<&str>, body: &Value) -> Va
     })
 }
 
-/// Build the example server binary (the same `cargo` that runs the tests, the workspace's own
-/// target dir) and return its path.
-fn example_server_binary() -> PathBuf {
+/// Build an example server's binary (the same `cargo` that runs the tests, the workspace's own
+/// target dir) and return its path. `package` is also the binary's name.
+fn example_server_binary(package: &str) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .args([
             "build",
             "-p",
-            "pmcp-example-server",
+            package,
             "--bin",
-            "pmcp-example-server",
+            package,
             "--message-format=json",
         ])
         .current_dir(&root)
@@ -138,13 +138,13 @@ fn example_server_binary() -> PathBuf {
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         if let Ok(v) = serde_json::from_str::<Value>(line)
             && v["reason"] == "compiler-artifact"
-            && v["target"]["name"] == "pmcp-example-server"
+            && v["target"]["name"] == package
             && let Some(exe) = v["executable"].as_str()
         {
             return PathBuf::from(exe);
         }
     }
-    panic!("cargo reported no pmcp-example-server executable");
+    panic!("cargo reported no {package} executable");
 }
 
 /// The next reply the server posted, within 60 s.
@@ -157,7 +157,13 @@ async fn recv(rx: &mut mpsc::Receiver<(String, String, Value)>) -> (String, Stri
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_example_server_answers_function_url_events_through_the_runtime_api() {
-    let exe = tokio::task::spawn_blocking(example_server_binary)
+    answers_function_url_events("pmcp-example-server").await;
+}
+
+/// Start `package`'s binary under the fake Runtime API and drive it: 401 with the public URL's
+/// metadata without a token, `tools/list` with an emulator token.
+pub(super) async fn answers_function_url_events(package: &'static str) {
+    let exe = tokio::task::spawn_blocking(move || example_server_binary(package))
         .await
         .unwrap();
 

@@ -3,6 +3,7 @@
 //! RFC 9728 metadata, JSON bodies) for every kind of caller.
 
 mod lambda_runtime;
+mod pmcp_server;
 mod rmcp_server;
 pub mod tokens;
 

@@ -33,6 +33,9 @@
 //!   when `AWS_LAMBDA_RUNTIME_API` is set) or on TCP (`$HOST:$PORT`).
 //! - `rmcp`: [`rmcp`](mod@rmcp), the official Rust MCP SDK's streamable HTTP service behind the
 //!   layer (stateless, JSON responses), the caller in a `#[tool]` and per-tool permissions.
+//! - `pmcp`: [`pmcp`](mod@pmcp), `with_oauth_from_env()` on the pmcp SDK's `ServerBuilder` (an
+//!   `AuthProvider` over the layer's own validator, the caller in `extra.auth_context()`), its
+//!   router behind the layer, per-tool permissions. Needs Rust 1.91 (pmcp's minimum).
 //! - `testing`: hooks that let tests wait for the key cache's background work. Not a stable API.
 //!
 //! Errors say what went wrong in terms of tokens and HTTP, with a stable [`AuthError::code`]; they
@@ -61,6 +64,8 @@ pub mod client;
 pub mod lambda;
 #[cfg(feature = "server")]
 pub mod middleware;
+#[cfg(feature = "pmcp")]
+pub mod pmcp;
 #[cfg(feature = "rmcp")]
 pub mod rmcp;
 #[cfg(feature = "testing")]

@@ -60,12 +60,16 @@ use crate::{AuthContext, GroupPermissionMapper, JwtValidator, JwtValidatorConfig
 mod challenge;
 mod config;
 mod metadata;
+#[cfg(any(feature = "rmcp", feature = "pmcp"))]
+pub(crate) mod tool_guard;
 
 pub use challenge::{Challenge, ChallengeError};
 pub use config::MiddlewareError;
 pub use metadata::{
     PROTECTED_RESOURCE_METADATA_PATH, ProtectedResourceMetadata, protected_resource_metadata_path,
 };
+#[cfg(any(feature = "rmcp", feature = "pmcp"))]
+pub use tool_guard::STANDARD_HEADERS_VERSION;
 
 /// Request headers that carry an identity asserted by a proxy or platform. A client can send them
 /// too, so the layer removes them: the only identity a handler sees is the validated token's.
@@ -373,6 +377,13 @@ impl AuthLayer {
     /// The scopes advertised in the metadata (`scopes_supported`).
     pub fn advertised_scopes(&self) -> &[String] {
         &self.shared.scopes_supported
+    }
+
+    /// The token check this layer runs (the validator and its key cache, the group mapping). Hand
+    /// it to an SDK's own authentication hook so both check tokens with one key cache: the layer
+    /// answers first, the SDK's hook then finds the token in the validator's verified-token cache.
+    pub fn authenticator(&self) -> Arc<dyn TokenAuthenticator> {
+        self.shared.authenticator.clone()
     }
 
     /// The public origin fixed by [`AuthLayer::resource_url`] (or `AUTH_RESOURCE_URL`), e.g.

@@ -59,24 +59,18 @@ use ::rmcp::transport::streamable_http_server::{
 };
 use ::rmcp::{ErrorData, RoleServer, ServerHandler};
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use http::{HeaderMap, Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::AuthContext;
-use crate::middleware::{AuthLayer, Authenticated, InsufficientScope};
+use crate::middleware::AuthLayer;
+use crate::middleware::tool_guard::{Permission, ToolGuard, check_tool};
 
 /// The JSON-RPC error code a tool answers when the caller lacks a permission (inside the
 /// implementation-defined server error range of JSON-RPC 2.0).
 pub const PERMISSION_DENIED: ErrorCode = ErrorCode(-32003);
 
-/// The first protocol revision whose clients send `Mcp-Method`/`Mcp-Name` (and whose requests
-/// rmcp rejects when the headers contradict the body).
-pub const STANDARD_HEADERS_VERSION: &str = "2026-07-28";
+pub use crate::middleware::STANDARD_HEADERS_VERSION;
 
 /// How much of a request body the permission check reads when it has to parse it. Defaults to
 /// rmcp's own limit (4 MiB).
@@ -142,12 +136,6 @@ pub struct McpRouter<S> {
     permissions: BTreeMap<String, Permission>,
     extra_hosts: Vec<String>,
     max_body_bytes: usize,
-}
-
-#[derive(Debug, Clone)]
-struct Permission {
-    permission: String,
-    scope: Option<String>,
 }
 
 impl<S> std::fmt::Debug for McpRouter<S> {
@@ -266,12 +254,11 @@ impl<S: ServerHandler + Send + 'static> McpRouter<S> {
             Arc::new(NeverSessionManager::default()),
             config,
         );
-        let advertised = self.auth.advertised_scopes().join(" ");
-        let guard = Arc::new(ToolGuard {
-            permissions: self.permissions,
-            advertised_scope: (!advertised.is_empty()).then_some(advertised),
-            max_body_bytes: self.max_body_bytes,
-        });
+        let guard = ToolGuard::new(
+            self.permissions,
+            self.auth.advertised_scopes(),
+            self.max_body_bytes,
+        );
         Router::new()
             .route_service(&self.path, service)
             .layer(axum::middleware::from_fn_with_state(guard, check_tool))
@@ -279,168 +266,9 @@ impl<S: ServerHandler + Send + 'static> McpRouter<S> {
     }
 }
 
-struct ToolGuard {
-    permissions: BTreeMap<String, Permission>,
-    advertised_scope: Option<String>,
-    max_body_bytes: usize,
-}
-
-impl ToolGuard {
-    /// `Err` with the 403 to answer when `caller` may not call `tool`.
-    fn check(&self, caller: &Authenticated, tool: &str) -> Result<(), InsufficientScope> {
-        let Some(needed) = self.permissions.get(tool) else {
-            return Ok(());
-        };
-        caller.require(&needed.permission).map_err(|denied| {
-            match needed.scope.as_ref().or(self.advertised_scope.as_ref()) {
-                Some(scope) => denied.with_scope(scope),
-                None => denied,
-            }
-        })
-    }
-}
-
-/// What the `Mcp-Method`/`Mcp-Name` headers decide, when they can be trusted.
-enum HeaderDecision {
-    /// Not a tool call.
-    NotATool,
-    /// A call of this tool.
-    Tool(String),
-    /// The headers are absent, duplicated, or from an older revision: read the body.
-    Unknown,
-}
-
-fn header_decision(headers: &HeaderMap) -> HeaderDecision {
-    let single = |name: &str| {
-        let mut values = headers.get_all(name).iter();
-        match (values.next(), values.next()) {
-            (Some(v), None) => v.to_str().ok().map(str::trim),
-            _ => None,
-        }
-    };
-    // Only a revision whose headers rmcp checks against the body may skip the body.
-    if single("mcp-protocol-version").is_none_or(|v| v < STANDARD_HEADERS_VERSION) {
-        return HeaderDecision::Unknown;
-    }
-    match single("mcp-method") {
-        Some("tools/call") => match single("mcp-name") {
-            Some(name) if !name.is_empty() => HeaderDecision::Tool(name.to_string()),
-            _ => HeaderDecision::Unknown,
-        },
-        Some(_) => HeaderDecision::NotATool,
-        None => HeaderDecision::Unknown,
-    }
-}
-
-/// The tools a JSON-RPC message (or, from clients before 2025-06-18, a batch) calls.
-fn called_tools(message: &Value) -> Vec<&str> {
-    fn one(m: &Value) -> Option<&str> {
-        if m.get("method").and_then(Value::as_str) == Some("tools/call") {
-            m.pointer("/params/name").and_then(Value::as_str)
-        } else {
-            None
-        }
-    }
-    match message {
-        Value::Array(items) => items.iter().filter_map(one).collect(),
-        other => one(other).into_iter().collect(),
-    }
-}
-
-async fn check_tool(State(guard): State<Arc<ToolGuard>>, req: Request, next: Next) -> Response {
-    if guard.permissions.is_empty() || req.method() != Method::POST {
-        return next.run(req).await;
-    }
-    // The layer inserts this on every path it protects; without it the tool's own check decides.
-    let Some(caller) = req.extensions().get::<Authenticated>().cloned() else {
-        return next.run(req).await;
-    };
-    match header_decision(req.headers()) {
-        HeaderDecision::NotATool => next.run(req).await,
-        HeaderDecision::Tool(name) => match guard.check(&caller, &name) {
-            Ok(()) => next.run(req).await,
-            Err(denied) => denied.into_response(),
-        },
-        HeaderDecision::Unknown => {
-            let (parts, body) = req.into_parts();
-            let bytes = match axum::body::to_bytes(body, guard.max_body_bytes).await {
-                Ok(b) => b,
-                Err(_) => return too_large(guard.max_body_bytes),
-            };
-            // Not JSON: rmcp answers the parse error.
-            if let Ok(message) = serde_json::from_slice::<Value>(&bytes) {
-                for tool in called_tools(&message) {
-                    if let Err(denied) = guard.check(&caller, tool) {
-                        return denied.into_response();
-                    }
-                }
-            }
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
-    }
-}
-
-fn too_large(limit: usize) -> Response {
-    (
-        StatusCode::PAYLOAD_TOO_LARGE,
-        axum::Json(json!({
-            "error": "invalid_request",
-            "error_description": format!("the request body is larger than this server accepts ({limit} bytes)"),
-        })),
-    )
-        .into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, HeaderValue::from_static(v));
-        }
-        h
-    }
-
-    #[test]
-    fn headers_decide_only_from_the_2026_revision_on() {
-        let call = [("mcp-method", "tools/call"), ("mcp-name", "admin_status")];
-        assert!(matches!(
-            header_decision(&headers(&call)),
-            HeaderDecision::Unknown
-        ));
-        let mut new = call.to_vec();
-        new.push(("mcp-protocol-version", "2026-07-28"));
-        assert!(
-            matches!(header_decision(&headers(&new)), HeaderDecision::Tool(n) if n == "admin_status")
-        );
-        let old = [
-            ("mcp-protocol-version", "2025-06-18"),
-            ("mcp-method", "tools/list"),
-        ];
-        assert!(matches!(
-            header_decision(&headers(&old)),
-            HeaderDecision::Unknown
-        ));
-        let list = [
-            ("mcp-protocol-version", "2026-07-28"),
-            ("mcp-method", "tools/list"),
-        ];
-        assert!(matches!(
-            header_decision(&headers(&list)),
-            HeaderDecision::NotATool
-        ));
-        // Two names: the body decides.
-        let mut twice = new.clone();
-        twice.push(("mcp-name", "whoami"));
-        assert!(matches!(
-            header_decision(&headers(&twice)),
-            HeaderDecision::Unknown
-        ));
-    }
 
     struct Deny;
     impl crate::middleware::TokenAuthenticator for Deny {
@@ -485,15 +313,5 @@ mod tests {
                 .allowed_hosts()
                 .contains(&"127.0.0.1:3000".to_string())
         );
-    }
-
-    #[test]
-    fn tools_called_by_a_message_or_a_batch() {
-        let one =
-            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "a"}});
-        assert_eq!(called_tools(&one), ["a"]);
-        let batch = json!([one, {"method": "tools/list"}, {"method": "tools/call", "params": {"name": "b"}}]);
-        assert_eq!(called_tools(&batch), ["a", "b"]);
-        assert!(called_tools(&json!({"method": "initialize"})).is_empty());
     }
 }
