@@ -333,31 +333,48 @@ fn the_pmcp_auth_path_must_be_pmcp_auth() {
 }
 
 #[test]
-fn sdk_pmcp_is_refused_until_its_example_is_in_the_build() {
+fn sdk_pmcp_writes_the_pmcp_example_as_the_users_crate() {
     let dir = TestDir::new();
     let out = dir
         .cmd()
-        .args(["new", "p-server", "--sdk", "pmcp"])
+        .args(["new", "p-server", "--sdk", "pmcp", "--json"])
         .output()
         .unwrap();
-    if repo().join("examples/pmcp-server/Cargo.toml").is_file() {
-        // Once the example is in the tree, its entry belongs in src/commands/new/sdks.rs.
-        assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
-        return;
-    }
-    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["sdk"], "pmcp", "{doc}");
+    let project = dir.join("p-server");
+    let m = manifest(&project);
+    assert_eq!(m["package"]["name"].as_str(), Some("p-server"), "{m:#?}");
+    // The seed's SDK and the glue that gives it `with_oauth_from_env()`.
+    assert!(m["dependencies"].get("pmcp").is_some(), "{m:#?}");
+    let features = m["dependencies"]["pmcp-auth"]["features"]
+        .as_array()
+        .unwrap();
     assert!(
-        stderr(&out).contains("--sdk pmcp: the pmcp template is not available in this build"),
-        "{}",
-        stderr(&out)
+        features.iter().any(|f| f.as_str() == Some("pmcp")),
+        "{m:#?}"
     );
-    assert!(!dir.join("p-server").exists());
+    let lib = std::fs::read_to_string(project.join("src/lib.rs")).unwrap();
+    assert!(lib.contains("with_oauth_from_env()"), "{lib}");
+    let main = std::fs::read_to_string(project.join("src/main.rs")).unwrap();
+    assert!(main.contains("p_server::run()"), "{main}");
+    for file in listing(&project) {
+        let text = std::fs::read_to_string(project.join(&file)).unwrap_or_default();
+        assert!(
+            !text.contains("pmcp-sdk-example-server") && !text.contains("pmcp_sdk_example_server"),
+            "{file} still names the example crate"
+        );
+    }
+
+    // An SDK that has no template is refused with the ones that exist.
     let out = dir
         .cmd()
-        .args(["new", "p-server", "--sdk", "python"])
+        .args(["new", "q-server", "--sdk", "python"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(!dir.join("q-server").exists());
 }
 
 #[test]
@@ -469,11 +486,24 @@ impl Drop for Reaper {
 
 #[cfg(unix)]
 #[tokio::test]
-async fn a_new_crate_builds_tests_deploys_and_passes_auth_test_unchanged() {
+async fn a_new_rmcp_crate_builds_tests_deploys_and_passes_auth_test_unchanged() {
+    new_crate_story("rmcp", "fresh-mcp-server").await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_pmcp_crate_builds_tests_deploys_and_passes_auth_test_unchanged() {
+    new_crate_story("pmcp", "fresh-pmcp-server").await;
+}
+
+/// `new --sdk SDK NAME`, then the generated crate unchanged: deploy init, deploy --target local,
+/// auth test --server-url, its own `cargo test`, destroy.
+#[cfg(unix)]
+async fn new_crate_story(sdk: &str, name: &str) {
     let dir = TestDir::new();
-    let out = run(dir.path(), &["new", "fresh-mcp-server"], &[]);
+    let out = run(dir.path(), &["new", name, "--sdk", sdk], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
-    let project = dir.join("fresh-mcp-server");
+    let project = dir.join(name);
 
     // The emulator, as `cargo pmcp auth emulator` prints it when ready.
     let mut child = bin()

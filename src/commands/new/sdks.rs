@@ -9,7 +9,5 @@
 /// `(--sdk value, example directory)`.
 pub const TEMPLATE_EXAMPLES: &[(&str, &str)] = &[
     ("rmcp", "examples/rmcp-server"),
-    // When `examples/pmcp-server` (crate `pmcp-sdk-example-server`) is in the tree, its entry goes
-    // here and `--sdk pmcp` works; until then `new --sdk pmcp` says it is not in this build:
-    // ("pmcp", "examples/pmcp-server"),
+    ("pmcp", "examples/pmcp-server"),
 ];
