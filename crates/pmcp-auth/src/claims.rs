@@ -1145,8 +1145,13 @@ mod tests {
         let many: Vec<String> = (0..scan_max_other_keys() + 1)
             .map(|i| format!("\"k{i}\":{i}"))
             .collect();
-        assert!(!fast_reader_agrees(format!("{{{}}}", many.join(",")).as_bytes()));
-        assert!(accepted >= 10, "the hand-written reader accepted only {accepted} cases");
+        assert!(!fast_reader_agrees(
+            format!("{{{}}}", many.join(",")).as_bytes()
+        ));
+        assert!(
+            accepted >= 10,
+            "the hand-written reader accepted only {accepted} cases"
+        );
     }
 
     fn scan_max_other_keys() -> usize {

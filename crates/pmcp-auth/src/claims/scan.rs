@@ -87,21 +87,26 @@ struct Reader<'de> {
     i: usize,
 }
 
-/// True when some byte of `w` is zero (exact as a yes/no).
+/// The high bit of each byte of `w` that is `"`, `\` or a control character (below 0x20): the
+/// bytes that end or complicate a string. Bits above the lowest one may be false alarms (a borrow
+/// from a flagged byte); the lowest set bit is always exact, and no bit is set when no byte is
+/// special.
 #[inline]
-fn has_zero(w: u64) -> bool {
-    w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080 != 0
-}
-
-/// True when some byte of `w` is `"`, `\` or a control character (below 0x20): the bytes that end
-/// or complicate a string.
-#[inline]
-fn has_special(w: u64) -> bool {
+fn special_bits(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
     // Bytes below 0x20: subtracting 0x20 borrows into the high bit only for them (or for bytes
     // that already have it set, which `!w` masks out).
-    let control = w.wrapping_sub(ONES * 0x20) & !w & (ONES * 0x80) != 0;
-    control || has_zero(w ^ (ONES * u64::from(b'"'))) || has_zero(w ^ (ONES * u64::from(b'\\')))
+    (w.wrapping_sub(ONES * 0x20) & !w & HIGH)
+        | zero(w ^ (ONES * u64::from(b'"')))
+        | zero(w ^ (ONES * u64::from(b'\\')))
+}
+
+/// True when some byte of `w` is special (see [`special_bits`]).
+#[cfg(test)]
+fn has_special(w: u64) -> bool {
+    special_bits(w) != 0
 }
 
 impl<'de> Reader<'de> {
@@ -135,10 +140,11 @@ impl<'de> Reader<'de> {
         self.eat(b'"')?;
         let start = self.i;
         let mut i = start;
-        // Eight bytes at a time while none of them is special.
+        // Eight bytes at a time: the first special byte is the lowest flagged one.
         while let Some(chunk) = self.s.get(i..i + 8) {
-            let w = u64::from_le_bytes(chunk.try_into().ok()?);
-            if has_special(w) {
+            let bits = special_bits(u64::from_le_bytes(chunk.try_into().ok()?));
+            if bits != 0 {
+                i += (bits.trailing_zeros() / 8) as usize;
                 break;
             }
             i += 8;
@@ -283,11 +289,40 @@ mod tests {
             for pos in 0..8 {
                 let mut w = [b'a'; 8];
                 w[pos] = b;
-                assert_eq!(has_special(u64::from_le_bytes(w)), special, "byte {b:#x} at {pos}");
+                assert_eq!(
+                    has_special(u64::from_le_bytes(w)),
+                    special,
+                    "byte {b:#x} at {pos}"
+                );
             }
         }
+        // The lowest flagged byte is the first special one, whatever follows it (borrows).
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..200_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            // Bias the bytes towards the special ones and their neighbours.
+            let w = seed.to_le_bytes().map(|b| match b % 8 {
+                0 => b'"',
+                1 => b'\\',
+                2 => b % 0x21,
+                3 => b'"' + 1,
+                _ => b,
+            });
+            let first = w.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            let bits = special_bits(u64::from_le_bytes(w));
+            assert_eq!(
+                (bits != 0).then(|| (bits.trailing_zeros() / 8) as usize),
+                first,
+                "{w:?}"
+            );
+        }
         // Neighbours of special bytes are not special, whatever surrounds them.
-        for w in [*b"!#[]^_`~", [0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xff, 0xc3]] {
+        for w in [
+            *b"!#[]^_`~",
+            [0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xff, 0xc3],
+        ] {
             assert!(!has_special(u64::from_le_bytes(w)));
         }
     }
