@@ -44,28 +44,49 @@ pub(crate) fn decoded_len(len: usize) -> Option<usize> {
     }
 }
 
+/// A character's six bits already shifted to their place in a 24-bit group of four characters
+/// (`SHIFTED[k]` for the `k`-th), or [`SHIFTED_INVALID`] for a byte outside the alphabet. One
+/// lookup per character and an OR per group, instead of a shift and an OR per character (the
+/// profile showed the plain table at about 8 instructions per character).
+static SHIFTED: [[u32; 256]; 4] = {
+    let mut t = [[SHIFTED_INVALID; 256]; 4];
+    let mut b = 0;
+    while b < 256 {
+        let v = VALUES[b];
+        if v != INVALID {
+            t[0][b] = (v as u32) << 18;
+            t[1][b] = (v as u32) << 12;
+            t[2][b] = (v as u32) << 6;
+            t[3][b] = v as u32;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Above the 24 data bits: set in a group when one of its characters is not in the alphabet.
+const SHIFTED_INVALID: u32 = 1 << 24;
+
 /// Decode `input` into the start of `out` and return the length, or `None` when `input` is not a
 /// canonical unpadded base64url encoding or `out` is too short.
 pub(crate) fn decode_into(input: &[u8], out: &mut [u8]) -> Option<usize> {
     let len = decoded_len(input.len())?;
     let out = out.get_mut(..len)?;
-    let mut bad = 0u8;
+    let mut bad = 0u32;
     let chunks = input.chunks_exact(4);
     let rest = chunks.remainder();
     let mut written = chunks.len() * 3;
     for (i, o) in chunks.zip(out.chunks_exact_mut(3)) {
-        let (a, b, c, d) = (
-            VALUES[i[0] as usize],
-            VALUES[i[1] as usize],
-            VALUES[i[2] as usize],
-            VALUES[i[3] as usize],
-        );
-        bad |= a | b | c | d;
-        let v = (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(d);
+        let v = SHIFTED[0][i[0] as usize]
+            | SHIFTED[1][i[1] as usize]
+            | SHIFTED[2][i[2] as usize]
+            | SHIFTED[3][i[3] as usize];
+        bad |= v;
         o[0] = (v >> 16) as u8;
         o[1] = (v >> 8) as u8;
         o[2] = v as u8;
     }
+    let mut bad = u8::from(bad & SHIFTED_INVALID != 0) * INVALID;
     match *rest {
         [] => {}
         [a, b] => {

@@ -14,6 +14,8 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod scan;
+
 /// Claims whose case variants are treated as the same claim (a duplicate).
 const CASE_INSENSITIVE_CLAIMS: &[&str] = &[
     "tid", "oid", "iss", "aud", "sub", "exp", "nbf", "ver", "roles", "groups", "scp", "appid",
@@ -149,34 +151,39 @@ impl<'de> Visitor<'de> for StrictSeed<'_> {
 }
 
 /// Index in [`CASE_INSENSITIVE_CLAIMS`] of the security claim `key` spells in any case, if any:
-/// the same answer as searching the list with `eq_ignore_ascii_case`, without the search.
+/// the same answer as searching the list with `eq_ignore_ascii_case`, without the search. Every
+/// key of every token goes through here, so the key is lower-cased into one integer and compared
+/// with the claims packed the same way.
 fn security_claim(key: &str) -> Option<usize> {
     let bytes = key.as_bytes();
     if !(3..=6).contains(&bytes.len()) {
         return None;
     }
-    let mut lower = [0u8; 6];
-    for (l, b) in lower.iter_mut().zip(bytes) {
-        *l = b.to_ascii_lowercase();
+    // The length in the top byte: a key with a leading NUL (`"\u0000tid"`) is not `tid`.
+    let mut packed = bytes.len() as u64;
+    for &b in bytes {
+        packed = (packed << 8) | u64::from(b.to_ascii_lowercase());
     }
-    Some(match &lower[..bytes.len()] {
-        b"tid" => 0,
-        b"oid" => 1,
-        b"iss" => 2,
-        b"aud" => 3,
-        b"sub" => 4,
-        b"exp" => 5,
-        b"nbf" => 6,
-        b"ver" => 7,
-        b"roles" => 8,
-        b"groups" => 9,
-        b"scp" => 10,
-        b"appid" => 11,
-        b"azp" => 12,
-        b"idtyp" => 13,
-        _ => return None,
-    })
+    SECURITY_PACKED.iter().position(|&p| p == packed)
 }
+
+/// [`CASE_INSENSITIVE_CLAIMS`] packed as [`security_claim`] packs a key: the length, then the
+/// (at most six) bytes.
+const SECURITY_PACKED: [u64; CASE_INSENSITIVE_CLAIMS.len()] = {
+    let mut out = [0u64; CASE_INSENSITIVE_CLAIMS.len()];
+    let mut i = 0;
+    while i < out.len() {
+        let name = CASE_INSENSITIVE_CLAIMS[i].as_bytes();
+        out[i] = name.len() as u64;
+        let mut j = 0;
+        while j < name.len() {
+            out[i] = (out[i] << 8) | name[j] as u64;
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+};
 
 /// One member of a JSON object as the borrowing reader ([`parse_header_view`],
 /// [`parse_claims_view`]) keeps it: only the shapes the validator's typed checks use are told
@@ -409,6 +416,13 @@ fn parse_view<'de, S: Slots<'de>>(bytes: &'de [u8]) -> Option<S> {
     // UTF-8 checked once for the whole object (the map reader checks each string; invalid UTF-8
     // anywhere fails both), so serde_json reads strings without checking them again.
     let text = std::str::from_utf8(bytes).ok()?;
+    // The plain JSON of nearly every token, read without serde_json's tokenizer; anything else
+    // (and every input that reader refuses) is read by serde_json below.
+    scan::view(text).or_else(|| serde_view(text))
+}
+
+/// The view through `serde_json`'s tokenizer: any JSON text.
+fn serde_view<'de, S: Slots<'de>>(text: &'de str) -> Option<S> {
     let mut de = serde_json::Deserializer::from_str(text);
     let view =
         de::Deserializer::deserialize_any(&mut de, TopVisitor(std::marker::PhantomData)).ok()?;
@@ -1064,6 +1078,128 @@ mod tests {
         }
     }
 
+    /// When the hand-written reader accepts `input`, `serde_json`'s reader accepts it too and
+    /// reads the same view (header and claims). Returns whether the hand-written one accepted.
+    fn fast_reader_agrees(input: &[u8]) -> bool {
+        let Ok(text) = std::str::from_utf8(input) else {
+            return false;
+        };
+        let fast = scan::view::<ClaimsView>(text);
+        if let Some(fast) = &fast {
+            let slow = serde_view::<ClaimsView>(text);
+            assert_eq!(
+                Some(format!("{fast:?}")),
+                slow.map(|v| format!("{v:?}")),
+                "claims on {text:?}"
+            );
+        }
+        if let Some(fast) = scan::view::<HeaderView>(text) {
+            let slow = serde_view::<HeaderView>(text);
+            assert_eq!(
+                Some(format!("{fast:?}")),
+                slow.map(|v| format!("{v:?}")),
+                "header on {text:?}"
+            );
+        }
+        fast.is_some()
+    }
+
+    #[test]
+    fn the_hand_written_reader_reads_what_serde_json_reads() {
+        let mut accepted = 0;
+        for case in READER_CASES {
+            accepted += usize::from(fast_reader_agrees(case.as_bytes()));
+        }
+        for case in [
+            r#"{"alg":"RS256","typ":"JWT","kid":"k"}"#,
+            r#" { "a" : [ ] , "b" : [ "x" , 1 , true , false , null ] , "c" : 0 } "#,
+            r#"{"aud":["a","b"],"roles":[],"groups":null,"exp":18446744073709551615}"#,
+            r#"{"exp":18446744073709551616}"#,
+            r#"{"exp":0,"nbf":00}"#,
+            r#"{"a":""}"#,
+            "{\"a\":\"\u{1}\"}",
+            "{\"a\":\"tab\there\"}",
+            r#"{"a":"x\"y"}"#,
+            r#"{"a":[1,]}"#,
+            r#"{"a":[1 2]}"#,
+            r#"{"a":1,"b":2,"a":3}"#,
+            r#"{"ver":"2.0","Ver":"1.0"}"#,
+            r#"{"é":"ü","name":"Ada é"}"#,
+            "{\"name\":\"Ada é 😀 long enough to need two words\"}",
+            r#"{"a":truee}"#,
+            r#"{"a":nulls}"#,
+            r#"{"a":1.0}"#,
+            r#"{"a":1e2}"#,
+            r#"{"a":-0}"#,
+            r#"{"a":{}}"#,
+            r#"{"a":[[]]}"#,
+            r#"{"a":1}}"#,
+            r#"{"a":1"#,
+            r#"{"a"}"#,
+            r#"{,}"#,
+        ] {
+            accepted += usize::from(fast_reader_agrees(case.as_bytes()));
+            readers_agree(case.as_bytes());
+        }
+        // More other keys than it remembers: it leaves the object to serde_json.
+        let many: Vec<String> = (0..scan_max_other_keys() + 1)
+            .map(|i| format!("\"k{i}\":{i}"))
+            .collect();
+        assert!(!fast_reader_agrees(
+            format!("{{{}}}", many.join(",")).as_bytes()
+        ));
+        assert!(
+            accepted >= 10,
+            "the hand-written reader accepted only {accepted} cases"
+        );
+    }
+
+    fn scan_max_other_keys() -> usize {
+        scan::MAX_OTHER_KEYS
+    }
+
+    #[test]
+    fn the_hand_written_reader_agrees_on_mutated_tokens() {
+        // A realistic Entra payload (plain JSON: the hand-written reader takes it), mutated.
+        let base = serde_json::json!({
+            "aud": "6e74172b-be56-4843-9ff4-e66a39bb12e3", "iss": "https://login.microsoftonline.com/t/v2.0",
+            "iat": 1_700_000_000u64, "nbf": 1, "exp": 2, "aio": "AWQAm/8ZAAAA", "azp": "x",
+            "name": "Ada \u{e9}", "oid": "o", "preferred_username": "ada@contoso.com",
+            "roles": ["MCP.User", "MCP.Admin"], "scp": "a b", "sub": "s", "tid": "t", "ver": "2.0",
+            "groups": ["g1", "g2"], "amr": ["pwd", 1, true, null], "xms_tcdt": 1_600_000_000u64,
+            "idtyp": null, "acct": 0
+        })
+        .to_string()
+        .into_bytes();
+        assert!(fast_reader_agrees(&base));
+        let alphabet = b"{}[]\":,.-+eE0123456789abtidTIDnulrsfx\\u \t\n\x01\x7f";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut accepted = 0;
+        for _ in 0..20_000 {
+            let mut input = base.clone();
+            for _ in 0..1 + next(3) {
+                let at = next(input.len());
+                match next(3) {
+                    0 => input[at] = alphabet[next(alphabet.len())],
+                    1 => input.insert(at, alphabet[next(alphabet.len())]),
+                    _ => {
+                        input.remove(at);
+                    }
+                }
+            }
+            accepted += usize::from(fast_reader_agrees(&input));
+            readers_agree(&input);
+        }
+        // Many mutations stay plain JSON (a changed letter or digit): the reader was exercised.
+        assert!(accepted > 1_000, "accepted {accepted} of 20,000");
+    }
+
     #[test]
     fn plain_views_make_the_claims_serde_makes() {
         let cases = [
@@ -1109,6 +1245,16 @@ mod tests {
                 "{odd}"
             );
         }
+    }
+
+    #[test]
+    fn a_leading_nul_does_not_make_a_security_claim() {
+        // The packed comparison counts the length: `"\u0000tid"` is another claim than `tid`.
+        for key in ["\0tid", "\0\0tid", "\0exp", "\0\0\0aud"] {
+            assert_eq!(security_claim(key), None, "{key:?}");
+        }
+        assert!(parse_object_strict(br#"{"tid":"a","\u0000tid":"b"}"#).is_ok());
+        readers_agree(br#"{"tid":"a","\u0000tid":"b"}"#);
     }
 
     #[test]

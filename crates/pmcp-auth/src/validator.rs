@@ -747,10 +747,11 @@ impl JwtValidator {
         pick: impl Fn(&Verified) -> Option<&T>,
     ) -> Option<Result<T, AuthError>> {
         let tokens = self.inner.tokens.as_ref()?;
-        let keys = self.inner.cache.load();
-        let snapshot = keys.as_ref()?;
+        // The table first: a distinct token (a miss) costs no key-set load here.
         let hit = tokens.get(token, hash)?;
         let entry = hit.as_ref()?;
+        let keys = self.inner.cache.load();
+        let snapshot = keys.as_ref()?;
         if entry.generation != snapshot.generation {
             return None;
         }
@@ -786,11 +787,13 @@ impl JwtValidator {
         if token.len() > MAX_CACHED_TOKEN_BYTES {
             return;
         }
-        let current = self.inner.cache.load().as_ref().map(|s| s.generation);
+        // An entry of another key set than the one this token was just verified under can no
+        // longer hit (a hit requires the current set); rather than load the set again, the one
+        // just used stands for it (a rotation in between only makes eviction less choosy).
         let leeway = self.inner.config.leeway_seconds;
         tokens.insert(
             Entry::new(hash, token, generation, exp, nbf, value()),
-            |e| Some(e.generation) == current && now <= e.exp.saturating_add(leeway),
+            |e| e.generation == generation && now <= e.exp.saturating_add(leeway),
         );
     }
 
@@ -1060,7 +1063,7 @@ impl JwtValidator {
                     expected: template.replace(TENANT_PLACEHOLDER, tid),
                 });
             }
-            let templated = template.contains(TENANT_PLACEHOLDER);
+            let templated = find_placeholder(template).is_some();
             let listed = config
                 .allowed_tenants
                 .iter()
@@ -1154,17 +1157,33 @@ fn check_graph_audience(
 
 /// `template.replace(TENANT_PLACEHOLDER, tid) == s`, without building the string.
 fn expands_to(template: &str, tid: &str, s: &str) -> bool {
-    let mut pieces = template.split(TENANT_PLACEHOLDER);
-    let Some(mut rest) = pieces.next().and_then(|first| s.strip_prefix(first)) else {
-        return false;
-    };
-    for piece in pieces {
-        match rest.strip_prefix(tid).and_then(|r| r.strip_prefix(piece)) {
+    let mut rest = s;
+    let mut template = template;
+    while let Some(at) = find_placeholder(template) {
+        match rest
+            .strip_prefix(&template[..at])
+            .and_then(|r| r.strip_prefix(tid))
+        {
             Some(r) => rest = r,
             None => return false,
         }
+        template = &template[at + TENANT_PLACEHOLDER.len()..];
     }
-    rest.is_empty()
+    rest == template
+}
+
+/// Where [`TENANT_PLACEHOLDER`] first appears in `s`: `s.find(TENANT_PLACEHOLDER)`, by its `{`
+/// (a byte search) rather than a substring searcher set up on every call.
+fn find_placeholder(s: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = s[from..].find('{') {
+        let at = from + i;
+        if s[at..].starts_with(TENANT_PLACEHOLDER) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// `hay.to_ascii_lowercase().contains(&needle.to_ascii_lowercase())`, without the copies.
