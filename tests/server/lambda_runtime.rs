@@ -1,6 +1,7 @@
-//! The example server binary under Lambda: started with `AWS_LAMBDA_RUNTIME_API` pointing at a
-//! loopback implementation of the Lambda Runtime API (the documented `/2018-06-01/runtime/…`
-//! protocol) that hands it Function URL events (payload format 2.0) and captures its replies.
+//! The example server binary (`examples/rmcp-server`, the quickstart's) under Lambda: started with
+//! `AWS_LAMBDA_RUNTIME_API` pointing at a loopback implementation of the Lambda Runtime API (the
+//! documented `/2018-06-01/runtime/…` protocol) that hands it Function URL events (payload format
+//! 2.0) and captures its replies.
 
 use super::tokens::{TEST_CLIENT_SECRET, client_credentials};
 use axum::Json;
@@ -125,9 +126,9 @@ fn example_server_binary() -> PathBuf {
         .args([
             "build",
             "-p",
-            "pmcp-example-server",
+            "rmcp-example-server",
             "--bin",
-            "pmcp-example-server",
+            "rmcp-example-server",
             "--message-format=json",
         ])
         .current_dir(&root)
@@ -138,13 +139,13 @@ fn example_server_binary() -> PathBuf {
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         if let Ok(v) = serde_json::from_str::<Value>(line)
             && v["reason"] == "compiler-artifact"
-            && v["target"]["name"] == "pmcp-example-server"
+            && v["target"]["name"] == "rmcp-example-server"
             && let Some(exe) = v["executable"].as_str()
         {
             return PathBuf::from(exe);
         }
     }
-    panic!("cargo reported no pmcp-example-server executable");
+    panic!("cargo reported no rmcp-example-server executable");
 }
 
 /// The next reply the server posted, within 60 s.
