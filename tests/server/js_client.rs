@@ -81,7 +81,9 @@ pub async fn check_with_typescript_sdk(mcp_url: &str, user_token: &str) -> Value
     let (ok, v) = run_sdk_client(mcp_url, Some(user_token), "whoami").await;
     assert!(ok, "the SDK client failed with a valid token: {v}");
     assert!(
-        v["protocol_version"].as_str().is_some_and(|p| !p.is_empty()),
+        v["protocol_version"]
+            .as_str()
+            .is_some_and(|p| !p.is_empty()),
         "{v}"
     );
     let tools: Vec<&str> = v["tools"]

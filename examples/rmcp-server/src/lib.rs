@@ -55,6 +55,22 @@ pub struct ExampleServer {
     tool_router: ToolRouter<Self>,
 }
 
+impl ExampleServer {
+    /// The handler of a server called `name`; `auth_summary` is what `admin_status` shows of the
+    /// authentication settings. Clones share the start time: make one and clone it per request, as
+    /// [`app`] does, to serve it with a transport configured your own way.
+    pub fn new(name: &str, auth_summary: Value) -> Self {
+        Self {
+            state: Arc::new(ServerState {
+                name: name.to_string(),
+                started: Instant::now(),
+                auth_summary,
+            }),
+            tool_router: Self::tool_router(),
+        }
+    }
+}
+
 #[tool_router]
 impl ExampleServer {
     #[tool(
@@ -122,27 +138,21 @@ pub fn identity(ctx: &AuthContext) -> Value {
 /// the layer, `/health` without it. Tests and other hosts build the layer their own way and call
 /// this; [`app_from_lookup`] builds it from the environment.
 pub fn app(auth: AuthLayer, name: &str) -> Router {
-    let state = Arc::new(ServerState {
-        auth_summary: json!({"enabled": true, "authorization_servers": auth.authorization_servers()}),
-        name: name.to_string(),
-        started: Instant::now(),
-    });
+    let server = ExampleServer::new(
+        name,
+        json!({"enabled": true, "authorization_servers": auth.authorization_servers()}),
+    );
     let name = name.to_string();
-    McpRouter::new(auth, move || {
-        Ok(ExampleServer {
-            state: state.clone(),
-            tool_router: ExampleServer::tool_router(),
-        })
-    })
-    .path(MCP_PATH)
-    .require("whoami", WHOAMI_PERMISSION)
-    .require("admin_status", ADMIN_PERMISSION)
-    .into_router()
-    // Added after `into_router`: outside the layer, so it answers without a token.
-    .route(
-        HEALTH_PATH,
-        get(move || async move { axum::Json(json!({"status": "ok", "name": name})) }),
-    )
+    McpRouter::new(auth, move || Ok(server.clone()))
+        .path(MCP_PATH)
+        .require("whoami", WHOAMI_PERMISSION)
+        .require("admin_status", ADMIN_PERMISSION)
+        .into_router()
+        // Added after `into_router`: outside the layer, so it answers without a token.
+        .route(
+            HEALTH_PATH,
+            get(move || async move { axum::Json(json!({"status": "ok", "name": name})) }),
+        )
 }
 
 /// The server's name: `MCP_SERVER_NAME`, else the crate's name.
