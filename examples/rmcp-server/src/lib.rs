@@ -14,6 +14,10 @@
 //!   error="insufficient_scope", scope="…"` before the tool runs (and the tool checks again).
 //! - `GET /health`: `200 {"status":"ok"}` without a token.
 //! - The RFC 9728 metadata (`/.well-known/oauth-protected-resource[/mcp]`) comes from the layer.
+//!
+//! To make it yours: add a tool as a `#[tool]` method in the `#[tool_router]` block (read the
+//! caller with a [`Caller`] argument); give it a permission with `.require("tool", "permission")`
+//! in [`app`] and a check in the tool; add public routes after `into_router()`, as `/health` is.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -48,7 +52,8 @@ struct ServerState {
     auth_summary: Value,
 }
 
-/// The MCP server: one per request (the service is stateless), cheap to make.
+/// The MCP server's handler: rmcp serves each request with a clone (the service is stateless);
+/// clones share the state.
 #[derive(Clone)]
 pub struct ExampleServer {
     state: Arc<ServerState>,
