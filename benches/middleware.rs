@@ -7,23 +7,25 @@
 //! #        PMCP_BENCH_MAX_SECONDS (default 60 per scenario), PMCP_BENCH_THREADS (default: all cores)
 //! ```
 //!
-//! The server (the example MCP server's router) and the load generator (a reqwest client with
-//! keep-alive connections, one task per connection) share one tokio runtime, so the figures are the
-//! cost on one machine, not a network test. Each scenario warms up first (the layer's key cache is
-//! filled by the warm-up), then sends `tools/call whoami` JSON-RPC requests.
+//! The server (a one-route MCP endpoint that answers `tools/call whoami` with the caller's identity,
+//! see [`router`]) and the load generator (a reqwest client with keep-alive connections, one task
+//! per connection) share one tokio runtime, so the figures are the cost on one machine, not a
+//! network test. Each scenario warms up first (the layer's key cache is filled by the warm-up),
+//! then sends `tools/call whoami` JSON-RPC requests.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use axum::Extension;
+use axum::routing::post;
 use pmcp_auth::middleware::{AuthLayer, BoxFuture, TokenAuthenticator};
 use pmcp_auth::{
     AuthContext, AuthError, EntraConfig, GroupPermissionMapper, JwtValidator, JwtValidatorConfig,
     SecretString,
 };
 use pmcp_entra_emulator::{Emulator, EmulatorConfig};
-use pmcp_example_server::{ServerState, app};
-use serde_json::json;
+use serde_json::{Value, json};
 
 const SECRET: &str = "bench-secret-value";
 
@@ -57,31 +59,25 @@ async fn run() {
         .with_authority_host(&emu.authority_host());
     let token = fetch_token(&emu.authority_host(), &emu.tenant_id(), &emu.client_id()).await;
 
-    let plain = serve(app(state(), None)).await;
+    let plain = serve(router(None)).await;
     // The default layer: the validator remembers verified tokens (cache on).
-    let layered = serve(app(state(), Some(AuthLayer::entra(&entra)))).await;
+    let layered = serve(router(Some(AuthLayer::entra(&entra)))).await;
     // The same with the verified-token cache off: every request verifies the signature.
     let mut no_cache = JwtValidatorConfig::from_entra(&entra);
     no_cache.verified_token_cache_entries = 0;
-    let layered_no_cache = serve(app(
-        state(),
-        Some(AuthLayer::new(
-            no_cache,
-            &entra,
-            GroupPermissionMapper::empty(),
-        )),
-    ))
+    let layered_no_cache = serve(router(Some(AuthLayer::new(
+        no_cache,
+        &entra,
+        GroupPermissionMapper::empty(),
+    ))))
     .await;
     // The same layer with a check that accepts any token as a fixed caller: the layer's own cost
     // (header parsing, extensions, the larger whoami answer) without the signature verification.
-    let fixed = serve(app(
-        state(),
-        Some(AuthLayer::with_authenticator(
-            FixedCaller,
-            vec![entra.issuer()],
-            vec![],
-        )),
-    ))
+    let fixed = serve(router(Some(AuthLayer::with_authenticator(
+        FixedCaller,
+        vec![entra.issuer()],
+        vec![],
+    ))))
     .await;
 
     let rounds = env_usize("PMCP_BENCH_ROUNDS", 3);
@@ -257,8 +253,38 @@ impl TokenAuthenticator for FixedCaller {
     }
 }
 
-fn state() -> Arc<ServerState> {
-    Arc::new(ServerState::new("bench", "0", json!({})))
+/// The MCP endpoint the layer protects, reduced to the request the bench sends: `tools/call
+/// whoami` answered with the caller's identity as the quickstart server's `whoami` gives it
+/// ([`rmcp_example_server::identity`]), or `{"authenticated": false}` without the layer. A router of
+/// its own rather than the example's because the bench measures the layer: the example (rmcp
+/// behind `McpRouter`) cannot run without the layer, so it would have no baseline, and rmcp's own
+/// cost would blur the layer's.
+fn router(auth: Option<AuthLayer>) -> axum::Router {
+    let router = axum::Router::new().route("/mcp", post(whoami));
+    match auth {
+        Some(layer) => router.layer(layer.resource_path("/mcp")),
+        None => router,
+    }
+}
+
+async fn whoami(
+    caller: Option<Extension<AuthContext>>,
+    body: axum::body::Bytes,
+) -> axum::Json<Value> {
+    let id = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|m| m.get("id").cloned())
+        .unwrap_or(Value::Null);
+    let who = match caller {
+        Some(Extension(ctx)) => rmcp_example_server::identity(&ctx),
+        None => json!({"authenticated": false}),
+    };
+    let text = serde_json::to_string(&who).unwrap_or_default();
+    axum::Json(json!({"jsonrpc": "2.0", "id": id, "result": {
+        "content": [{"type": "text", "text": text}],
+        "structuredContent": who,
+        "isError": false,
+    }}))
 }
 
 async fn serve(router: axum::Router) -> String {

@@ -107,12 +107,7 @@ pub async fn start_with(clock: Option<ManualClock>, overrides: &[(&'static str, 
         }
     };
     assert!(layer.bridge_enabled());
-    let state = Arc::new(pmcp_example_server::ServerState::new(
-        "bridge-test",
-        "0.0.0",
-        json!({}),
-    ));
-    let app = pmcp_example_server::app(state, Some(layer));
+    let app = rmcp_example_server::app(layer, "bridge-test");
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

@@ -1,36 +1,14 @@
 //! The official MCP TypeScript SDK client (`tests/js`, `@modelcontextprotocol/sdk` pinned in its
 //! package-lock.json) signs in through the bridge and calls tools: `node tests/js/bridge-sdk.mjs`.
 //!
-//! Needs `npm ci --prefix tests/js` (`.ci/run` does it). Without `tests/js/node_modules` the test
-//! says so and passes on a developer machine; under `CI` it fails.
+//! Needs `node` and `npm ci --prefix tests/js` (`.ci/run` does it). Without them the test says so
+//! and passes on a developer machine; under `CI` it fails.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
 
-fn js_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js")
-}
-
-/// `false` (and a message) when the SDK is not installed and this is not CI.
-fn sdk_available() -> bool {
-    if js_dir()
-        .join("node_modules/@modelcontextprotocol/sdk")
-        .is_dir()
-    {
-        return true;
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-    assert!(
-        !ci,
-        "tests/js/node_modules is missing under CI: run `npm ci --prefix tests/js` before the tests"
-    );
-    eprintln!(
-        "SKIPPED: the MCP TypeScript SDK is not installed (run `npm ci --prefix tests/js` to run this test)"
-    );
-    false
-}
+use crate::support::{js_dir, typescript_sdk_available as sdk_available};
 
 async fn run_sdk(server_url: &str, mode: &str) -> Value {
     let out = tokio::time::timeout(

@@ -1,10 +1,10 @@
-//! `cargo pmcp dev` with the built binary, in a temp copy of examples/mcp-server: the ready line,
-//! a call with the token, a touched source file restarts the server, SIGTERM stops everything
-//! (no process left behind).
+//! `cargo pmcp dev` with the built binary, in a temp copy of examples/rmcp-server (the quickstart's
+//! server): the ready line, a call with the token, a touched source file restarts the server,
+//! SIGTERM stops everything (no process left behind).
 //!
 //! The copy builds into its own target dir, while cargo's intermediate files go to `target/e2e`,
 //! the build dir the e2e test's copy of the example uses: the dependencies (aws-lc, axum, tokio,
-//! pmcp-auth) compile once for both.
+//! rmcp, pmcp-auth) compile once for both.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -20,10 +20,10 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// examples/mcp-server copied into `dir` as a package of its own (its own workspace, the
+/// examples/rmcp-server copied into `dir` as a package of its own (its own workspace, the
 /// repository's lock file, pmcp-auth by absolute path).
 pub fn copy_example(dir: &Path) {
-    let example = repo().join("examples/mcp-server");
+    let example = repo().join("examples/rmcp-server");
     let auth = repo().join("crates/pmcp-auth");
     let manifest = std::fs::read_to_string(example.join("Cargo.toml"))
         .unwrap()

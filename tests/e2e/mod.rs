@@ -1,7 +1,8 @@
 //! The whole story with the built `cargo-pmcp` binary, as the README quickstart tells it: start the
 //! emulator; `deploy init --oauth entra` pointed at it; `deploy --target local` of the example MCP
-//! server; `auth test --server-url … --expect-role MCP.Service`; a wrong-tenant token → 401; a user
-//! without the admin role calling the admin tool → 403; `deploy destroy --target local`.
+//! server (`examples/rmcp-server`, the quickstart's); `auth test --server-url … --expect-role
+//! MCP.Service`; a wrong-tenant token → 401; a user without the admin role calling the admin tool
+//! → 403; `deploy destroy --target local`.
 //!
 //! The example server is built by `deploy` into `target/e2e` (its own target dir, so the build never
 //! waits on the outer cargo lock and is reused between runs) with the dev profile. Every process the
@@ -100,17 +101,17 @@ fn start_emulator(extra: &[&str]) -> Emulator {
 /// A cargo package that is the example server (`fn main` calls the example's `run`), in its own
 /// workspace, with the repository's lock file so it builds with the same versions.
 fn write_project(dir: &TestDir) {
-    let example = repo().join("examples/mcp-server");
+    let example = repo().join("examples/rmcp-server");
     let example = example.to_string_lossy().replace('\\', "/");
     dir.write(
         "Cargo.toml",
         &format!(
-            "[package]\nname = \"e2e-mcp-server\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[workspace]\n\n[dependencies]\npmcp-example-server = {{ path = \"{example}\" }}\n"
+            "[package]\nname = \"e2e-mcp-server\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[workspace]\n\n[dependencies]\nrmcp-example-server = {{ path = \"{example}\" }}\n"
         ),
     );
     dir.write(
         "src/main.rs",
-        "fn main() -> std::process::ExitCode {\n    pmcp_example_server::run()\n}\n",
+        "fn main() -> std::process::ExitCode {\n    rmcp_example_server::run()\n}\n",
     );
     std::fs::copy(repo().join("Cargo.lock"), dir.join("Cargo.lock")).expect("copy Cargo.lock");
 }

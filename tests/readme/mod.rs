@@ -190,9 +190,9 @@ fn readme_quickstart_runs_as_written() {
         2,
         "the quickstart is two sh blocks: terminal 1 and terminal 2"
     );
-    // A clone's layout: examples/mcp-server in a temp dir.
+    // A clone's layout: examples/rmcp-server in a temp dir.
     let clone = TestDir::new();
-    let project = clone.path().join("examples/mcp-server");
+    let project = clone.path().join("examples/rmcp-server");
     copy_example(&project);
 
     // Terminal 1, in the background (its own process group, as a terminal's foreground job).
@@ -262,7 +262,7 @@ fn docs_local_runs_as_written() {
         "docs/local.md has its steps as sh blocks"
     );
     let clone = TestDir::new();
-    let project = clone.path().join("examples/mcp-server");
+    let project = clone.path().join("examples/rmcp-server");
     copy_example(&project);
     let mut cmd = shell(&script.join("\n"), clone.path(), &project);
     {

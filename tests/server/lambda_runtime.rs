@@ -1,6 +1,7 @@
-//! The example server binary under Lambda: started with `AWS_LAMBDA_RUNTIME_API` pointing at a
-//! loopback implementation of the Lambda Runtime API (the documented `/2018-06-01/runtime/…`
-//! protocol) that hands it Function URL events (payload format 2.0) and captures its replies.
+//! The example server binary (`examples/rmcp-server`, the quickstart's) under Lambda: started with
+//! `AWS_LAMBDA_RUNTIME_API` pointing at a loopback implementation of the Lambda Runtime API (the
+//! documented `/2018-06-01/runtime/…` protocol) that hands it Function URL events (payload format
+//! 2.0) and captures its replies.
 
 use super::tokens::{TEST_CLIENT_SECRET, client_credentials};
 use axum::Json;
@@ -157,7 +158,7 @@ async fn recv(rx: &mut mpsc::Receiver<(String, String, Value)>) -> (String, Stri
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_example_server_answers_function_url_events_through_the_runtime_api() {
-    answers_function_url_events("pmcp-example-server").await;
+    answers_function_url_events("rmcp-example-server").await;
 }
 
 /// Start `package`'s binary under the fake Runtime API and drive it: 401 with the public URL's

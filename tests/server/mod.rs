@@ -1,7 +1,14 @@
 //! The tower layer in front of the example MCP server, on 127.0.0.1, with tokens from the Entra
 //! emulator obtained over its real protocol: what an MCP client sees (statuses, `WWW-Authenticate`,
 //! RFC 9728 metadata, JSON bodies) for every kind of caller.
+//!
+//! The server is the quickstart's (`examples/rmcp-server`: rmcp's streamable HTTP service behind
+//! the layer) with the layer each test configures through the library API
+//! (`rmcp_example_server::app(layer, name)`), so these prove what clients of a deployed server
+//! see, tool calls included. Tests about the layer alone (identity headers, the rejection hook)
+//! put it in front of a one-route router of their own instead.
 
+mod js_client;
 mod lambda_runtime;
 mod pmcp_server;
 mod rmcp_server;
@@ -17,7 +24,7 @@ use pmcp_entra_emulator::{
     DEFAULT_CLIENT_APP_ID, DEFAULT_TENANT_DOMAIN, Emulator, EmulatorConfig, RunningEmulator,
     SECOND_TENANT_ID,
 };
-use pmcp_example_server::{ServerState, app};
+use rmcp_example_server::app;
 use serde_json::{Value, json};
 use tokens::TEST_CLIENT_SECRET;
 
@@ -34,8 +41,7 @@ impl Fixture {
         config.set_default_secret(&SecretString::new(TEST_CLIENT_SECRET));
         let emu = Emulator::start(config, 0).await.expect("emulator starts");
         let layer = AuthLayer::entra(&entra_config(&emu)).resource_name("test-server");
-        let state = Arc::new(ServerState::new("test-server", "0.0.0", json!({})));
-        let base = serve(app(state, Some(layer))).await;
+        let base = serve(app(layer, "test-server")).await;
         Self {
             emu,
             base,
@@ -467,8 +473,7 @@ async fn an_unreachable_issuer_is_503_never_a_pass() {
         "6f1e2d3c-4b5a-4987-8c6d-5e4f3a2b1c03",
     )
     .with_authority_host(&format!("http://127.0.0.1:{closed}"));
-    let state = Arc::new(ServerState::new("t", "0", json!({})));
-    let base = serve(app(state, Some(AuthLayer::entra(&entra)))).await;
+    let base = serve(app(AuthLayer::entra(&entra), "t")).await;
     // A well-formed RS256 token with a kid (never checked: the keys cannot be fetched).
     let token = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4In0.c2ln";
     let resp = reqwest::Client::new()
@@ -563,8 +568,7 @@ async fn a_generic_oidc_provider_works_through_the_same_layer() {
         &issuer,
     )
     .scopes_supported(vec!["openid".into()]);
-    let state = Arc::new(ServerState::new("oidc", "0", json!({})));
-    let base = serve(app(state, Some(layer))).await;
+    let base = serve(app(layer, "oidc")).await;
     let http = reqwest::Client::new();
 
     let md: Value = http
@@ -590,6 +594,7 @@ async fn a_generic_oidc_provider_works_through_the_same_layer() {
     let resp = http
         .post(format!("{base}/mcp"))
         .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
         .json(&call("whoami"))
         .send()
         .await

@@ -1,6 +1,7 @@
 //! The rmcp example server (`examples/rmcp-server`: rmcp's streamable HTTP service mounted with
 //! `pmcp_auth::rmcp::McpRouter`), built from the same environment the binary reads, served on
-//! 127.0.0.1 and driven over HTTP with tokens from the Entra emulator.
+//! 127.0.0.1 and driven over HTTP with tokens from the Entra emulator. The last test serves the
+//! example's handler with rmcp's SSE answers instead, for `auth test`'s SSE reading.
 
 use base64::Engine;
 use pmcp_auth::SecretString;
@@ -332,4 +333,93 @@ async fn cargo_pmcp_auth_test_passes_against_it() {
         assert_eq!(c["ok"], true, "{c}");
     }
     assert!(checks.iter().all(|c| c["ok"] == true), "{j}");
+    // The example answers JSON (McpRouter's setting): the probe read a JSON answer here.
+    let init = checks
+        .iter()
+        .find(|c| c["name"] == "server: initialize")
+        .unwrap();
+    let detail = init["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("rmcp-test-server") && !detail.contains("(SSE)"),
+        "{init}"
+    );
+}
+
+/// The same handler served by rmcp with its default SSE answers (`McpRouter` always answers JSON):
+/// `auth test --server-url` reads a real SDK's `text/event-stream` answers as it reads JSON ones.
+#[tokio::test]
+async fn cargo_pmcp_auth_test_reads_rmcp_sse_answers_too() {
+    use std::sync::Arc;
+
+    use pmcp_auth::AuthLayer;
+    use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService,
+    };
+
+    use crate::auth_test::{auth_test, code, json, run};
+
+    let mut config = EmulatorConfig::default();
+    config.set_default_secret(&SecretString::new(TEST_CLIENT_SECRET));
+    let emu = Emulator::start(config, 0).await.expect("emulator starts");
+    let server = rmcp_example_server::ExampleServer::new("rmcp-sse-server", json!({}));
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(NeverSessionManager::default()),
+        StreamableHttpServerConfig::default()
+            .with_legacy_session_mode(false)
+            .with_json_response(false),
+    );
+    let layer = AuthLayer::entra(&super::entra_config(&emu)).resource_path("/mcp");
+    let base = serve(
+        axum::Router::new()
+            .route_service("/mcp", service)
+            .layer(layer),
+    )
+    .await;
+    let s = Server {
+        emu,
+        base,
+        http: reqwest::Client::new(),
+    };
+
+    // The server does answer in SSE.
+    let app = s.app_token().await;
+    let resp = s.rpc(Some(&app), initialize(), &[]).await;
+    assert_eq!(resp.status(), 200);
+    let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
+    );
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("rmcp-sse-server"), "{body}");
+
+    let dir = crate::support::TestDir::new();
+    let mut cmd = auth_test(&s.emu, &dir);
+    cmd.env("ENTRA_CLIENT_SECRET", TEST_CLIENT_SECRET)
+        .args(["--server-url", &s.mcp(), "--json"]);
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "{}", crate::support::all_output(&out));
+    let j = json(&out);
+    let checks = j["checks"].as_array().unwrap();
+    assert!(checks.iter().all(|c| c["ok"] == true), "{j}");
+    let init = checks
+        .iter()
+        .find(|c| c["name"] == "server: initialize")
+        .unwrap_or_else(|| panic!("no initialize check: {j}"));
+    let detail = init["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("rmcp-sse-server") && detail.contains("(SSE)"),
+        "{init}"
+    );
+    let list = checks
+        .iter()
+        .find(|c| c["name"] == "server: tools/list")
+        .unwrap_or_else(|| panic!("no tools/list check: {j}"));
+    let detail = list["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("whoami") && detail.contains("admin_status"),
+        "{list}"
+    );
 }

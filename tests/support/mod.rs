@@ -134,3 +134,37 @@ pub fn stderr(out: &std::process::Output) -> String {
 pub fn all_output(out: &std::process::Output) -> String {
     format!("{}\n{}", stdout(out), stderr(out))
 }
+
+/// `tests/js`: the official MCP TypeScript SDK (`@modelcontextprotocol/sdk`, pinned by its
+/// package-lock.json) and the node scripts that drive servers with it.
+pub fn js_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js")
+}
+
+/// Whether the TypeScript SDK client tests can run: `node` on the PATH and the SDK installed
+/// (`npm ci --prefix tests/js`, which `.ci/run` does). Under `CI` a missing piece fails the test
+/// (it must run there); on a developer machine the test says so and passes.
+pub fn typescript_sdk_available() -> bool {
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let sdk = js_dir()
+        .join("node_modules/@modelcontextprotocol/sdk")
+        .is_dir();
+    if node && sdk {
+        return true;
+    }
+    let missing = if node {
+        "tests/js/node_modules (run `npm ci --prefix tests/js`)"
+    } else {
+        "`node` (Node.js 18 or newer) on the PATH"
+    };
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+    assert!(
+        !ci,
+        "the MCP TypeScript SDK tests need {missing}; under CI they must run"
+    );
+    eprintln!("SKIPPED: the MCP TypeScript SDK tests need {missing}");
+    false
+}

@@ -1,6 +1,11 @@
 //! An MCP server written with [rmcp](https://docs.rs/rmcp) (the official Rust MCP SDK), protected
-//! by [`AuthLayer`] through [`pmcp_auth::rmcp::McpRouter`]. The same tools and environment as
-//! `examples/mcp-server`, without a line of hand-written JSON-RPC.
+//! by [`AuthLayer`] through [`pmcp_auth::rmcp::McpRouter`]: the server the README quickstart runs
+//! and `cargo pmcp deploy` ships, locally and on AWS Lambda with the same code.
+//!
+//! The environment is the one `cargo pmcp deploy` sets: `AUTH_PROVIDER`, `ENTRA_*`/`AUTH_*` (the
+//! validator, group permissions, the public URL, the sign-in bridge with `AUTH_DCR_ENABLED`),
+//! `MCP_SERVER_NAME`, and `HOST`/`PORT` (default `127.0.0.1:8080`). On Lambda
+//! (`AWS_LAMBDA_RUNTIME_API` set) the same router answers Function URL invocations instead.
 //!
 //! - `POST /mcp`: rmcp's streamable HTTP service, stateless, JSON responses.
 //! - Tools: `whoami` (needs `execute:tools`) returns the caller's identity from the validated token;
@@ -9,8 +14,11 @@
 //!   error="insufficient_scope", scope="…"` before the tool runs (and the tool checks again).
 //! - `GET /health`: `200 {"status":"ok"}` without a token.
 //! - The RFC 9728 metadata (`/.well-known/oauth-protected-resource[/mcp]`) comes from the layer.
+//!
+//! To make it yours: add a tool as a `#[tool]` method in the `#[tool_router]` block (read the
+//! caller with a [`Caller`] argument); give it a permission with `.require("tool", "permission")`
+//! in [`app`] and a check in the tool; add public routes after `into_router()`, as `/health` is.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,6 +26,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::routing::get;
 use pmcp_auth::AuthContext;
+use pmcp_auth::lambda::{self, Listener, ServeError};
 use pmcp_auth::middleware::{AuthLayer, MiddlewareError};
 use pmcp_auth::rmcp::{Caller, McpRouter, permission_denied, require};
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -43,11 +52,28 @@ struct ServerState {
     auth_summary: Value,
 }
 
-/// The MCP server: one per request (the service is stateless), cheap to make.
+/// The MCP server's handler: rmcp serves each request with a clone (the service is stateless);
+/// clones share the state.
 #[derive(Clone)]
 pub struct ExampleServer {
     state: Arc<ServerState>,
     tool_router: ToolRouter<Self>,
+}
+
+impl ExampleServer {
+    /// The handler of a server called `name`; `auth_summary` is what `admin_status` shows of the
+    /// authentication settings. Clones share the start time: make one and clone it per request, as
+    /// [`app`] does, to serve it with a transport configured your own way.
+    pub fn new(name: &str, auth_summary: Value) -> Self {
+        Self {
+            state: Arc::new(ServerState {
+                name: name.to_string(),
+                started: Instant::now(),
+                auth_summary,
+            }),
+            tool_router: Self::tool_router(),
+        }
+    }
 }
 
 #[tool_router]
@@ -112,14 +138,45 @@ pub fn identity(ctx: &AuthContext) -> Value {
     })
 }
 
-/// The whole application for the environment `lookup` reads (the contract in
-/// [`pmcp_auth::env`], plus `MCP_SERVER_NAME`): `/mcp` behind the layer, `/health` without.
-pub fn app_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Router, MiddlewareError> {
-    let name = lookup("MCP_SERVER_NAME")
+/// The whole application behind `auth`, for a server called `name`: `/mcp` (rmcp's streamable
+/// HTTP service, with the RFC 9728 metadata and, when the layer has it, the sign-in bridge) behind
+/// the layer, `/health` without it. Tests and other hosts build the layer their own way and call
+/// this; [`app_from_lookup`] builds it from the environment.
+pub fn app(auth: AuthLayer, name: &str) -> Router {
+    let server = ExampleServer::new(
+        name,
+        json!({"enabled": true, "authorization_servers": auth.authorization_servers()}),
+    );
+    let name = name.to_string();
+    McpRouter::new(auth, move || Ok(server.clone()))
+        .path(MCP_PATH)
+        .require("whoami", WHOAMI_PERMISSION)
+        .require("admin_status", ADMIN_PERMISSION)
+        .into_router()
+        // Added after `into_router`: outside the layer, so it answers without a token.
+        .route(
+            HEALTH_PATH,
+            get(move || async move { axum::Json(json!({"status": "ok", "name": name})) }),
+        )
+}
+
+/// The server's name: `MCP_SERVER_NAME`, else the crate's name.
+pub fn server_name(lookup: impl Fn(&str) -> Option<String>) -> String {
+    lookup("MCP_SERVER_NAME")
         .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| env!("CARGO_PKG_NAME").to_string());
-    let auth = AuthLayer::from_lookup(lookup)?
-        .resource_name(&name)
+        .unwrap_or_else(|| env!("CARGO_PKG_NAME").to_string())
+}
+
+/// The layer for the environment `lookup` reads (the contract in [`pmcp_auth::env`]: the
+/// `ENTRA_*`/`AUTH_*` variables `cargo pmcp deploy` sets, including the sign-in bridge with
+/// `AUTH_DCR_ENABLED`), naming the server `name` in its metadata and logging every refusal on
+/// stderr. `AUTH_PROVIDER=none` is an error: this server never runs unprotected.
+pub fn auth_from_lookup(
+    lookup: impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> Result<AuthLayer, MiddlewareError> {
+    Ok(AuthLayer::from_lookup(lookup)?
+        .resource_name(name)
         .on_rejection(|r| {
             // One line per refused request: why, and which token (by fingerprint, never the token).
             eprintln!(
@@ -134,27 +191,14 @@ pub fn app_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Router
                     .map(|f| format!(" token {f}"))
                     .unwrap_or_default()
             )
-        });
-    let state = Arc::new(ServerState {
-        auth_summary: json!({"enabled": true, "authorization_servers": auth.authorization_servers()}),
-        name: name.clone(),
-        started: Instant::now(),
-    });
-    let router = McpRouter::new(auth, move || {
-        Ok(ExampleServer {
-            state: state.clone(),
-            tool_router: ExampleServer::tool_router(),
-        })
-    })
-    .path(MCP_PATH)
-    .require("whoami", WHOAMI_PERMISSION)
-    .require("admin_status", ADMIN_PERMISSION)
-    .into_router()
-    .route(
-        HEALTH_PATH,
-        get(move || async move { axum::Json(json!({"status": "ok", "name": name})) }),
-    );
-    Ok(router)
+        }))
+}
+
+/// [`app`] for the environment `lookup` reads ([`auth_from_lookup`], plus `MCP_SERVER_NAME`).
+pub fn app_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Router, MiddlewareError> {
+    let name = server_name(&lookup);
+    let auth = auth_from_lookup(&lookup, &name)?;
+    Ok(app(auth, &name))
 }
 
 /// [`serve_from_env`] on a new multi-threaded tokio runtime: the whole `main`.
@@ -171,52 +215,50 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// Read the environment, listen on `HOST`:`PORT` (default 127.0.0.1:8080) and serve until SIGINT or
-/// SIGTERM. Exit codes: 0 after a clean shutdown, 2 when the configuration is unusable (including
-/// `AUTH_PROVIDER=none`: this server never runs unprotected), 1 when the address cannot be bound.
+/// Read the environment and serve until SIGINT or SIGTERM: on AWS Lambda when the Lambda service
+/// started the process (`AWS_LAMBDA_RUNTIME_API` is set), else on `HOST`:`PORT` (default
+/// 127.0.0.1:8080). Exit codes: 0 after a clean shutdown, 2 when the configuration is unusable
+/// (including `AUTH_PROVIDER=none`: this server never runs unprotected), 1 when the address cannot
+/// be bound or the Lambda runtime fails.
 pub async fn serve_from_env() -> ExitCode {
-    let app = match app_from_lookup(|name| std::env::var(name).ok()) {
-        Ok(app) => app,
+    let lookup = |name: &str| std::env::var(name).ok();
+    let name = server_name(lookup);
+    let auth = match auth_from_lookup(lookup, &name) {
+        Ok(auth) => auth,
+        Err(e @ MiddlewareError::Disabled { .. }) => {
+            eprintln!(
+                "error: {e}; this server never runs unprotected: configure a provider (e.g. `cargo pmcp deploy init --oauth entra`)"
+            );
+            return ExitCode::from(2);
+        }
         Err(e) => {
             eprintln!("error: {e}\n(the variables are listed in pmcp-auth's docs/server.md)");
             return ExitCode::from(2);
         }
     };
-    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
-    let port = match std::env::var("PORT") {
-        Err(_) => 8080,
-        Ok(p) => match p.trim().parse::<u16>() {
-            Ok(p) => p,
-            Err(_) => {
-                eprintln!("error: PORT is `{p}`, not a port number (0-65535)");
-                return ExitCode::from(2);
-            }
-        },
-    };
-    let addr = match format!("{host}:{port}").parse::<SocketAddr>() {
-        Ok(a) => a,
-        Err(_) if host == "localhost" => SocketAddr::from(([127, 0, 0, 1], port)),
-        Err(_) => {
-            eprintln!("error: HOST is `{host}`, not an IP address (e.g. 127.0.0.1 or 0.0.0.0)");
+    if let Some(warning) = auth.bridge_warning() {
+        eprintln!("warning: {warning}");
+    }
+    let listener = match Listener::from_env().await {
+        Ok(l) => l,
+        Err(e @ ServeError::Config { .. }) => {
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
-    };
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(l) => l,
         Err(e) => {
-            eprintln!("error: cannot listen on {addr}: {e}");
+            eprintln!("error: {e}");
             return ExitCode::from(1);
         }
     };
-    let local = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    eprintln!("listening on http://{local}{MCP_PATH} (protected)");
-    match axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-    {
+    let at = match &listener {
+        Listener::Tcp(l) => l
+            .local_addr()
+            .map(|a| format!("http://{a}{MCP_PATH}"))
+            .unwrap_or_default(),
+        _ => format!("Lambda invocations ({MCP_PATH})"),
+    };
+    eprintln!("{name} listening on {at} (protected)");
+    match lambda::serve(listener, app(auth, &name), shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
