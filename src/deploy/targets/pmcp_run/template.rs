@@ -279,8 +279,12 @@ pub fn render_value(i: &TemplateInput<'_>) -> Value {
 
 /// The template, pretty-printed, with a final newline.
 pub fn render(i: &TemplateInput<'_>) -> String {
-    let mut s = serde_json::to_string_pretty(&render_value(i))
-        .expect("a serde_json::Value always serializes");
+    let mut v = render_value(i);
+    // Keys sorted explicitly: serde_json keeps insertion order when any crate in the build turns
+    // on its `preserve_order` feature (the pmcp SDK does, in the workspace's test build), and the
+    // same inputs must give the same bytes in every build.
+    v.sort_all_objects();
+    let mut s = serde_json::to_string_pretty(&v).expect("a serde_json::Value always serializes");
     s.push('\n');
     s
 }
