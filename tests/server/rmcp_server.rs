@@ -423,3 +423,37 @@ async fn cargo_pmcp_auth_test_reads_rmcp_sse_answers_too() {
         "{list}"
     );
 }
+
+/// The layer trusts `Mcp-Method`/`Mcp-Name` from 2026-07-28 on because the SDK refuses a body that
+/// contradicts them. Checked here: headers saying `tools/list` or `whoami` over a body calling
+/// `admin_status` (for a user the layer would refuse from the body) get the SDK's 400 and never
+/// reach a tool. If an SDK upgrade stops checking, this fails and the guard must read the body.
+#[tokio::test]
+async fn standard_headers_that_contradict_the_body_never_reach_the_tool() {
+    let s = Server::start().await;
+    let alice = s.user_token("alice").await;
+    let lies: [&[(&str, &str)]; 2] = [
+        &[("mcp-method", "tools/list")],
+        &[("mcp-method", "tools/call"), ("mcp-name", "whoami")],
+    ];
+    for lie in lies {
+        let mut req = s
+            .http
+            .post(s.mcp())
+            .bearer_auth(&alice)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .json(&call("admin_status"));
+        for (k, v) in lie {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap_or_default();
+        assert!(
+            status == 400,
+            "{lie:?}: HTTP {status}, {body}"
+        );
+        assert!(!body.contains("uptime"), "{lie:?}: {body}");
+    }
+}
