@@ -468,10 +468,7 @@ async fn standard_headers_that_contradict_the_body_never_reach_the_tool() {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let body = resp.text().await.unwrap_or_default();
-        assert!(
-            status == 400,
-            "{lie:?}: HTTP {status}, {body}"
-        );
+        assert!(status == 400, "{lie:?}: HTTP {status}, {body}");
         assert!(!body.contains("uptime"), "{lie:?}: {body}");
     }
 }
