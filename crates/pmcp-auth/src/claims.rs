@@ -14,7 +14,10 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod packed;
 mod scan;
+
+pub(crate) use packed::PackedClaims;
 
 /// Claims whose case variants are treated as the same claim (a duplicate).
 const CASE_INSENSITIVE_CLAIMS: &[&str] = &[
@@ -1140,6 +1143,19 @@ mod tests {
         ] {
             accepted += usize::from(fast_reader_agrees(case.as_bytes()));
             readers_agree(case.as_bytes());
+        }
+        // A repeated claim nobody reads, among few other claims (compared pairwise) and among
+        // many (sorted): declined, and the serde_json reader reports the repeat.
+        for n in [1usize, 7, 8, 20] {
+            let mut keys: Vec<String> = (0..n).map(|i| format!("\"k{i}\":{i}")).collect();
+            keys.push(format!("\"k{}\":0", n / 2));
+            let doc = format!("{{{}}}", keys.join(","));
+            assert!(!fast_reader_agrees(doc.as_bytes()), "{doc}");
+            readers_agree(doc.as_bytes());
+            assert!(matches!(
+                parse_object_strict(doc.as_bytes()),
+                Err(StrictJsonError::Duplicate(_))
+            ));
         }
         // More other keys than it remembers: it leaves the object to serde_json.
         let many: Vec<String> = (0..scan_max_other_keys() + 1)

@@ -252,12 +252,13 @@ pub fn is_loopback_url(url: &str) -> bool {
 
 /// True when `s` is a GUID in the 8-4-4-4-12 hex form.
 pub fn is_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    // Byte by byte, without splitting: every validated token's `tid` goes through here.
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 #[cfg(test)]
@@ -284,6 +285,20 @@ mod tests {
         assert!(is_guid("12345678-1234-1234-1234-123456789abc"));
         assert!(!is_guid("12345678-1234-1234-1234-123456789abz"));
         assert!(!is_guid("contoso.com"));
+        assert!(is_guid("ABCDEF12-abcd-0000-9999-FFFFFFFFFFFF"));
+        for bad in [
+            "",
+            "12345678-1234-1234-1234-123456789abc0",
+            "12345678-1234-1234-1234-123456789ab",
+            "123456789-234-1234-1234-123456789abc",
+            "12345678-1234-1234-1234_123456789abc",
+            "12345678-1234-1234-1234-123456789-bc",
+            "12345678-1234-1234-12341-23456789abc",
+            "{2345678-1234-1234-1234-123456789ab}",
+            "12345678-1234-1234-1234-12345678\u{e9}c",
+        ] {
+            assert!(!is_guid(bad), "{bad}");
+        }
         assert!(is_loopback_url("http://127.0.0.1:8080/x"));
         assert!(is_loopback_url("http://localhost:1"));
         assert!(!is_loopback_url("http://example.com"));

@@ -118,7 +118,9 @@ impl VerificationKey {
 #[derive(Debug, Clone, Default)]
 pub struct JwkSet {
     /// Usable keys by `kid` (the first of two keys with one `kid` wins; the second is skipped).
-    pub keys: HashMap<String, VerificationKey>,
+    /// Looked up on every validation, so hashed with foldhash rather than SipHash; the map only
+    /// holds the provider's keys (a token's `kid` is looked up, never inserted).
+    pub keys: HashMap<String, VerificationKey, foldhash::fast::RandomState>,
     /// Keys that could not be used.
     pub skipped: Vec<SkippedKey>,
 }

@@ -32,7 +32,7 @@
 //!
 //! # Keys
 //!
-//! The key is the whole token. The hash only chooses the set: SipHash (`std`'s `RandomState`,
+//! The key is the whole token. The hash only chooses the set: foldhash (its `quality` variant,
 //! keyed per process) over the token's length and its last [`HASHED_TAIL`] bytes, which are the
 //! signature — a function of the whole signed input, so distinct valid tokens spread evenly, and
 //! the keyed hash gives an outsider no way to aim at a set. A hit requires the stored token to be
@@ -40,11 +40,12 @@
 //! ([`aws_lc_rs::constant_time::verify_slices_are_equal`]), so neither a hash collision nor a
 //! timing difference can turn a different token into a hit.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use arc_swap::{ArcSwapOption, Guard};
+use foldhash::quality::RandomState;
 
 /// Slots per set.
 pub(crate) const WAYS: usize = 4;
@@ -56,35 +57,31 @@ pub(crate) const HASHED_TAIL: usize = 32;
 /// an entry's size: the token, plus its claims parsed.
 pub(crate) const MAX_CACHED_TOKEN_BYTES: usize = 8 * 1024;
 
+/// What an entry stores: it carries the token it was stored under (trimmed, without `Bearer `),
+/// so the token and the value can share one allocation.
+pub(crate) trait Keyed {
+    fn token(&self) -> &str;
+}
+
 /// One verified token.
 pub(crate) struct Entry<V> {
     /// The set-choosing hash (compared first, before the full token).
     pub(crate) hash: u64,
-    /// The token as validated (trimmed, without `Bearer `).
-    pub(crate) token: Box<str>,
     /// The key set (`Snapshot::generation`) the token was verified under.
     pub(crate) generation: u64,
     /// `exp`, checked against the clock on every hit.
     pub(crate) exp: u64,
     /// `nbf`, checked against the clock on every hit.
     pub(crate) nbf: Option<u64>,
-    /// What the validation returned.
+    /// What the validation returned, with the token.
     pub(crate) value: V,
     referenced: AtomicBool,
 }
 
 impl<V> Entry<V> {
-    pub(crate) fn new(
-        hash: u64,
-        token: &str,
-        generation: u64,
-        exp: u64,
-        nbf: Option<u64>,
-        value: V,
-    ) -> Self {
+    pub(crate) fn new(hash: u64, generation: u64, exp: u64, nbf: Option<u64>, value: V) -> Self {
         Self {
             hash,
-            token: token.into(),
             generation,
             exp,
             nbf,
@@ -107,7 +104,7 @@ pub(crate) struct TokenCache<V> {
 /// A found entry, held without taking a reference count.
 pub(crate) type Hit<V> = Guard<Option<Arc<Entry<V>>>>;
 
-impl<V> TokenCache<V> {
+impl<V: Keyed> TokenCache<V> {
     /// A cache of at most `capacity` entries; `None` when `capacity` is 0 (caching off).
     pub(crate) fn new(capacity: usize) -> Option<Self> {
         if capacity == 0 {
@@ -119,7 +116,7 @@ impl<V> TokenCache<V> {
             slots: (0..sets * ways).map(|_| ArcSwapOption::empty()).collect(),
             sets,
             ways,
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             hand: AtomicUsize::new(0),
         })
     }
@@ -151,7 +148,7 @@ impl<V> TokenCache<V> {
             if let Some(entry) = guard.as_ref()
                 && entry.hash == hash
                 && aws_lc_rs::constant_time::verify_slices_are_equal(
-                    entry.token.as_bytes(),
+                    entry.value.token().as_bytes(),
                     token.as_bytes(),
                 )
                 .is_ok()
@@ -177,7 +174,7 @@ impl<V> TokenCache<V> {
                     victim = Some(i);
                     break;
                 }
-                Some(old) if old.hash == entry.hash && *old.token == *entry.token => {
+                Some(old) if old.hash == entry.hash && old.value.token() == entry.value.token() => {
                     victim = Some(i);
                     break;
                 }
@@ -210,8 +207,22 @@ impl<V> TokenCache<V> {
 mod tests {
     use super::*;
 
-    fn entry(cache: &TokenCache<u32>, token: &str, generation: u64, value: u32) -> Entry<u32> {
-        Entry::new(cache.hash(token), token, generation, 100, None, value)
+    impl Keyed for (Box<str>, u32) {
+        fn token(&self) -> &str {
+            &self.0
+        }
+    }
+
+    type Value = (Box<str>, u32);
+
+    fn entry(cache: &TokenCache<Value>, token: &str, generation: u64, value: u32) -> Entry<Value> {
+        Entry::new(
+            cache.hash(token),
+            generation,
+            100,
+            None,
+            (token.into(), value),
+        )
     }
 
     #[test]
@@ -220,7 +231,13 @@ mod tests {
         let t = "header.payload.signature-abcdefghijklmnopqrstuvwxyz";
         cache.insert(entry(&cache, t, 1, 7), |_| true);
         assert_eq!(
-            cache.get(t, cache.hash(t)).unwrap().as_ref().unwrap().value,
+            cache
+                .get(t, cache.hash(t))
+                .unwrap()
+                .as_ref()
+                .unwrap()
+                .value
+                .1,
             7
         );
         // One byte different anywhere (here, before the hashed tail) is a miss, even with the
@@ -241,7 +258,7 @@ mod tests {
             }
             assert_eq!(cache.len(), cache.capacity());
         }
-        assert!(TokenCache::<u32>::new(0).is_none());
+        assert!(TokenCache::<Value>::new(0).is_none());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::b64;
 use super::claims::{
-    ClaimsView, EntraClaims, Field, HeaderView, StrictJsonError, parse_claims_view,
+    ClaimsView, EntraClaims, Field, HeaderView, PackedClaims, StrictJsonError, parse_claims_view,
     parse_header_view, parse_object_strict,
 };
 use super::clock::{Clock, SystemClock};
@@ -23,7 +23,7 @@ use super::entra::{ConfigError, EntraConfig, is_guid};
 use super::env;
 use super::error::AuthError;
 use super::jwks::{JwkSet, KeyCache, KeyCacheStatus, Snapshot, VerificationKey};
-use super::token_cache::{Entry, MAX_CACHED_TOKEN_BYTES, TokenCache};
+use super::token_cache::{Entry, Keyed, MAX_CACHED_TOKEN_BYTES, TokenCache};
 
 /// Placeholder Entra puts in multi-tenant issuers; replaced by the token's `tid`.
 pub const TENANT_PLACEHOLDER: &str = "{tenantid}";
@@ -366,12 +366,27 @@ struct Inner {
     tokens: Option<TokenCache<Verified>>,
 }
 
-/// What a remembered token's validation returned.
+/// What a remembered token's validation returned, with the token.
+// Each entry is an allocation of its own (an `Arc`): boxing the common variant to shrink the rare
+// one would add an allocation to every miss.
+#[allow(clippy::large_enum_variant)]
 enum Verified {
-    /// From [`JwtValidator::validate`].
-    Entra(Box<EntraClaims>),
+    /// From [`JwtValidator::validate`], packed with the token (see [`PackedClaims`]).
+    Entra(PackedClaims),
     /// From [`JwtValidator::validate_generic`].
-    Generic(Map<String, Value>),
+    Generic {
+        token: Box<str>,
+        claims: Map<String, Value>,
+    },
+}
+
+impl Keyed for Verified {
+    fn token(&self) -> &str {
+        match self {
+            Verified::Entra(packed) => packed.key(),
+            Verified::Generic { token, .. } => token,
+        }
+    }
 }
 
 /// The verified-token cache's state: how many tokens it holds and at most may hold.
@@ -613,8 +628,8 @@ impl JwtValidator {
         let hash = self.inner.tokens.as_ref().map(|c| c.hash(token));
         if let Some(hash) = hash
             && let Some(verdict) = self.remembered(token, hash, |v| match v {
-                Verified::Entra(c) => Some(&**c),
-                Verified::Generic(_) => None,
+                Verified::Entra(c) => Some(c.unpack()),
+                Verified::Generic { .. } => None,
             })
         {
             return verdict;
@@ -632,7 +647,7 @@ impl JwtValidator {
                 .await?;
             let claims = entra_claims_from_map(claims)?;
             self.remember(token, hash, generation, now, claims.exp, claims.nbf, || {
-                Verified::Entra(Box::new(claims.clone()))
+                Verified::Entra(PackedClaims::pack(token, &claims))
             });
             return Ok(claims);
         };
@@ -661,7 +676,7 @@ impl JwtValidator {
         }
         let claims = view.to_entra_claims();
         self.remember(token, hash, generation, now, claims.exp, claims.nbf, || {
-            Verified::Entra(Box::new(claims.clone()))
+            Verified::Entra(PackedClaims::pack(token, &claims))
         });
         Ok(claims)
     }
@@ -673,7 +688,7 @@ impl JwtValidator {
         let hash = self.inner.tokens.as_ref().map(|c| c.hash(token));
         if let Some(hash) = hash
             && let Some(verdict) = self.remembered(token, hash, |v| match v {
-                Verified::Generic(m) => Some(m),
+                Verified::Generic { claims, .. } => Some(claims.clone()),
                 Verified::Entra(_) => None,
             })
         {
@@ -690,7 +705,10 @@ impl JwtValidator {
             .await?;
         if let (Ok(Some(exp)), Ok(nbf)) = (time_claim(&claims, "exp"), time_claim(&claims, "nbf")) {
             self.remember(token, hash, generation, now, exp, nbf, || {
-                Verified::Generic(claims.clone())
+                Verified::Generic {
+                    token: token.into(),
+                    claims: claims.clone(),
+                }
             });
         }
         Ok(claims)
@@ -740,11 +758,11 @@ impl JwtValidator {
     /// claims while `exp`/`nbf` allow it now, else the lifetime error a full validation would give
     /// (every other check depends only on the token, the configuration and the key set). `None`:
     /// validate in full.
-    fn remembered<T: Clone>(
+    fn remembered<T>(
         &self,
         token: &str,
         hash: u64,
-        pick: impl Fn(&Verified) -> Option<&T>,
+        take: impl FnOnce(&Verified) -> Option<T>,
     ) -> Option<Result<T, AuthError>> {
         let tokens = self.inner.tokens.as_ref()?;
         // The table first: a distinct token (a miss) costs no key-set load here.
@@ -755,7 +773,7 @@ impl JwtValidator {
         if entry.generation != snapshot.generation {
             return None;
         }
-        let value = pick(&entry.value)?;
+        let value = take(&entry.value)?;
         let now = self.inner.clock.now_unix();
         self.maybe_schedule_refresh(snapshot, now);
         Some(
@@ -765,7 +783,7 @@ impl JwtValidator {
                 now,
                 self.inner.config.leeway_seconds,
             )
-            .map(|()| value.clone()),
+            .map(|()| value),
         )
     }
 
@@ -791,10 +809,9 @@ impl JwtValidator {
         // longer hit (a hit requires the current set); rather than load the set again, the one
         // just used stands for it (a rotation in between only makes eviction less choosy).
         let leeway = self.inner.config.leeway_seconds;
-        tokens.insert(
-            Entry::new(hash, token, generation, exp, nbf, value()),
-            |e| e.generation == generation && now <= e.exp.saturating_add(leeway),
-        );
+        tokens.insert(Entry::new(hash, generation, exp, nbf, value()), |e| {
+            e.generation == generation && now <= e.exp.saturating_add(leeway)
+        });
     }
 
     /// Run `f` with the token's key: from the cached key set without waiting, else after a fetch
@@ -839,15 +856,14 @@ impl JwtValidator {
                 config.max_token_bytes
             )));
         }
-        let mut parts = token.splitn(4, '.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let mut dots = memchr::memchr_iter(b'.', token.as_bytes());
+        let (Some(d1), Some(d2), None) = (dots.next(), dots.next(), dots.next()) else {
             return Err(malformed(format!(
                 "a JWT has 3 parts separated by dots; this has {}",
                 token.split('.').count()
             )));
         };
+        let (h, p, s) = (&token[..d1], &token[d1 + 1..d2], &token[d2 + 1..]);
         let header_bytes = match b64::decode(h.as_bytes()) {
             Some(bytes) => bytes,
             // Refused by the fast decoder: the base64 crate gives the error (or the bytes).
@@ -1176,7 +1192,7 @@ fn expands_to(template: &str, tid: &str, s: &str) -> bool {
 /// (a byte search) rather than a substring searcher set up on every call.
 fn find_placeholder(s: &str) -> Option<usize> {
     let mut from = 0;
-    while let Some(i) = s[from..].find('{') {
+    while let Some(i) = memchr::memchr(b'{', &s.as_bytes()[from..]) {
         let at = from + i;
         if s[at..].starts_with(TENANT_PLACEHOLDER) {
             return Some(at);
@@ -1189,7 +1205,11 @@ fn find_placeholder(s: &str) -> Option<usize> {
 /// `hay.to_ascii_lowercase().contains(&needle.to_ascii_lowercase())`, without the copies.
 fn contains_ignore_ascii_case(hay: &str, needle: &str) -> bool {
     let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
+    // Issuers carry the `tid` in the case the token gives it: an exact comparison (a `memcmp`
+    // per position) finds it before the case-folding one runs. Not `memchr::memmem`: building
+    // its searcher costs more than the search on strings this short.
     needle.is_empty()
+        || hay.windows(needle.len()).any(|w| w == needle)
         || hay
             .windows(needle.len())
             .any(|w| w.eq_ignore_ascii_case(needle))
