@@ -204,8 +204,10 @@ pub(crate) enum Field<'de> {
     Str(Cow<'de, str>),
     /// An array whose elements are all strings.
     Strs(Vec<Cow<'de, str>>),
-    /// An object (read with the same strict reader as [`parse_object_strict`]).
-    Object(Map<String, Value>),
+    /// An object (read with the same strict reader as [`parse_object_strict`]). Boxed: it is
+    /// rare (`_claim_names`), and unboxed it would make every field, and so every view, the size
+    /// of a map (a view is built and dropped on every validation).
+    Object(Box<Map<String, Value>>),
     /// Anything else: a boolean, a negative or fractional number, an array with a non-string.
     Other,
 }
@@ -348,7 +350,7 @@ impl<'de> ClaimsView<'de> {
             roles: list(&self.roles),
             idp: text(&self.idp),
             claim_names: match &self.claim_names {
-                Field::Object(m) => Some(m.clone()),
+                Field::Object(m) => Some((**m).clone()),
                 _ => None,
             },
         }
@@ -604,7 +606,7 @@ impl<'de> Visitor<'de> for FieldSeed {
             top_level: false,
         };
         match inner.visit_map(access)? {
-            Value::Object(map) => Ok(Field::Object(map)),
+            Value::Object(map) => Ok(Field::Object(Box::new(map))),
             _ => Ok(Field::Other),
         }
     }
@@ -1105,6 +1107,13 @@ mod tests {
             );
         }
         fast.is_some()
+    }
+
+    #[test]
+    fn a_field_is_small_whatever_the_map_type() {
+        // The map variant is boxed: with serde_json's `preserve_order` (which pmcp turns on) a
+        // map is several times this size, and a view holds two dozen fields.
+        assert!(std::mem::size_of::<Field>() <= 32);
     }
 
     #[test]

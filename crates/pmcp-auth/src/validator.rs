@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwapOption;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
@@ -364,6 +365,19 @@ struct Inner {
     cache: KeyCache,
     /// Tokens that passed every check (`None` when `verified_token_cache_entries` is 0).
     tokens: Option<TokenCache<Verified>>,
+    /// The last header that passed the header checks (see [`HeaderMemo`]).
+    header: ArcSwapOption<HeaderMemo>,
+}
+
+/// A token header, as sent (base64url), that passed the header checks, and what they gave. An
+/// issuer signs its tokens with one key at a time, so nearly every token repeats the previous
+/// header byte for byte; the header rules depend only on those bytes and the configuration, so
+/// the same bytes get the same verdict without decoding and reading them again. Only successes
+/// are kept, so errors (and their order) are exactly those of a full read.
+struct HeaderMemo {
+    encoded: Box<str>,
+    alg: Algorithm,
+    kid: Arc<str>,
 }
 
 /// What a remembered token's validation returned, with the token.
@@ -411,7 +425,7 @@ impl std::fmt::Debug for JwtValidator {
 /// A token whose shape and header passed, with its payload decoded; the claims are not read yet.
 struct Head<'t> {
     alg: Algorithm,
-    kid: String,
+    kid: Arc<str>,
     signing_input: &'t str,
     signature: &'t str,
     payload: Vec<u8>,
@@ -613,6 +627,7 @@ impl JwtValidator {
                 http,
                 cache: KeyCache::new(),
                 tokens,
+                header: ArcSwapOption::empty(),
             }),
         }
     }
@@ -864,24 +879,17 @@ impl JwtValidator {
             )));
         };
         let (h, p, s) = (&token[..d1], &token[d1 + 1..d2], &token[d2 + 1..]);
-        let header_bytes = match b64::decode(h.as_bytes()) {
-            Some(bytes) => bytes,
-            // Refused by the fast decoder: the base64 crate gives the error (or the bytes).
-            None => URL_SAFE_NO_PAD
-                .decode(h)
-                .map_err(|e| malformed(format!("the header is not base64url: {e}")))?,
-        };
-        let (alg, kid) = match parse_header_view(&header_bytes) {
-            Some(view) => self.check_header(HeaderFacts::from_view(&view))?,
-            None => {
-                // Not accepted by the borrowing reader: the map reader says exactly why.
-                let header = parse_object_strict(&header_bytes).map_err(|e| match e {
-                    StrictJsonError::Duplicate(k) => malformed(format!("the header repeats `{k}`")),
-                    StrictJsonError::Invalid(d) => {
-                        malformed(format!("the header is not a JSON object: {d}"))
-                    }
-                })?;
-                self.check_header(HeaderFacts::from_map(&header))?
+        let (alg, kid) = match &*self.inner.header.load() {
+            Some(memo) if *memo.encoded == *h => (memo.alg, memo.kid.clone()),
+            _ => {
+                let (alg, kid) = self.read_header(h)?;
+                let kid: Arc<str> = kid.into();
+                self.inner.header.store(Some(Arc::new(HeaderMemo {
+                    encoded: h.into(),
+                    alg,
+                    kid: kid.clone(),
+                })));
+                (alg, kid)
             }
         };
         if s.is_empty() || !b64::is_alphabet(s.as_bytes()) {
@@ -900,6 +908,30 @@ impl JwtValidator {
             signature: s,
             payload,
         })
+    }
+
+    /// Decode and read the header (base64url, as sent) and apply the header rules.
+    fn read_header(&self, h: &str) -> Result<(Algorithm, String), AuthError> {
+        let header_bytes = match b64::decode(h.as_bytes()) {
+            Some(bytes) => bytes,
+            // Refused by the fast decoder: the base64 crate gives the error (or the bytes).
+            None => URL_SAFE_NO_PAD
+                .decode(h)
+                .map_err(|e| malformed(format!("the header is not base64url: {e}")))?,
+        };
+        match parse_header_view(&header_bytes) {
+            Some(view) => self.check_header(HeaderFacts::from_view(&view)),
+            None => {
+                // Not accepted by the borrowing reader: the map reader says exactly why.
+                let header = parse_object_strict(&header_bytes).map_err(|e| match e {
+                    StrictJsonError::Duplicate(k) => malformed(format!("the header repeats `{k}`")),
+                    StrictJsonError::Invalid(d) => {
+                        malformed(format!("the header is not a JSON object: {d}"))
+                    }
+                })?;
+                self.check_header(HeaderFacts::from_map(&header))
+            }
+        }
     }
 
     /// The header rules, in order: `alg` on the allow-list, no `crit`, a `kid`, no Graph `nonce`.

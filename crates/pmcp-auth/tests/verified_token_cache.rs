@@ -1,7 +1,9 @@
 //! The verified-token cache, through the public API against an Entra-like issuer on 127.0.0.1:
 //! what a remembered token is still checked for (lifetime on every use, the current key set), that
 //! only the exact token hits, that the cache stays within its bound, and that under concurrency
-//! the verdicts are the ones the validator gives with the cache off. Correctness only: no timing.
+//! the verdicts are the ones the validator gives with the cache off. Also the remembered header
+//! (the last header that passed the header checks): whatever came before, every token gets the
+//! verdict a fresh validator gives it. Correctness only: no timing.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -44,9 +46,14 @@ fn jwk(i: usize, kid: &str) -> Value {
 }
 
 fn sign(header: &Value, claims: &Value, i: usize) -> String {
+    sign_raw(&header.to_string(), claims, i)
+}
+
+/// A token whose header is exactly `header` (which need not be valid JSON).
+fn sign_raw(header: &str, claims: &Value, i: usize) -> String {
     let input = format!(
         "{}.{}",
-        b64(header.to_string().as_bytes()),
+        b64(header.as_bytes()),
         b64(claims.to_string().as_bytes())
     );
     let pair = key(i);
@@ -444,6 +451,89 @@ async fn concurrent_verdicts_match_the_validator_without_a_cache() {
                 t.await.unwrap();
             }
             assert!(entries(&v) <= size);
+        }
+    }
+}
+
+/// The validator remembers the last header that passed the header checks, so the same bytes are
+/// not decoded and read again. Whatever header came before (alternating keys, failing headers,
+/// the remembered bytes over another payload or signature), every token must get exactly the
+/// verdict a fresh validator gives it, with the verified-token cache on or off.
+#[tokio::test]
+async fn a_remembered_header_changes_no_verdict() {
+    let issuer = Issuer::start(json!({"keys": [jwk(0, "k1"), jwk(1, "k2")]})).await;
+    let clock = ManualClock::new(NOW);
+    let good = issuer.claims(1);
+    let k1 = token(&good, "k1", 0);
+    let (k1_header, rest) = k1.split_once('.').unwrap();
+    let k1_signature = rest.rsplit_once('.').unwrap().1;
+    let admin = with(good.clone(), |c| {
+        c.insert("roles".into(), json!(["MCP.Admin"]));
+    });
+    let corpus = vec![
+        k1.clone(),
+        token(&good, "k2", 1),
+        token(&issuer.claims(2), "k1", 0),
+        sign(&json!({"alg": "none", "kid": "k1"}), &good, 0),
+        sign(
+            &json!({"alg": "HS256", "typ": "JWT", "kid": "k1"}),
+            &good,
+            0,
+        ),
+        sign(
+            &json!({"alg": "RS256", "typ": "JWT", "kid": "k1", "crit": ["exp"]}),
+            &good,
+            0,
+        ),
+        sign(&json!({"alg": "RS256", "typ": "JWT"}), &good, 0),
+        sign(
+            &json!({"alg": "RS256", "typ": "JWT", "kid": "k1", "nonce": "n"}),
+            &good,
+            0,
+        ),
+        sign_raw(r#"{"alg":"RS256","kid":"k1","kid":"k2"}"#, &good, 0),
+        sign_raw(r#"{"alg":"RS256","kid":"k1""#, &good, 0),
+        format!("!{}", &k1[1..]),
+        // The remembered header's bytes over another payload, and under another key's signature.
+        format!(
+            "{k1_header}.{}.{k1_signature}",
+            b64(admin.to_string().as_bytes())
+        ),
+        token(&good, "k1", 2),
+        token(&good, "k9", 0),
+        token(
+            &with(good.clone(), |c| {
+                c.insert("exp".into(), json!(NOW - LEEWAY - 1));
+            }),
+            "k1",
+            0,
+        ),
+    ];
+    let mut expected = Vec::new();
+    for t in &corpus {
+        let fresh = issuer.validator(0, &clock);
+        expected.push(fresh.validate(t).await);
+    }
+    // Sanity: the corpus has both outcomes.
+    assert!(expected[0].is_ok() && expected[1].is_ok());
+    assert!(expected[3..].iter().all(Result::is_err));
+    let n = corpus.len();
+    let orders: [Vec<usize>; 3] = [
+        (0..n).collect(),
+        (0..n).rev().collect(),
+        // Every failing token right after a good one with the same or another header.
+        (3..n).flat_map(|i| [i % 2, i]).collect(),
+    ];
+    for cache in [0, 1000] {
+        let v = issuer.validator(cache, &clock);
+        for order in &orders {
+            for &i in order {
+                assert_eq!(
+                    v.validate(&corpus[i]).await,
+                    expected[i],
+                    "cache {cache}, token {i}"
+                );
+            }
         }
     }
 }
