@@ -25,6 +25,33 @@ pub(crate) struct Permission {
     pub(crate) scope: Option<String>,
 }
 
+/// What `McpRouter::require_with_scope` records (both SDKs' routers): calling `tool` needs
+/// `permission`, and the 403 names `scope` (`None`: the layer's advertised scopes).
+pub(crate) fn add_permission(
+    permissions: &mut BTreeMap<String, Permission>,
+    tool: &str,
+    permission: &str,
+    scope: Option<&str>,
+) {
+    permissions.insert(
+        tool.to_string(),
+        Permission {
+            permission: permission.to_string(),
+            scope: scope.map(str::to_string),
+        },
+    );
+}
+
+/// A mount path as both SDKs' routers take it: trimmed, one leading `/`, no trailing `/`.
+pub(crate) fn mount_path(path: &str) -> String {
+    let path = path.trim().trim_end_matches('/');
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    }
+}
+
 /// The tools that need a permission, and how to answer when the caller lacks it.
 pub(crate) struct ToolGuard {
     pub(crate) permissions: BTreeMap<String, Permission>,
@@ -168,6 +195,33 @@ fn too_large(limit: usize) -> Response {
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    #[test]
+    fn mount_paths_get_one_leading_slash_and_no_trailing_one() {
+        for (given, mounted) in [
+            ("mcp", "/mcp"),
+            ("/mcp", "/mcp"),
+            (" /mcp/ ", "/mcp"),
+            ("/a/b//", "/a/b"),
+            ("/", "/"),
+            ("", "/"),
+        ] {
+            assert_eq!(mount_path(given), mounted, "{given:?}");
+        }
+        let mut permissions = BTreeMap::new();
+        add_permission(&mut permissions, "admin_status", "admin:*", None);
+        add_permission(
+            &mut permissions,
+            "admin_status",
+            "admin:read",
+            Some("api://x/.default"),
+        );
+        let p = &permissions["admin_status"];
+        assert_eq!(
+            (p.permission.as_str(), p.scope.as_deref()),
+            ("admin:read", Some("api://x/.default"))
+        );
+    }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -85,7 +85,7 @@ use axum::Router;
 use serde_json::{Value, json};
 
 use crate::AuthContext;
-use crate::middleware::tool_guard::{Permission, ToolGuard, check_tool};
+use crate::middleware::tool_guard::{self, Permission, ToolGuard, check_tool};
 use crate::middleware::{AuthLayer, MiddlewareError, TokenAuthenticator};
 
 pub use crate::middleware::STANDARD_HEADERS_VERSION;
@@ -334,12 +334,7 @@ impl McpRouter {
 
     /// Where the MCP endpoint is mounted. Defaults to `/mcp`.
     pub fn path(mut self, path: &str) -> Self {
-        let path = path.trim().trim_end_matches('/');
-        self.path = if path.starts_with('/') {
-            path.to_string()
-        } else {
-            format!("/{path}")
-        };
+        self.path = tool_guard::mount_path(path);
         self
     }
 
@@ -353,13 +348,7 @@ impl McpRouter {
     /// [`McpRouter::require`] with the `scope` the 403 names (the OAuth scope a client should
     /// request to get `permission`). `None`: the layer's advertised scopes.
     pub fn require_with_scope(mut self, tool: &str, permission: &str, scope: Option<&str>) -> Self {
-        self.permissions.insert(
-            tool.to_string(),
-            Permission {
-                permission: permission.to_string(),
-                scope: scope.map(str::to_string),
-            },
-        );
+        tool_guard::add_permission(&mut self.permissions, tool, permission, scope);
         self
     }
 

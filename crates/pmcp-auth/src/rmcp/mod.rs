@@ -64,7 +64,7 @@ use serde_json::json;
 
 use crate::AuthContext;
 use crate::middleware::AuthLayer;
-use crate::middleware::tool_guard::{Permission, ToolGuard, check_tool};
+use crate::middleware::tool_guard::{self, Permission, ToolGuard, check_tool};
 
 /// The JSON-RPC error code a tool answers when the caller lacks a permission (inside the
 /// implementation-defined server error range of JSON-RPC 2.0).
@@ -169,12 +169,7 @@ impl<S: ServerHandler + Send + 'static> McpRouter<S> {
 
     /// Where the MCP endpoint is mounted. Defaults to `/mcp`.
     pub fn path(mut self, path: &str) -> Self {
-        let path = path.trim().trim_end_matches('/');
-        self.path = if path.starts_with('/') {
-            path.to_string()
-        } else {
-            format!("/{path}")
-        };
+        self.path = tool_guard::mount_path(path);
         self
     }
 
@@ -188,13 +183,7 @@ impl<S: ServerHandler + Send + 'static> McpRouter<S> {
     /// [`McpRouter::require`] with the `scope` the 403 names (the OAuth scope a client should
     /// request to get `permission`). `None`: the layer's advertised scopes.
     pub fn require_with_scope(mut self, tool: &str, permission: &str, scope: Option<&str>) -> Self {
-        self.permissions.insert(
-            tool.to_string(),
-            Permission {
-                permission: permission.to_string(),
-                scope: scope.map(str::to_string),
-            },
-        );
+        tool_guard::add_permission(&mut self.permissions, tool, permission, scope);
         self
     }
 
