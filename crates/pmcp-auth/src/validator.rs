@@ -372,8 +372,9 @@ struct Inner {
 /// A token header, as sent (base64url), that passed the header checks, and what they gave. An
 /// issuer signs its tokens with one key at a time, so nearly every token repeats the previous
 /// header byte for byte; the header rules depend only on those bytes and the configuration, so
-/// the same bytes get the same verdict without decoding and reading them again. Only successes
-/// are kept, so errors (and their order) are exactly those of a full read.
+/// the same bytes get the same verdict without decoding and reading them again. Only the header
+/// of a token whose signature verified is kept (so failing tokens cannot churn it), and errors
+/// (and their order) are exactly those of a full read.
 struct HeaderMemo {
     encoded: Box<str>,
     alg: Algorithm,
@@ -426,6 +427,9 @@ impl std::fmt::Debug for JwtValidator {
 struct Head<'t> {
     alg: Algorithm,
     kid: Arc<str>,
+    /// The header as sent, when it was read (not the remembered one): remembered once the
+    /// signature verifies.
+    header_read: Option<&'t str>,
     signing_input: &'t str,
     signature: &'t str,
     payload: Vec<u8>,
@@ -673,7 +677,7 @@ impl JwtValidator {
         let now = self.inner.clock.now_unix();
         let generation = self
             .with_key(&head.kid, now, |snapshot, key| {
-                verify_signature(&head, key)?;
+                self.verify_signature(&head, key)?;
                 self.check_claims(facts, snapshot, key, now)?;
                 Ok(snapshot.generation)
             })
@@ -879,17 +883,11 @@ impl JwtValidator {
             )));
         };
         let (h, p, s) = (&token[..d1], &token[d1 + 1..d2], &token[d2 + 1..]);
-        let (alg, kid) = match &*self.inner.header.load() {
-            Some(memo) if *memo.encoded == *h => (memo.alg, memo.kid.clone()),
+        let (alg, kid, read) = match &*self.inner.header.load() {
+            Some(memo) if *memo.encoded == *h => (memo.alg, memo.kid.clone(), None),
             _ => {
                 let (alg, kid) = self.read_header(h)?;
-                let kid: Arc<str> = kid.into();
-                self.inner.header.store(Some(Arc::new(HeaderMemo {
-                    encoded: h.into(),
-                    alg,
-                    kid: kid.clone(),
-                })));
-                (alg, kid)
+                (alg, kid.into(), Some(h))
             }
         };
         if s.is_empty() || !b64::is_alphabet(s.as_bytes()) {
@@ -904,10 +902,26 @@ impl JwtValidator {
         Ok(Head {
             alg,
             kid,
+            header_read: read,
             signing_input: &token[..h.len() + 1 + p.len()],
             signature: s,
             payload,
         })
+    }
+
+    /// The signature, then (when it verifies and the header was read rather than remembered)
+    /// remember the header: only a header the issuer signed replaces the remembered one, so
+    /// tokens that fail cannot make every request read its header again.
+    fn verify_signature(&self, head: &Head<'_>, key: &VerificationKey) -> Result<(), AuthError> {
+        verify_signature(head, key)?;
+        if let Some(h) = head.header_read {
+            self.inner.header.store(Some(Arc::new(HeaderMemo {
+                encoded: h.into(),
+                alg: head.alg,
+                kid: head.kid.clone(),
+            })));
+        }
+        Ok(())
     }
 
     /// Decode and read the header (base64url, as sent) and apply the header rules.
@@ -1062,7 +1076,7 @@ impl JwtValidator {
         key: &VerificationKey,
         now: u64,
     ) -> Result<Map<String, Value>, AuthError> {
-        verify_signature(head, key)?;
+        self.verify_signature(head, key)?;
         self.check_claims(Facts::from_map(&claims), snapshot, key, now)?;
         Ok(claims)
     }
