@@ -365,7 +365,7 @@ struct Inner {
     cache: KeyCache,
     /// Tokens that passed every check (`None` when `verified_token_cache_entries` is 0).
     tokens: Option<TokenCache<Verified>>,
-    /// The last header that passed the header checks (see [`HeaderMemo`]).
+    /// The header of the last token read in full whose signature verified (see [`HeaderMemo`]).
     header: ArcSwapOption<HeaderMemo>,
 }
 
